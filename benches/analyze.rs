@@ -1,0 +1,70 @@
+//! Speed of the analysis core (issue #3): one ~3 KB posting on one core, with and without the local model; a
+//! batch of 10,000 postings on all cores; loading the model. Inputs are built from examples/ so the benchmark
+//! runs anywhere, seeded by construction (no randomness). Run: `cargo bench --workspace --bench analyze`.
+
+use std::sync::LazyLock;
+
+use rayon::prelude::*;
+use redflag::{Analyzer, Input, LocalModel, RuleSet};
+
+fn main() {
+    divan::main();
+}
+
+/// A ~3 KB posting: the example posting, repeated to size.
+static POSTING: LazyLock<String> = LazyLock::new(|| {
+    let base = include_str!("../examples/legit-posting.txt");
+    let mut text = String::new();
+    while text.len() < 3000 {
+        text.push_str(base);
+        text.push('\n');
+    }
+    redflag::normalize::truncate_at_char_boundary(&text, 3072).to_string()
+});
+
+/// 10,000 distinct postings: the example texts with a varying header, so no two inputs are identical.
+static BATCH: LazyLock<Vec<Input>> = LazyLock::new(|| {
+    let bases = [
+        include_str!("../examples/legit-posting.txt"),
+        include_str!("../examples/task-scam-whatsapp.txt"),
+        include_str!("../examples/fake-check-email.html"),
+    ];
+    (0..10_000).map(|i| Input::Text(format!("Ref {i}: job number {}\n{}", i * 7, bases[i % bases.len()]))).collect()
+});
+
+static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
+    let analyzer = Analyzer::new(RuleSet::builtin().expect("rules"));
+    analyzer.with_classifier(Box::new(LocalModel::builtin().expect("this benchmark needs the shipped model")))
+});
+
+static RULES_ONLY: LazyLock<Analyzer> = LazyLock::new(|| Analyzer::new(RuleSet::builtin().expect("rules")));
+
+#[divan::bench]
+fn posting_3kb_rules_and_model(bencher: divan::Bencher) {
+    let input = Input::Text(POSTING.clone());
+    let analyzer = &*WITH_MODEL;
+    analyzer.analyze(&input).expect("warm up");
+    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+}
+
+#[divan::bench]
+fn posting_3kb_rules_only(bencher: divan::Bencher) {
+    let input = Input::Text(POSTING.clone());
+    let analyzer = &*RULES_ONLY;
+    analyzer.analyze(&input).expect("warm up");
+    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn batch_10k_all_cores(bencher: divan::Bencher) {
+    let analyzer = &*WITH_MODEL;
+    let batch = &*BATCH;
+    bencher
+        .counter(divan::counter::ItemsCount::new(batch.len()))
+        .bench(|| batch.par_iter().map(|input| analyzer.analyze(input).map(|a| a.score).unwrap_or(0.0)).sum::<f32>());
+}
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn model_load() -> LocalModel {
+    LocalModel::builtin().expect("model")
+}

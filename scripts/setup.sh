@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing Redflag needs on Debian/Ubuntu, idempotently: system packages through apt-get
+# (only those missing), and the rustfmt/clippy components. Safe to run again and again; CI runs it every time.
+set -euo pipefail
+
+# Build essentials for -sys crates; WebKitGTK for the Tauri desktop crate; Xvfb and WebKitWebDriver for its
+# end-to-end test (issue #6).
+packages=(
+  build-essential pkg-config curl file
+  libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
+  xvfb xauth webkit2gtk-driver
+)
+
+if command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "setup: apt-get not found; install the equivalents of: ${packages[*]}" >&2
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: Rust is missing; install it with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null 2>&1; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi

@@ -1,0 +1,127 @@
+//! The one result type every channel shows: a verdict, a calibrated score, the red flags with evidence in the
+//! person's own (normalised) text, which tiers decided, and the versions and timing needed to trust or debug it.
+
+use serde::{Deserialize, Serialize};
+
+/// The verdict in three words. `Uncertain` is a real answer: it is what a later tier (an LLM) is asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    Scam,
+    Uncertain,
+    Legit,
+}
+
+impl Label {
+    /// How a person reads it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Label::Scam => "Likely scam",
+            Label::Uncertain => "Not sure",
+            Label::Legit => "Looks legitimate",
+        }
+    }
+}
+
+/// A stage of the pipeline that contributed to the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Rules,
+    Model,
+    Llm,
+}
+
+/// Where a red flag shows in the normalised text: byte offsets (`start..end`, on UTF-8 character boundaries) and the
+/// matched snippet, so a UI can highlight it and a terminal can quote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub start: usize,
+    pub end: usize,
+    pub snippet: String,
+}
+
+/// One red flag that fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flag {
+    /// Stable identifier (kebab-case); tools and tests rely on it.
+    pub id: String,
+    pub title: String,
+    /// One sentence a job seeker understands.
+    pub explanation: String,
+    /// How strongly this flag alone suggests a scam, in (0, 1).
+    pub weight: f32,
+    pub evidence: Vec<Evidence>,
+}
+
+/// What each tier said, so the merged `score` can be explained and each tier evaluated on its own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TierScores {
+    pub rules: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<f32>,
+}
+
+/// Whether a more expensive tier should look at this input, and why. The local tiers fill `recommended`; the
+/// escalation tier records what it did in `outcome`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub recommended: bool,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// Versions of everything that shaped the verdict, so a stored verdict can be reproduced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versions {
+    pub core: String,
+    pub rules: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// Wall-clock time spent, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    pub normalize_us: u64,
+    pub rules_us: u64,
+    pub total_us: u64,
+}
+
+/// The complete verdict for one input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub label: Label,
+    /// Probability that the input is a scam, in [0, 1].
+    pub score: f32,
+    /// One or two sentences for a person.
+    pub summary: String,
+    /// Red flags, strongest first.
+    pub flags: Vec<Flag>,
+    /// The tiers that decided, in the order they ran.
+    pub tiers: Vec<Tier>,
+    pub tier_scores: TierScores,
+    pub escalation: Escalation,
+    pub versions: Versions,
+    pub timing: Timing,
+    /// Things the person should know about how the input was read (truncation, replaced bytes...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The normalised text the evidence offsets point into. Batch output leaves it out to stay compact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Analysis {
+    /// The flag with this id, if it fired.
+    pub fn flag(&self, id: &str) -> Option<&Flag> {
+        self.flags.iter().find(|f| f.id == id)
+    }
+
+    pub fn flag_ids(&self) -> Vec<&str> {
+        self.flags.iter().map(|f| f.id.as_str()).collect()
+    }
+}

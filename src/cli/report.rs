@@ -1,0 +1,117 @@
+//! The readable report: verdict first, then each red flag with its explanation and the evidence quoted in context,
+//! then what to do. Colour goes through anstream, which drops it when stdout is not a terminal or NO_COLOR is set.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use redflag::{Analysis, Analyzer, Evidence, Label};
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const HIGHLIGHT: Style = Style::new().bold().underline();
+
+/// Characters of context quoted on each side of a piece of evidence.
+const CONTEXT_CHARS: usize = 40;
+
+fn verdict_style(label: Label) -> Style {
+    let colour = match label {
+        Label::Scam => AnsiColor::Red,
+        Label::Uncertain => AnsiColor::Yellow,
+        Label::Legit => AnsiColor::Green,
+    };
+    Style::new().bold().fg_color(Some(colour.into()))
+}
+
+/// `marks` brackets evidence with ⟦ ⟧ for output without colour, where underlining would vanish.
+pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result<()> {
+    let vs = verdict_style(a.label);
+    let percent = (a.score * 100.0).round();
+    writeln!(out, "{vs}{}{vs:#}  {DIM}({percent:.0}% likely a scam){DIM:#}", a.label.words())?;
+    writeln!(out, "{}", a.summary)?;
+    if !a.flags.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{BOLD}Red flags ({}){BOLD:#}", a.flags.len())?;
+        for flag in &a.flags {
+            writeln!(out, "  {vs}•{vs:#} {BOLD}{}{BOLD:#}  {DIM}[{}]{DIM:#}", flag.title, flag.id)?;
+            writeln!(out, "    {}", flag.explanation)?;
+            for e in &flag.evidence {
+                writeln!(out, "    {DIM}»{DIM:#} {}", quote(a.text.as_deref().unwrap_or(""), e, marks))?;
+            }
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "{BOLD}What to do{BOLD:#}")?;
+    for step in next_steps(a.label) {
+        writeln!(out, "  - {step}")?;
+    }
+    for note in &a.notes {
+        writeln!(out, "{DIM}Note: {note}.{DIM:#}")?;
+    }
+    let tiers: Vec<String> = a
+        .tiers
+        .iter()
+        .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+        .collect();
+    writeln!(
+        out,
+        "{DIM}decided by {} · rules {} · {:.1} ms{DIM:#}",
+        tiers.join("+"),
+        a.versions.rules,
+        a.timing.total_us as f64 / 1000.0
+    )?;
+    Ok(())
+}
+
+/// The evidence with some text around it on the same line, the evidence itself highlighted.
+fn quote(text: &str, e: &Evidence, marks: bool) -> String {
+    let (open, close) = if marks { ("⟦", "⟧") } else { ("", "") };
+    if e.end > text.len() || !text.is_char_boundary(e.start) || !text.is_char_boundary(e.end) {
+        return format!("\"{open}{HIGHLIGHT}{}{HIGHLIGHT:#}{close}\"", e.snippet);
+    }
+    let line_start = text[..e.start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[e.end..].find('\n').map_or(text.len(), |i| e.end + i);
+    let before: String = {
+        let chars: Vec<char> = text[line_start..e.start].chars().collect();
+        let skip = chars.len().saturating_sub(CONTEXT_CHARS);
+        let prefix = if skip > 0 { "…" } else { "" };
+        format!("{prefix}{}", chars[skip..].iter().collect::<String>())
+    };
+    let after: String = {
+        let mut chars = text[e.end..line_end].chars();
+        let taken: String = chars.by_ref().take(CONTEXT_CHARS).collect();
+        if chars.next().is_some() { format!("{taken}…") } else { taken }
+    };
+    format!("\"{before}{open}{HIGHLIGHT}{}{HIGHLIGHT:#}{close}{after}\"", &text[e.start..e.end])
+}
+
+/// Advice from FTC and IC3 guidance, shortest useful form.
+pub fn next_steps(label: Label) -> &'static [&'static str] {
+    match label {
+        Label::Scam => &[
+            "Do not pay anything: no fees, deposits, 'recharges', equipment or gift cards.",
+            "Do not send ID documents, your SSN, or bank or card details.",
+            "Stop replying. If you already paid, call your bank now and ask to stop or reverse the payment.",
+            "Report it: reportfraud.ftc.gov and ic3.gov in the US, Action Fraud in the UK, or your local police.",
+        ],
+        Label::Uncertain => &[
+            "Look the company up yourself and contact it through its own website, not the message.",
+            "Do not pay anything or send documents until you have verified the offer.",
+            "Ask for a video or phone interview with someone at a company e-mail address.",
+        ],
+        Label::Legit => &[
+            "Apply through the company's own careers page when you can.",
+            "Never pay to get a job; stop if anyone asks for money or documents up front.",
+        ],
+    }
+}
+
+/// `redflag rules`: the rules with their weights, for people tuning or auditing them.
+pub fn rules(analyzer: &Analyzer) -> anyhow::Result<()> {
+    let mut out = anstream::stdout().lock();
+    writeln!(out, "{BOLD}Rules {}{BOLD:#}", analyzer.rules().version())?;
+    for rule in analyzer.rules().rules() {
+        writeln!(out, "{BOLD}{:<24}{BOLD:#} {:.2}  {}", rule.id, rule.weight, rule.title)?;
+        writeln!(out, "{:<24}       {DIM}{}{DIM:#}", "", rule.explanation)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! Redflag's analysis core: tells whether a job posting or a recruiter message is a scam, why, and how sure it is.
+//!
+//! Every channel (the `redflag` CLI, the desktop app, the WhatsApp/Telegram bridge) hands text to this one crate:
+//!
+//! 1. [`Input`] (free text or a structured posting) becomes a [`Document`]: normalised text plus extracted
+//!    entities (links, e-mail addresses, phone numbers, money amounts, masked contacts) — [`normalize`],
+//!    [`extract`].
+//! 2. The [`rules`] engine finds red flags with evidence spans in that text.
+//! 3. [`score`] turns flags (and, when loaded, a local [`Classifier`]'s probability) into a score and a label;
+//!    `uncertain` marks the inputs worth escalating.
+//! 4. The result is one serialisable [`Analysis`].
+//!
+//! The centre depends on serde, regex and text crates only; model inference, storage and network clients plug in
+//! behind small traits so each can be tested and swapped on its own.
+
+pub mod analysis;
+pub mod analyzer;
+pub mod dataset;
+pub mod document;
+pub mod error;
+pub mod extract;
+pub mod input;
+pub mod model;
+pub mod normalize;
+pub mod rules;
+pub mod score;
+
+pub use analysis::{Analysis, Escalation, Evidence, Flag, Label, Tier, TierScores, Timing, Versions};
+pub use analyzer::{Analyzer, Classifier};
+pub use document::{DocKind, Document};
+pub use error::{Error, Result};
+pub use input::{Input, Posting};
+pub use model::LocalModel;
+pub use rules::RuleSet;

@@ -1,0 +1,138 @@
+//! From a [`Document`] and its rule flags to the classifier's input: a static sentence embedding (IDF-weighted
+//! mean of distilled token vectors), one indicator per rule, and a few facts about the document.
+//!
+//! Raw contacts (`https://wa.me/...`, `hr@gmail.com`, `+1 415...`) and EMSCAD's masked tokens (`#URL_...#`) become
+//! the same placeholder words before tokenisation, and digit runs become `0`, so postings from 2013 and chat
+//! messages from 2024 look alike where it matters and the model cannot key on corpus artefacts.
+
+use tokenizers::Tokenizer;
+
+use crate::analysis::Flag;
+use crate::document::{DocKind, Document};
+use crate::extract::Masked;
+use crate::score;
+
+/// Tokens embedded per document; a long posting is ~1,500.
+pub const MAX_TOKENS: usize = 2048;
+
+/// Names of the document facts, in feature order (stored in the model config and checked at load).
+pub const META_FEATURES: [&str; 12] = [
+    "is_posting",
+    "has_company_profile",
+    "has_company_logo",
+    "telecommuting",
+    "has_questions",
+    "log_chars",
+    "log_urls",
+    "log_emails",
+    "log_phones",
+    "whatsapp_number",
+    "rules_score",
+    "log_flags",
+];
+
+/// The text the model reads: entities replaced by placeholder words, digit runs by `0`.
+pub fn model_text(doc: &Document) -> String {
+    let e = &doc.entities;
+    let mut spans: Vec<(usize, usize, &str)> = Vec::new();
+    spans.extend(e.urls.iter().map(|u| (u.start, u.end, " link ")));
+    spans.extend(e.emails.iter().map(|m| (m.start, m.end, " email address ")));
+    spans.extend(
+        e.phones
+            .iter()
+            .map(|p| (p.start, p.end, if p.value.whatsapp { " whatsapp number " } else { " phone number " })),
+    );
+    spans.extend(e.masked.iter().map(|m| {
+        let word = match m.value {
+            Masked::Url => " link ",
+            Masked::Email => " email address ",
+            Masked::Phone => " phone number ",
+        };
+        (m.start, m.end, word)
+    }));
+    spans.sort_by_key(|s| (s.0, std::cmp::Reverse(s.1)));
+    let text = &doc.text;
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, word) in spans {
+        if start < at {
+            continue; // nested in a span already replaced (a phone inside a wa.me link)
+        }
+        push_digits_folded(&mut out, &text[at..start]);
+        out.push_str(word);
+        at = end;
+    }
+    push_digits_folded(&mut out, &text[at..]);
+    out
+}
+
+fn push_digits_folded(out: &mut String, s: &str) {
+    let mut in_digits = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('0');
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            out.push(c);
+        }
+    }
+}
+
+/// Token ids of the model text, at most [`MAX_TOKENS`].
+pub fn token_ids(tokenizer: &Tokenizer, doc: &Document) -> Result<Vec<u32>, String> {
+    let text = model_text(doc);
+    let encoding = tokenizer.encode(text.as_str(), false).map_err(|e| e.to_string())?;
+    let mut ids = encoding.get_ids().to_vec();
+    ids.truncate(MAX_TOKENS);
+    Ok(ids)
+}
+
+/// IDF-weighted mean of the token vectors, L2-normalised. `table` is `vocab x dim`, row-major.
+pub fn embed(ids: &[u32], table: &[f32], idf: &[f32], dim: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dim];
+    let mut total = 0f32;
+    for &id in ids {
+        let id = id as usize;
+        let Some(row) = table.get(id * dim..(id + 1) * dim) else { continue };
+        let w = idf.get(id).copied().unwrap_or(0.0);
+        total += w;
+        for (acc, x) in v.iter_mut().zip(row) {
+            *acc += w * x;
+        }
+    }
+    if total > 0.0 {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+    v
+}
+
+/// One indicator per rule id (in the model's order) and the document facts of [`META_FEATURES`].
+pub fn rule_and_meta(doc: &Document, flags: &[Flag], rule_ids: &[String]) -> Vec<f32> {
+    let mut f: Vec<f32> =
+        rule_ids.iter().map(|id| if flags.iter().any(|fl| &fl.id == id) { 1.0 } else { 0.0 }).collect();
+    let facts = doc.posting.as_ref();
+    let yes = |b: Option<bool>| if b == Some(true) { 1.0 } else { 0.0 };
+    let (urls, emails, phones) = doc.entities.contact_counts();
+    let ln = |n: usize| (n as f32).ln_1p();
+    f.extend([
+        if doc.kind == DocKind::Posting { 1.0 } else { 0.0 },
+        facts.map_or(0.0, |p| if p.section("company_profile").is_some() { 1.0 } else { 0.0 }),
+        yes(facts.and_then(|p| p.has_company_logo)),
+        yes(facts.and_then(|p| p.telecommuting)),
+        yes(facts.and_then(|p| p.has_questions)),
+        (doc.text.chars().count() as f32).ln_1p() / 10.0,
+        ln(urls),
+        ln(emails),
+        ln(phones),
+        if doc.entities.phones.iter().any(|p| p.value.whatsapp) { 1.0 } else { 0.0 },
+        score::from_flags(flags),
+        ln(flags.len()),
+    ]);
+    f
+}

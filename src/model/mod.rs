@@ -1,0 +1,196 @@
+//! The local classifier: the tier that makes Redflag free, private and instant.
+//!
+//! A document's features are a static sentence embedding distilled from all-MiniLM-L6-v2 ([`distill`]), one
+//! indicator per rule flag, and a few facts ([`features`]); a small candle head ([`head`]) turns them into a logit,
+//! and Platt scaling fitted on a grouped validation split turns that into a calibrated probability. Two thresholds
+//! stored with the weights mark the band of inputs the model is unsure about.
+//!
+//! Files (all in `models/`): `classifier.json` (config, calibration, thresholds, feature names),
+//! `classifier.safetensors` (token table as f16, IDF weights, standardisation, head), `tokenizer.json` (the
+//! encoder's WordPiece tokenizer). The same files are compiled into the binary, so the model needs no path.
+
+pub mod distill;
+pub mod features;
+pub mod head;
+pub mod metrics;
+pub mod train;
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+use tokenizers::Tokenizer;
+
+use crate::analysis::Flag;
+use crate::analyzer::Classifier;
+use crate::document::Document;
+use crate::error::{Error, Result};
+use crate::score::Thresholds;
+use head::{Head, HeadConfig};
+
+pub const CONFIG_FILE: &str = "classifier.json";
+pub const WEIGHTS_FILE: &str = "classifier.safetensors";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// `sigmoid(a * logit + b)`, fitted on the validation split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Platt {
+    pub a: f32,
+    pub b: f32,
+}
+
+impl Platt {
+    pub fn apply(&self, logit: f32) -> f32 {
+        1.0 / (1.0 + (-(self.a * logit + self.b)).exp())
+    }
+}
+
+/// Everything about the model except its tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub version: String,
+    /// Width of the static token vectors.
+    pub dim: usize,
+    pub head: HeadConfig,
+    /// Rule ids, in the order of their indicator features.
+    pub rule_ids: Vec<String>,
+    pub meta_features: Vec<String>,
+    pub calibration: Platt,
+    pub thresholds: Thresholds,
+}
+
+/// The loaded classifier; immutable and shareable across threads.
+#[derive(Debug)]
+pub struct LocalModel {
+    config: ModelConfig,
+    tokenizer: Tokenizer,
+    /// `vocab x dim` token vectors, row-major.
+    table: Vec<f32>,
+    idf: Vec<f32>,
+    mean: Vec<f32>,
+    std: Vec<f32>,
+    head: Head,
+}
+
+impl LocalModel {
+    /// The model compiled into this build (see build.rs).
+    #[cfg(builtin_model)]
+    pub fn builtin() -> Result<Self> {
+        Self::from_bytes(
+            include_bytes!("../../models/classifier.json"),
+            include_bytes!("../../models/classifier.safetensors"),
+            include_bytes!("../../models/tokenizer.json"),
+            "the built-in model",
+        )
+    }
+
+    #[cfg(not(builtin_model))]
+    pub fn builtin() -> Result<Self> {
+        Err(Error::Model {
+            origin: "the built-in model".into(),
+            message: "this build has none (models/ held no trained model when it was compiled); run `redflag train` \
+                      and rebuild, or pass --model DIR"
+                .into(),
+        })
+    }
+
+    /// Whether this build carries a model.
+    pub const fn has_builtin() -> bool {
+        cfg!(builtin_model)
+    }
+
+    /// A model directory written by `redflag train`.
+    pub fn load_dir(dir: &Path) -> Result<Self> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| Error::Model {
+                origin: path.display().to_string(),
+                message: format!(
+                    "{e}; run `redflag train --out {}` or point --model at a model directory",
+                    dir.display()
+                ),
+            })
+        };
+        let (config, weights, tokenizer) = (read(CONFIG_FILE)?, read(WEIGHTS_FILE)?, read(TOKENIZER_FILE)?);
+        Self::from_bytes(&config, &weights, &tokenizer, &dir.display().to_string())
+    }
+
+    pub fn from_bytes(config: &[u8], weights: &[u8], tokenizer: &[u8], origin: &str) -> Result<Self> {
+        let bad = |file: &str, message: String| Error::Model { origin: format!("{origin} ({file})"), message };
+        let config: ModelConfig =
+            serde_json::from_slice(config).map_err(|e| bad(CONFIG_FILE, format!("invalid config: {e}")))?;
+        let tokenizer =
+            Tokenizer::from_bytes(tokenizer).map_err(|e| bad(TOKENIZER_FILE, format!("invalid tokenizer: {e}")))?;
+        let device = Device::Cpu;
+        let tensors = candle_core::safetensors::load_buffer(weights, &device)
+            .map_err(|e| bad(WEIGHTS_FILE, format!("invalid weights: {e}")))?;
+        let get = |name: &str| -> Result<Vec<f32>> {
+            let t = tensors.get(name).ok_or_else(|| bad(WEIGHTS_FILE, format!("missing tensor {name:?}")))?;
+            t.to_dtype(DType::F32)
+                .and_then(|t| t.flatten_all())
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| bad(WEIGHTS_FILE, format!("tensor {name:?}: {e}")))
+        };
+        let (table, idf, mean, std) =
+            (get("static.table")?, get("static.idf")?, get("features.mean")?, get("features.std")?);
+        let vocab = idf.len();
+        let inputs = config.dim + config.rule_ids.len() + config.meta_features.len();
+        if table.len() != vocab * config.dim
+            || mean.len() != inputs
+            || std.len() != inputs
+            || config.head.inputs != inputs
+        {
+            return Err(bad(WEIGHTS_FILE, "tensor shapes do not match the config; retrain the model".into()));
+        }
+        if config.meta_features.iter().map(String::as_str).ne(features::META_FEATURES) {
+            return Err(bad(CONFIG_FILE, "the model was trained with other document features; retrain it".into()));
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+        let head = Head::load(vb.pp("head"), &config.head).map_err(|e| bad(WEIGHTS_FILE, format!("head: {e}")))?;
+        Ok(LocalModel { config, tokenizer, table, idf, mean, std, head })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Standardised feature vector of a document.
+    pub fn features(&self, doc: &Document, flags: &[Flag]) -> Result<Vec<f32>> {
+        let ids = features::token_ids(&self.tokenizer, doc)
+            .map_err(|m| Error::Model { origin: "tokenizer".into(), message: m })?;
+        let mut f = features::embed(&ids, &self.table, &self.idf, self.config.dim);
+        f.extend(features::rule_and_meta(doc, flags, &self.config.rule_ids));
+        for ((x, m), s) in f.iter_mut().zip(&self.mean).zip(&self.std) {
+            *x = (*x - m) / s;
+        }
+        Ok(f)
+    }
+
+    /// Raw logits for a batch of standardised feature vectors.
+    pub fn logits(&self, rows: &[Vec<f32>]) -> Result<Vec<f32>> {
+        let inputs = self.config.head.inputs;
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        let run = || -> candle_core::Result<Vec<f32>> {
+            let xs = Tensor::from_vec(flat, (rows.len(), inputs), &Device::Cpu)?;
+            self.head.forward(&xs)?.to_vec1::<f32>()
+        };
+        run().map_err(|e| Error::Model { origin: "classifier head".into(), message: e.to_string() })
+    }
+}
+
+impl Classifier for LocalModel {
+    fn version(&self) -> &str {
+        &self.config.version
+    }
+
+    fn score(&self, doc: &Document, flags: &[Flag]) -> Result<f32> {
+        let f = self.features(doc, flags)?;
+        let logit = self.logits(std::slice::from_ref(&f))?[0];
+        Ok(self.config.calibration.apply(logit))
+    }
+
+    fn thresholds(&self) -> Thresholds {
+        self.config.thresholds
+    }
+}

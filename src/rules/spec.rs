@@ -1,0 +1,152 @@
+//! The rules file's schema (TOML) and its compilation into matchers. Rules are data so that tuning a phrase or a
+//! weight is a one-line change reviewed like any other, and an operator can ship their own file (`--rules PATH`).
+//!
+//! A rule either lists regular expressions (`patterns`, with `unless` to suppress a match in the same sentence,
+//! `unless_anywhere` to suppress the rule, and `context` that must appear somewhere), or names a `check` written in
+//! code for what a pattern cannot express (an e-mail domain, an amount of money per period, a missing section).
+
+use std::collections::HashSet;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::rules::checks::Check;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleFileSpec {
+    pub version: String,
+    #[serde(rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// Which inputs a rule reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    Any,
+    /// Free text only (messages, pasted ads).
+    Text,
+    /// Structured postings only.
+    Posting,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleSpec {
+    pub id: String,
+    pub title: String,
+    pub explanation: String,
+    pub weight: f32,
+    #[serde(default)]
+    pub applies_to: Scope,
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    #[serde(default)]
+    pub unless: Vec<String>,
+    #[serde(default)]
+    pub unless_anywhere: Vec<String>,
+    #[serde(default)]
+    pub context: Vec<String>,
+    pub check: Option<String>,
+    #[serde(default = "empty_table")]
+    pub params: toml::Value,
+}
+
+fn empty_table() -> toml::Value {
+    toml::Value::Table(toml::Table::new())
+}
+
+/// A rule's identity and how it reads to a person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleMeta {
+    pub id: String,
+    pub title: String,
+    pub explanation: String,
+    pub weight: f32,
+    pub applies_to: Scope,
+}
+
+/// How a compiled rule finds evidence.
+#[derive(Debug)]
+pub(crate) enum Matcher {
+    Patterns { patterns: Vec<Regex>, unless: Vec<Regex>, unless_anywhere: Vec<Regex>, context: Vec<Regex> },
+    Check(Check),
+}
+
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub meta: RuleMeta,
+    pub matcher: Matcher,
+}
+
+/// Patterns are case-insensitive and Unicode-aware, and bounded in size so a hostile rules file cannot blow up
+/// memory.
+pub(crate) fn compile_regex(pattern: &str, rule_id: &str, origin: &str) -> Result<Regex> {
+    RegexBuilder::new(pattern).case_insensitive(true).size_limit(4 << 20).build().map_err(|e| Error::Rules {
+        origin: origin.to_string(),
+        message: format!("rule {rule_id}: bad pattern {pattern:?}: {e}"),
+    })
+}
+
+pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<Rule>)> {
+    let invalid = |message: String| Error::Rules { origin: origin.to_string(), message };
+    if spec.rules.is_empty() {
+        return Err(invalid("no [[rule]] entries".into()));
+    }
+    let mut seen = HashSet::new();
+    let mut rules = Vec::with_capacity(spec.rules.len());
+    for r in spec.rules {
+        let id_ok = !r.id.is_empty()
+            && r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !r.id.starts_with('-');
+        if !id_ok {
+            return Err(invalid(format!("rule id {:?} must be kebab-case (a-z, 0-9, -)", r.id)));
+        }
+        if !seen.insert(r.id.clone()) {
+            return Err(invalid(format!("rule id {:?} appears twice", r.id)));
+        }
+        if !(r.weight > 0.0 && r.weight < 1.0) {
+            return Err(invalid(format!("rule {}: weight {} must be strictly between 0 and 1", r.id, r.weight)));
+        }
+        if r.title.trim().is_empty() || r.explanation.trim().is_empty() {
+            return Err(invalid(format!("rule {}: title and explanation must not be empty", r.id)));
+        }
+        let all =
+            |list: &[String]| -> Result<Vec<Regex>> { list.iter().map(|p| compile_regex(p, &r.id, origin)).collect() };
+        let matcher = match (&r.check, r.patterns.is_empty()) {
+            (Some(name), true) => Matcher::Check(Check::compile(name, r.params.clone(), &r.id, origin)?),
+            (None, false) => Matcher::Patterns {
+                patterns: all(&r.patterns)?,
+                unless: all(&r.unless)?,
+                unless_anywhere: all(&r.unless_anywhere)?,
+                context: all(&r.context)?,
+            },
+            (Some(_), false) => {
+                return Err(invalid(format!("rule {}: give either `patterns` or `check`, not both", r.id)));
+            }
+            (None, true) => return Err(invalid(format!("rule {}: needs `patterns` or a `check`", r.id))),
+        };
+        if matches!(matcher, Matcher::Check(_))
+            && !(r.unless.is_empty() && r.unless_anywhere.is_empty() && r.context.is_empty())
+        {
+            return Err(invalid(format!(
+                "rule {}: `unless` and `context` apply to patterns only; put them in `params`",
+                r.id
+            )));
+        }
+        rules.push(Rule {
+            meta: RuleMeta {
+                id: r.id,
+                title: r.title,
+                explanation: r.explanation,
+                weight: r.weight,
+                applies_to: r.applies_to,
+            },
+            matcher,
+        });
+    }
+    Ok((spec.version, rules))
+}

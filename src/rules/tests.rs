@@ -1,0 +1,538 @@
+use super::*;
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use crate::input::{Input, Posting};
+
+static BUILTIN: LazyLock<RuleSet> = LazyLock::new(|| RuleSet::builtin().expect("the built-in rules compile"));
+
+/// A sample is free text, or a structured posting written as JSON (it starts with `{`).
+fn doc(sample: &str) -> Document {
+    let input = if sample.starts_with('{') {
+        Input::Posting(Box::new(serde_json::from_str::<Posting>(sample).expect("sample posting is valid JSON")))
+    } else {
+        Input::text(sample)
+    };
+    Document::from_input(&input).expect("sample is not empty")
+}
+
+fn flags(sample: &str) -> Vec<Flag> {
+    BUILTIN.evaluate(&doc(sample))
+}
+
+fn ids(flags: &[Flag]) -> Vec<&str> {
+    flags.iter().map(|f| f.id.as_str()).collect()
+}
+
+/// One rule's cases: texts where it must fire (with a phrase its evidence must quote, when the phrase is the point)
+/// and texts where it must stay quiet, mostly legitimate ones that share its vocabulary.
+struct Cases {
+    rule: &'static str,
+    fires: &'static [(&'static str, Option<&'static str>)],
+    quiet: &'static [&'static str],
+}
+
+const CASES: &[Cases] = &[
+    Cases {
+        rule: "upfront-payment",
+        fires: &[
+            (
+                "Congratulations on your selection! Before your first shift you need to pay the $85 training fee via Cash App.",
+                Some("training fee"),
+            ),
+            ("The starter kit costs $149 and ships within 2 days of payment.", Some("starter kit")),
+            ("To activate your account a refundable deposit of 50 USDT is required.", Some("refundable deposit")),
+            (
+                "You will need to purchase the software from our vendor before your start date.",
+                Some("purchase the software"),
+            ),
+            ("Registration fee: $50, paid once.", Some("Registration fee: $5")),
+        ],
+        quiet: &[
+            "Paid training provided. Safety boots and equipment supplied.",
+            "There is no application fee, and we never charge for training.",
+            "We cover the background check fee and reimburse certification costs.",
+            "If anyone asks you to pay a processing fee, it is not us: report it to the police.",
+            "Benefits: paid professional membership fees and tuition reimbursement.",
+            "Agencies: we do not pay placement fees for unsolicited resumes.",
+            "Kitchen manager: monitor inventory and purchase supplies from approved vendors.",
+        ],
+    },
+    Cases {
+        rule: "fake-check",
+        fires: &[
+            ("We will send you a check for $3,200 to buy your home-office equipment.", Some("send you a check")),
+            (
+                "Deposit the cheque with mobile deposit, keep $300 for your time and send the remaining balance to our vendor.",
+                Some("mobile deposit"),
+            ),
+            ("Go to Walmart, buy three $100 Apple gift cards and text me the codes.", Some("gift cards")),
+        ],
+        quiet: &[
+            "Pay is by direct deposit every other Friday; paper checks are not issued.",
+            "As a bank teller you will cash checks, process deposits and balance your drawer.",
+            "We return the difference to our members as dividends every year.",
+            "We will never send you a check or ask you to buy gift cards.",
+        ],
+    },
+    Cases {
+        rule: "reshipping",
+        fires: &[
+            (
+                "Your job: receive packages at your home, check the contents and reship them with the labels we email you.",
+                Some("reship"),
+            ),
+            (
+                "Package forwarding coordinator, remote. Forward the packages to our overseas clients.",
+                Some("Package forwarding"),
+            ),
+        ],
+        quiet: &[
+            "Warehouse associate: receive inbound shipments at our Columbus distribution centre and load trucks.",
+            "Can you pick up my package from the post office? It's under my name.",
+        ],
+    },
+    Cases {
+        rule: "payment-processing",
+        fires: &[
+            (
+                "You will receive customer payments into your personal bank account and transfer them to our suppliers.",
+                Some("receive customer payments"),
+            ),
+            (
+                "We are hiring a financial agent in your area, 10% commission on every transfer.",
+                Some("financial agent"),
+            ),
+            ("You can use your own bank account to collect funds from our clients.", Some("use your own bank account")),
+        ],
+        quiet: &[
+            "Salary is paid via direct deposit into your bank account.",
+            "Accounts receivable clerk: process customer payments and post them to the general ledger.",
+            "Can you transfer me the money for the tickets? Same account as last time.",
+        ],
+    },
+    Cases {
+        rule: "task-scam",
+        fires: &[
+            (
+                "Just like and rate products on our merchant app and earn $2 per task, paid daily in USDT.",
+                Some("rate products"),
+            ),
+            (
+                "You must recharge 100 USDT to unlock the combination order and withdraw your commission.",
+                Some("recharge"),
+            ),
+            ("Earn money just by watching YouTube videos and subscribing to channels.", Some("watching")),
+            ("Complete simple tasks every day and the commission is paid the same evening.", Some("simple tasks")),
+        ],
+        quiet: &[
+            "Senior engineer: you will do code review for the payments team and earn a yearly bonus.",
+            "Product reviewer at a magazine: test and review products each month; salary $52,000 per year.",
+            "Performance review cycle: managers review and approve every order over $500.",
+            "Did you rate the restaurant? I left five stars lol",
+            "We offer generous PTO so you can recharge your batteries and continue to grow.",
+        ],
+    },
+    Cases {
+        rule: "unsolicited-offer",
+        fires: &[
+            (
+                "Hello! We found your resume on Indeed and you have been selected for a remote data entry role.",
+                Some("found your resume"),
+            ),
+            (
+                "Dear candidate, your application has been approved. Download your offer letter from the link below.",
+                Some("offer letter"),
+            ),
+            (
+                "Congratulations! You have been shortlisted for the position of Customer Support Executive.",
+                Some("shortlisted"),
+            ),
+            (
+                "Hi, Mr. Chen gave me your number and said you are looking for part-time work.",
+                Some("gave me your number"),
+            ),
+        ],
+        quiet: &[
+            "If you are selected for an interview, a recruiter will contact you within two weeks.",
+            "Once your application has been submitted you will receive a confirmation e-mail.",
+            "Only shortlisted candidates will be contacted.",
+            "Who referred you to this position? Please name them in the form.",
+        ],
+    },
+    Cases {
+        rule: "chat-app-interview",
+        fires: &[
+            (
+                "The interview will be held on Telegram. Add our hiring manager @lisa_hr_desk to begin.",
+                Some("Telegram"),
+            ),
+            ("Please download Signal for your text-based interview.", Some("download Signal")),
+            ("Contact our HR on WhatsApp +1 415 555 0147 to accept the job.", Some("WhatsApp")),
+            ("For the interview, add me on Google Hangouts: recruiter.desk", Some("Google Hangouts")),
+        ],
+        quiet: &[
+            "We will never interview you over WhatsApp, Telegram or any other chat app.",
+            "Beware of scammers impersonating our recruiters on Telegram.",
+            // A friend's message: chat apps are only a red flag around a job.
+            "Lost my charger, text me on WhatsApp when you're outside.",
+            "Signal processing engineer: respond to a signal fault within the SLA.",
+        ],
+    },
+    Cases {
+        rule: "free-email-recruiter",
+        fires: &[
+            (
+                "I am the HR recruiter for Meridian Health. Send your CV to meridian.hr.desk@gmail.com.",
+                Some("meridian.hr.desk@gmail.com"),
+            ),
+            ("Position: Remote Data Entry. Apply by e-mail: careers.novadigital@outlook.com", Some("@outlook.com")),
+        ],
+        quiet: &[
+            "Apply on our careers page or write to jobs@harborledger.com.",
+            "Hey it's Sam, my new address is sam.k.lee@gmail.com, see you at 7!",
+        ],
+    },
+    Cases {
+        rule: "sensitive-info-early",
+        fires: &[
+            ("To set up your salary, send us your full name, SSN and bank account details today.", Some("SSN")),
+            ("Please upload a photo of your driver's license before the interview.", Some("driver's license")),
+            ("Kindly provide your debit card number and CVV so we can ship your work equipment.", Some("debit card")),
+        ],
+        quiet: &[
+            "Must provide proof of identity upon hire (I-9).",
+            "Some positions require a valid driver's license and a clean driving record.",
+            "Front desk agent: ask guests to provide a credit card at check-in.",
+            "We will never ask you to share your password or bank details by e-mail during hiring.",
+            "New employees are required to provide a Social Security number for payroll on the first day.",
+            "Send me your id and password for the wifi, I forgot it",
+        ],
+    },
+    Cases {
+        rule: "unrealistic-pay",
+        fires: &[
+            ("Earn $350/day from home, no experience needed, just 1-2 hours a day.", Some("$350/day")),
+            ("Weekly pay: $2,500 per week for a few hours of typing in your spare time.", Some("$2,500 per week")),
+            ("Part-time typist, paid daily: $95 per hour.", Some("$95 per hour")),
+        ],
+        quiet: &[
+            "Senior Staff Engineer: $120,000 per year plus equity; hybrid.",
+            "Travel nurse: $2,800 per week, two years of ICU experience required.",
+            "Hourly rate: $28 per hour, no experience needed, training provided.",
+            // Rupees are not compared with dollar thresholds.
+            "Earn ₹3000 per day from your phone, no experience needed.",
+        ],
+    },
+    Cases {
+        rule: "no-interview",
+        fires: &[
+            ("No interview is required, you are hired and can start tomorrow.", Some("No interview is required")),
+            ("Guaranteed job placement within 24 hours!", Some("Guaranteed job")),
+            ("We hire you instantly without an interview.", Some("without an interview")),
+        ],
+        quiet: &[
+            "If you are hired, you will complete a background check.",
+            "Interviews are held in person at our Austin office.",
+            "Come to our job fair on Saturday; many candidates are hired on the spot.",
+            "The annuity provides guaranteed income for life.",
+        ],
+    },
+    Cases {
+        rule: "urgency",
+        fires: &[
+            ("Only 3 slots left for today's batch, act now!", Some("act now")),
+            ("Sign and send back the contract within 2 hours or the offer is cancelled.", Some("within 2 hours")),
+            ("Limited slots! Reply within 30 minutes to secure your place.", Some("Limited slots")),
+        ],
+        quiet: &[
+            "We will reply within 24 hours on business days.",
+            "Don't miss out on this opportunity to grow your career with us!",
+            "Contact us immediately if you notice suspicious activity on your account.",
+        ],
+    },
+    Cases {
+        rule: "unusual-payment",
+        fires: &[
+            ("Your salary will be paid in USDT to your Trust Wallet every Friday.", Some("USDT")),
+            ("Send the $200 registration fee via Zelle to confirm your position.", Some("Zelle")),
+            ("We pay commissions through Cash App or Bitcoin only.", Some("Cash App")),
+        ],
+        quiet: &[
+            "Paid via direct deposit into your bank account every other Friday.",
+            "Join the PayPal platform team building payment products for Venmo and Xoom.",
+            "We will never ask you to buy gift cards or pay in Bitcoin.",
+            "Running late, order me the pad thai? I'll send you the money on Venmo later",
+        ],
+    },
+    Cases {
+        rule: "vague-posting",
+        fires: &[(
+            r#"{"title": "Data Entry Clerk", "description": "Work from home. Weekly pay. Apply now.", "has_company_logo": false}"#,
+            Some("Data Entry Clerk"),
+        )],
+        quiet: &[
+            // Posting-only: the same words as free text say nothing about missing fields.
+            "Data Entry Clerk. Work from home. Weekly pay. Apply now.",
+            r#"{"title": "Payroll Specialist", "company_profile": "Northwind Logistics runs freight services across the Midwest.", "description": "Process bi-weekly payroll for 1,200 employees.", "requirements": "Two years of payroll experience.", "has_company_logo": true}"#,
+        ],
+    },
+    Cases {
+        rule: "demographic-boilerplate",
+        fires: &[
+            (
+                "Requirements: ages 23-60, regardless of gender, a smartphone and 1 hour a day.",
+                Some("regardless of gender"),
+            ),
+            ("Suitable for both men and women, any nationality welcome.", Some("both men and women")),
+        ],
+        quiet: &[
+            "We are an equal opportunity employer; all qualified applicants receive consideration without regard to race, \
+             color, religion, sex, national origin, age or disability.",
+            "Youth mentor: run after-school programs for young people ages 12-18.",
+            "Paid parental leave for all parents, regardless of gender.",
+        ],
+    },
+    Cases {
+        rule: "shortened-or-chat-link",
+        fires: &[
+            ("Apply here: bit.ly/remote-jobs-2024", Some("bit.ly/remote-jobs-2024")),
+            ("Chat with our trainer: https://t.me/nova_trainer", Some("t.me/nova_trainer")),
+            ("WhatsApp me at wa.me/14155550147", Some("wa.me/14155550147")),
+        ],
+        quiet: &[
+            "Apply on our careers page at harborledger.com/careers.",
+            "The slides are at https://docs.google.com/presentation/d/abc123",
+        ],
+    },
+    Cases {
+        rule: "mystery-shopper",
+        fires: &[
+            (
+                "Earn $300 per assignment as a secret shopper evaluating money transfer services.",
+                Some("secret shopper"),
+            ),
+            ("Become a Mystery Shopper today!", Some("Mystery Shopper")),
+        ],
+        quiet: &[
+            "Retail associate: greet shoppers and restock shelves.",
+            "I finally finished that mystery novel you lent me",
+        ],
+    },
+    Cases {
+        rule: "easy-money",
+        fires: &[
+            ("Make money from your phone in your free time, anyone can do it!", Some("anyone can do it")),
+            ("Amazon is urgently recruiting part-time staff, you can earn 2000-5000 Rs every day.", Some("every day")),
+            ("Daily salary 800-1500 USD, work from home.", Some("Daily salary")),
+            ("Spend only 30 minutes a day and get paid the same day.", Some("30 minutes a day")),
+        ],
+        quiet: &[
+            "Financial advisor: help clients reach financial freedom. Base salary plus commission.",
+            "Personal trainer: be your own boss inside our gym and set your own rates.",
+            "We make a difference in the lives of 110 million people every day.",
+            "Hourly rate: $25 per hour; no experience required, paid training provided.",
+            "I get up at 7am every day, call me after that",
+        ],
+    },
+];
+
+/// Legitimate postings and ordinary messages that share scam vocabulary: no rule may fire on any of them.
+const ORDINARY: &[&str] = &[
+    "Warehouse Associate, Columbus OH. Paid training provided in your first two weeks; safety boots and equipment \
+     supplied. Apply on our careers page.",
+    "Apply on our careers page at careers.brightline-supply.com. We will never ask you for money or contact you on \
+     WhatsApp or Telegram.",
+    "Brightline Supply is an equal opportunity employer. We consider all applicants without regard to race, color, \
+     religion, sex, national origin, age, disability or veteran status.",
+    "Pay: $24.50 hourly rate, paid via direct deposit into your bank account every other Friday.",
+    "You will take part in code review, pair programming and on-call one week in six.",
+    "Compensation: $120,000 per year plus bonus. Laptop and home-office equipment provided.",
+    "Must provide proof of identity and work authorization upon hire (I-9).",
+    "see you at 7, send me the address",
+    "Running 10 min late, save me a seat at the back. Do you still need the charger?",
+    "Hi Dana, thanks for applying to the Payroll Specialist role. Could you do a video interview on Zoom on Tuesday \
+     at 10:00? Reply to this e-mail with a time that suits you.",
+];
+
+fn evidence_text(flag: &Flag) -> String {
+    flag.evidence.iter().map(|e| e.snippet.as_str()).collect::<Vec<_>>().join(" | ")
+}
+
+#[test]
+fn every_rule_fires_on_its_cases_and_quotes_the_key_phrase() {
+    for case in CASES {
+        for (text, key) in case.fires {
+            let found = flags(text);
+            let flag = found
+                .iter()
+                .find(|f| f.id == case.rule)
+                .unwrap_or_else(|| panic!("{} did not fire on {text:?}; fired: {:?}", case.rule, ids(&found)));
+            if let Some(key) = key {
+                let quoted = evidence_text(flag);
+                assert!(
+                    quoted.to_lowercase().contains(&key.to_lowercase()),
+                    "{}: evidence {quoted:?} does not quote {key:?} in {text:?}",
+                    case.rule
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_rule_stays_quiet_on_its_near_misses() {
+    for case in CASES {
+        for text in case.quiet {
+            let found = flags(text);
+            let hit = found.iter().find(|f| f.id == case.rule);
+            assert!(hit.is_none(), "{} fired on {text:?}: {:?}", case.rule, hit.map(evidence_text));
+        }
+    }
+}
+
+#[test]
+fn ordinary_postings_and_messages_raise_no_flag() {
+    for text in ORDINARY {
+        let found = flags(text);
+        let quoted: Vec<_> = found.iter().map(|f| (f.id.as_str(), evidence_text(f))).collect();
+        assert!(found.is_empty(), "{text:?} raised {quoted:?}");
+    }
+}
+
+/// A rule added to models/rules.toml without cases here fails this test, and so does a case for a rule that no
+/// longer exists.
+#[test]
+fn every_builtin_rule_has_firing_and_quiet_cases() {
+    let builtin: BTreeSet<&str> = BUILTIN.rules().map(|r| r.id.as_str()).collect();
+    let covered: BTreeSet<&str> =
+        CASES.iter().filter(|c| !c.fires.is_empty() && !c.quiet.is_empty()).map(|c| c.rule).collect();
+    assert_eq!(builtin, covered, "rules without both kinds of cases, or cases for unknown rules");
+    let tabled: Vec<&str> = CASES.iter().map(|c| c.rule).collect();
+    assert_eq!(tabled.len(), covered.len(), "a rule appears twice in CASES: {tabled:?}");
+}
+
+#[test]
+fn evidence_offsets_are_char_boundaries_that_quote_the_snippet() {
+    // Non-ASCII around the evidence (emoji, curly quotes, accents, rupee sign) catches byte/char mix-ups.
+    let extra = [
+        "Hi dear 😊 vous êtes sélectionné! You have been selected 🎉 — earn ₹3000 per day, add WhatsApp wa.me/919876543210 « now »",
+        "Félicitations ‘Congratulations’ — pay the “training fee” of $80 today 🙏 and send your SSN to hr.desk@gmail.com for the job",
+    ];
+    let samples = CASES.iter().flat_map(|c| c.fires.iter().map(|(t, _)| *t)).chain(extra);
+    for sample in samples {
+        let d = doc(sample);
+        for flag in BUILTIN.evaluate(&d) {
+            assert!(!flag.evidence.is_empty(), "{} fired without evidence", flag.id);
+            assert!(flag.evidence.len() <= MAX_EVIDENCE);
+            for e in &flag.evidence {
+                assert!(e.start < e.end, "{}: empty span {e:?}", flag.id);
+                assert!(d.text.is_char_boundary(e.start) && d.text.is_char_boundary(e.end), "{}: {e:?}", flag.id);
+                assert_eq!(&d.text[e.start..e.end], e.snippet, "{}", flag.id);
+            }
+            let starts: Vec<_> = flag.evidence.iter().map(|e| (e.start, e.end)).collect();
+            assert!(starts.windows(2).all(|w| w[0].1 <= w[1].0), "{}: overlapping or unsorted {starts:?}", flag.id);
+        }
+    }
+}
+
+#[test]
+fn flags_are_strongest_first() {
+    let found = flags(CASES[0].fires[0].0);
+    assert!(found.len() >= 2, "{:?}", ids(&found));
+    assert!(found.windows(2).all(|w| w[0].weight >= w[1].weight), "{:?}", ids(&found));
+}
+
+#[test]
+fn vague_posting_reads_structured_postings_only() {
+    let thin =
+        r#"{"title": "Data Entry Clerk", "description": "Work from home. Weekly pay.", "has_company_logo": false}"#;
+    let flagged = flags(thin);
+    let vague = flagged.iter().find(|f| f.id == "vague-posting").expect("thin posting without a company is vague");
+    // The evidence points at the title: what is missing is around it.
+    assert_eq!(vague.evidence[0].snippet, "Data Entry Clerk");
+    assert!(!ids(&flags("Data Entry Clerk\n\nWork from home. Weekly pay.")).contains(&"vague-posting"));
+
+    // A company profile, or a full description with requirements, is enough to verify.
+    let with_profile = r#"{"title": "Data Entry Clerk", "company_profile": "Acme Records scans court files.", "description": "Type forms.", "has_company_logo": false}"#;
+    assert!(!ids(&flags(with_profile)).contains(&"vague-posting"));
+    let long = "Key in and check court records for the county archive, reconcile batches against the index. ".repeat(6);
+    let detailed = serde_json::json!({
+        "title": "Records Clerk", "description": long, "requirements": "Typing 50 wpm.", "has_company_logo": false,
+    });
+    assert!(!ids(&flags(&detailed.to_string())).contains(&"vague-posting"));
+}
+
+#[test]
+fn unless_looks_at_the_sentence_only() {
+    // The disclaimer in one sentence does not excuse the fee asked for in the next one.
+    let text = "We never charge a fee to apply. After the interview, pay the $60 onboarding fee to start.";
+    let found = flags(text);
+    let fee = found.iter().find(|f| f.id == "upfront-payment").expect("the second sentence asks for money");
+    assert_eq!(fee.evidence.len(), 1);
+    assert!(fee.evidence[0].snippet.contains("onboarding fee"), "{}", evidence_text(fee));
+}
+
+#[test]
+fn sentence_around_stops_at_line_breaks_and_sentence_ends() {
+    let text = "First one. Second $12.50 at bit.ly/x here! Third\nFourth";
+    let at = |needle: &str| {
+        let start = text.find(needle).expect("needle");
+        &text[sentence_around(text, start, start + needle.len())]
+    };
+    assert_eq!(at("Second"), " Second $12.50 at bit.ly/x here!");
+    assert_eq!(at("Third"), " Third\n");
+    assert_eq!(at("Fourth"), "Fourth");
+}
+
+const MINIMAL_RULE: &str = "[[rule]]\nid = \"a\"\ntitle = \"A\"\nexplanation = \"A thing.\"\nweight = 0.5\n";
+
+/// Compile a rules file; the error message when it is refused.
+fn refused(toml: &str) -> String {
+    match RuleSet::from_toml(toml, "test.toml") {
+        Ok(_) => panic!("accepted: {toml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn rules_file_validation_errors_say_what_is_wrong() {
+    let with = |extra: &str| format!("version = \"t\"\n{MINIMAL_RULE}{extra}");
+    // The base case compiles, so each error below comes from its one change.
+    let ok = RuleSet::from_toml(&with("patterns = ['x']\n"), "test.toml").expect("minimal rule compiles");
+    assert_eq!(ok.version(), "t");
+
+    let cases = [
+        (with("patterns = ['x']\n") + MINIMAL_RULE + "patterns = ['y']\n", "appears twice"),
+        (with("patterns = ['x']\n").replace("0.5", "1.0"), "strictly between 0 and 1"),
+        (with("patterns = ['x']\n").replace("0.5", "0"), "strictly between 0 and 1"),
+        (with("check = \"telepathy\"\n"), "unknown check"),
+        (with("patterns = ['(unclosed']\n"), "bad pattern"),
+        (with("patterns = ['x']\nunless = ['[z-a]']\n"), "bad pattern"),
+        (with("patterns = ['x']\ncheck = \"link-hosts\"\n[rule.params]\nhosts = [\"bit.ly\"]\n"), "not both"),
+        (with("patterns = ['x']\ncolour = \"red\"\n"), "unknown field"),
+        (with(""), "needs `patterns` or a `check`"),
+        (with("check = \"link-hosts\"\n[rule.params]\nhosts = 3\n"), "bad params"),
+        (with("check = \"link-hosts\"\nunless = ['x']\n[rule.params]\nhosts = []\n"), "patterns only"),
+        (with("patterns = ['x']\n").replace("id = \"a\"", "id = \"Upfront Fee\""), "kebab-case"),
+        ("version = \"t\"\n".to_string(), "rule"),
+    ];
+    for (toml, expected) in cases {
+        let message = refused(&toml);
+        assert!(message.contains(expected), "expected {expected:?} in {message:?} for:\n{toml}");
+        assert!(message.contains("test.toml"), "the origin is named: {message}");
+    }
+}
+
+#[test]
+fn builtin_rules_are_well_formed() {
+    assert!(!BUILTIN.version().is_empty());
+    for rule in BUILTIN.rules() {
+        assert!(rule.weight > 0.0 && rule.weight < 1.0, "{}", rule.id);
+        assert!(rule.explanation.ends_with('.'), "{}: explanations are sentences", rule.id);
+    }
+    // Every rule id is distinct (the compiler refuses duplicates; this guards the table above).
+    let n = BUILTIN.rules().count();
+    assert_eq!(BUILTIN.rules().map(|r| &r.id).collect::<BTreeSet<_>>().len(), n);
+}
