@@ -87,7 +87,23 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, DataError> {
     load_emscad(dir, &mut raw)?;
     load_board_postings(dir, &mut raw)?;
     load_sms(dir, &mut raw)?;
-    Ok(assign_splits(raw))
+    let mut examples = assign_splits(raw);
+    // People paste postings as one block of text far more often than they have the fields. Half the postings
+    // (chosen by a hash of the id, so the choice is fixed) are presented that way, so "free text" does not come to
+    // mean "a chat message" to the model.
+    for e in &mut examples {
+        if let Input::Posting(p) = &e.input {
+            if fnv1a(e.id.as_bytes()) % 2 == 1 {
+                e.input = Input::Text(pasted(p));
+            }
+        }
+    }
+    Ok(examples)
+}
+
+/// A posting as someone would paste it from a job board: its text fields, one paragraph each.
+pub fn pasted(posting: &Posting) -> String {
+    posting.text_fields().map(|(_, v)| v.trim()).filter(|v| !v.is_empty()).collect::<Vec<_>>().join("\n\n")
 }
 
 /// An example before grouping.

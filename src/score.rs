@@ -16,6 +16,15 @@ pub fn from_flags(flags: &[Flag]) -> f32 {
     1.0 - clean
 }
 
+/// The rule flags as log-likelihood-ratio evidence: a flag of weight `w` moves the log-odds from the prior's to
+/// `w`'s. The local model adds this to its calibrated log-odds (a naive-Bayes update that treats the rules as
+/// independent of the model) because the training data holds too few rule hits for the model to learn what a
+/// "pay the training fee" or "send the remaining balance back" is worth.
+pub fn rule_evidence(flags: &[Flag]) -> f32 {
+    let logit = |p: f32| (p / (1.0 - p)).ln();
+    flags.iter().map(|f| logit(f.weight.clamp(0.01, 0.99)) - logit(PRIOR)).sum()
+}
+
 /// The uncertainty band: scores at or above `scam` are scams, at or below `legit` legitimate, between them unsure.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Thresholds {
@@ -47,7 +56,12 @@ pub fn summary(label: Label, flags: &[Flag]) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     };
     match (label, flags.is_empty()) {
-        (Label::Scam, _) => format!("This looks like a job scam: {reasons}. Do not pay anything or send documents."),
+        (Label::Scam, true) => "This reads like known job scams, though no single red flag stands out. Do not pay \
+                                anything or send documents until you have verified the employer."
+            .to_string(),
+        (Label::Scam, false) => {
+            format!("This looks like a job scam: {reasons}. Do not pay anything or send documents.")
+        }
         (Label::Uncertain, true) => "Redflag is not sure about this one. Check the company on its own website before \
                                      you share anything."
             .to_string(),

@@ -25,7 +25,7 @@ fn json_output_evidence_points_into_the_normalised_text() {
     let a: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
     assert_eq!(a["label"], "scam");
     assert!(a["score"].as_f64().expect("score") > 0.9);
-    assert_eq!(a["tiers"], serde_json::json!(["rules"]));
+    assert_eq!(a["tiers"], serde_json::json!(["rules", "model"]));
     let text = a["text"].as_str().expect("text is included in single-input JSON");
     for flag in a["flags"].as_array().expect("flags") {
         for e in flag["evidence"].as_array().expect("evidence") {

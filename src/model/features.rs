@@ -90,6 +90,22 @@ pub fn token_ids(tokenizer: &Tokenizer, doc: &Document) -> Result<Vec<u32>, Stri
     Ok(ids)
 }
 
+/// Buckets of the token unigrams (a token's own id) and bigrams (hashed above the vocabulary), each once: the
+/// lexical evidence the static embedding averages away ("#URL" next to "apply", "oil" next to "gas").
+pub fn ngram_buckets(ids: &[u32], vocab: usize, buckets: usize) -> Vec<u32> {
+    let mut out: Vec<u32> = ids.iter().copied().filter(|&id| (id as usize) < vocab).collect();
+    let span = buckets.saturating_sub(vocab).max(1) as u64;
+    for pair in ids.windows(2) {
+        let mut key = [0u8; 8];
+        key[..4].copy_from_slice(&pair[0].to_le_bytes());
+        key[4..].copy_from_slice(&pair[1].to_le_bytes());
+        out.push((vocab as u64 + crate::dataset::fnv1a(&key) % span) as u32);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// IDF-weighted mean of the token vectors, L2-normalised. `table` is `vocab x dim`, row-major.
 pub fn embed(ids: &[u32], table: &[f32], idf: &[f32], dim: usize) -> Vec<f32> {
     let mut v = vec![0f32; dim];

@@ -27,7 +27,7 @@ use crate::analyzer::Classifier;
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::score::Thresholds;
-use head::{Head, HeadConfig};
+use head::{BagBatch, Head, HeadConfig};
 
 pub const CONFIG_FILE: &str = "classifier.json";
 pub const WEIGHTS_FILE: &str = "classifier.safetensors";
@@ -42,7 +42,13 @@ pub struct Platt {
 
 impl Platt {
     pub fn apply(&self, logit: f32) -> f32 {
-        1.0 / (1.0 + (-(self.a * logit + self.b)).exp())
+        self.apply_with(logit, 0.0)
+    }
+
+    /// The calibrated probability after adding `evidence` (log-odds from the rule flags, see
+    /// [`crate::score::rule_evidence`]).
+    pub fn apply_with(&self, logit: f32, evidence: f32) -> f32 {
+        1.0 / (1.0 + (-(self.a * logit + self.b + evidence)).exp())
     }
 }
 
@@ -143,6 +149,9 @@ impl LocalModel {
         {
             return Err(bad(WEIGHTS_FILE, "tensor shapes do not match the config; retrain the model".into()));
         }
+        if config.head.bag_dim > 0 && config.head.bag_buckets <= vocab {
+            return Err(bad(CONFIG_FILE, "the n-gram buckets must outnumber the vocabulary; retrain the model".into()));
+        }
         if config.meta_features.iter().map(String::as_str).ne(features::META_FEATURES) {
             return Err(bad(CONFIG_FILE, "the model was trained with other document features; retrain it".into()));
         }
@@ -155,8 +164,8 @@ impl LocalModel {
         &self.config
     }
 
-    /// Standardised feature vector of a document.
-    pub fn features(&self, doc: &Document, flags: &[Flag]) -> Result<Vec<f32>> {
+    /// A document's standardised dense features and its n-gram buckets.
+    pub fn features(&self, doc: &Document, flags: &[Flag]) -> Result<(Vec<f32>, Vec<u32>)> {
         let ids = features::token_ids(&self.tokenizer, doc)
             .map_err(|m| Error::Model { origin: "tokenizer".into(), message: m })?;
         let mut f = features::embed(&ids, &self.table, &self.idf, self.config.dim);
@@ -164,16 +173,19 @@ impl LocalModel {
         for ((x, m), s) in f.iter_mut().zip(&self.mean).zip(&self.std) {
             *x = (*x - m) / s;
         }
-        Ok(f)
+        let buckets = features::ngram_buckets(&ids, self.idf.len(), self.config.head.bag_buckets);
+        Ok((f, buckets))
     }
 
-    /// Raw logits for a batch of standardised feature vectors.
-    pub fn logits(&self, rows: &[Vec<f32>]) -> Result<Vec<f32>> {
+    /// Raw logits for a batch of prepared documents.
+    pub fn logits(&self, rows: &[(Vec<f32>, Vec<u32>)]) -> Result<Vec<f32>> {
         let inputs = self.config.head.inputs;
-        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
         let run = || -> candle_core::Result<Vec<f32>> {
+            let flat: Vec<f32> = rows.iter().flat_map(|(f, _)| f.iter().copied()).collect();
             let xs = Tensor::from_vec(flat, (rows.len(), inputs), &Device::Cpu)?;
-            self.head.forward(&xs)?.to_vec1::<f32>()
+            let docs: Vec<&[u32]> = rows.iter().map(|(_, b)| b.as_slice()).collect();
+            let bag = BagBatch::new(&docs, &Device::Cpu)?;
+            self.head.forward(&xs, Some(&bag))?.to_vec1::<f32>()
         };
         run().map_err(|e| Error::Model { origin: "classifier head".into(), message: e.to_string() })
     }
@@ -185,9 +197,9 @@ impl Classifier for LocalModel {
     }
 
     fn score(&self, doc: &Document, flags: &[Flag]) -> Result<f32> {
-        let f = self.features(doc, flags)?;
-        let logit = self.logits(std::slice::from_ref(&f))?[0];
-        Ok(self.config.calibration.apply(logit))
+        let prepared = self.features(doc, flags)?;
+        let logit = self.logits(std::slice::from_ref(&prepared))?[0];
+        Ok(self.config.calibration.apply_with(logit, crate::score::rule_evidence(flags)))
     }
 
     fn thresholds(&self) -> Thresholds {

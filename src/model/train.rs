@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use super::features::{self, META_FEATURES};
-use super::head::{Head, HeadConfig};
+use super::head::{BagBatch, Head, HeadConfig};
 use super::metrics::{self, Metrics};
 use super::{CONFIG_FILE, ModelConfig, Platt, TOKENIZER_FILE, WEIGHTS_FILE, distill};
 use crate::dataset::{self, Example, Family, Split};
@@ -53,6 +53,7 @@ pub struct Candidate {
     pub name: String,
     pub hidden: usize,
     pub uses_embedding: bool,
+    pub uses_ngrams: bool,
     pub epochs: usize,
     pub validation: Metrics,
 }
@@ -69,11 +70,26 @@ pub struct TrainReport {
     pub test_by_family: Vec<(String, Metrics)>,
 }
 
+/// Hashed n-gram buckets (unigrams take the first 30,522) and the width of their learned vectors.
+const BAG_BUCKETS: usize = 1 << 17;
+const BAG_DIM: usize = 16;
+
 /// A featurised example.
 struct Row {
     example: Example,
     tokens: Vec<u32>,
     rule_meta: Vec<f32>,
+    /// Log-odds the rule flags add to the calibrated score.
+    evidence: f32,
+}
+
+/// What one candidate head sees.
+#[derive(Clone, Copy)]
+struct Plan {
+    name: &'static str,
+    hidden: usize,
+    uses_embedding: bool,
+    uses_ngrams: bool,
 }
 
 pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> anyhow::Result<TrainReport> {
@@ -94,8 +110,9 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
             let flags = rules.evaluate(&doc);
             let tokens = features::token_ids(&tokenizer, &doc).ok()?;
             let rule_meta = features::rule_and_meta(&doc, &flags, &rule_ids);
+            let evidence = crate::score::rule_evidence(&flags);
             progress.advance(1);
-            Some(Row { example, tokens, rule_meta })
+            Some(Row { example, tokens, rule_meta, evidence })
         })
         .collect();
     export_splits(&opts.work, &rows)?;
@@ -122,49 +139,62 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     let weights = balanced_weights(&rows, &train_idx);
     let inputs = matrix[0].len();
 
-    let plans = [("logistic, rules+facts only", 0, false), ("logistic", 0, true), ("mlp-64", 64, true)];
+    let bags: Vec<Vec<u32>> = rows.par_iter().map(|r| features::ngram_buckets(&r.tokens, vocab, BAG_BUCKETS)).collect();
+    let plans = [
+        Plan { name: "logistic, rules+facts only", hidden: 0, uses_embedding: false, uses_ngrams: false },
+        Plan { name: "logistic, embedding", hidden: 0, uses_embedding: true, uses_ngrams: false },
+        Plan { name: "mlp-64, embedding", hidden: 64, uses_embedding: true, uses_ngrams: false },
+        Plan { name: "mlp-64, embedding+ngrams", hidden: 64, uses_embedding: true, uses_ngrams: true },
+    ];
     let mut candidates = Vec::new();
     let mut best: Option<(f64, usize, VarMap)> = None;
-    for (k, (name, hidden, uses_embedding)) in plans.into_iter().enumerate() {
-        let mask_from = if uses_embedding { 0 } else { opts.dim };
-        let masked = |i: usize| -> Vec<f32> {
-            matrix[i].iter().enumerate().map(|(j, x)| if j < mask_from { 0.0 } else { *x }).collect()
+    for (k, plan) in plans.into_iter().enumerate() {
+        let mask_from = if plan.uses_embedding { 0 } else { opts.dim };
+        let data = |idx: &[usize]| -> SplitData {
+            let x = idx
+                .iter()
+                .map(|&i| matrix[i].iter().enumerate().map(|(j, x)| if j < mask_from { 0.0 } else { *x }).collect())
+                .collect();
+            SplitData { x, bags: idx.iter().map(|&i| bags[i].clone()).collect(), y: pick(&labels, idx) }
         };
-        let data = |idx: &[usize]| idx.iter().map(|&i| masked(i)).collect::<Vec<_>>();
-        let (train_x, val_x) = (data(&train_idx), data(&val_idx));
-        let cfg = HeadConfig { inputs, hidden };
-        progress.stage(&format!("training {name}"), opts.max_epochs as u64);
-        let (varmap, epochs) = fit(
-            &cfg,
-            &train_x,
-            &pick(&labels, &train_idx),
-            &weights,
-            &val_x,
-            &pick(&labels, &val_idx),
-            opts,
-            progress,
-        )?;
-        let val_logits = logits_of(&varmap, &cfg, &val_x)?;
-        let val_scores: Vec<f32> = val_logits.iter().map(|z| sigmoid(*z)).collect();
-        let validation = metrics::compute(&val_scores, &pick(&labels, &val_idx), Thresholds { legit: 0.5, scam: 0.5 });
+        let (train_set, val_set) = (data(&train_idx), data(&val_idx));
+        let cfg = head_config(inputs, plan);
+        progress.stage(&format!("training {}", plan.name), opts.max_epochs as u64);
+        let (varmap, epochs) = fit(&cfg, &train_set, &weights, &val_set, opts, progress)?;
+        let val_scores: Vec<f32> = logits_of(&varmap, &cfg, &val_set)?.iter().map(|z| sigmoid(*z)).collect();
+        let validation = metrics::compute(&val_scores, &val_set.y, Thresholds { legit: 0.5, scam: 0.5 });
         let pr_auc = validation.pr_auc;
-        candidates.push(Candidate { name: name.into(), hidden, uses_embedding, epochs, validation });
-        if uses_embedding && best.as_ref().is_none_or(|(b, _, _)| pr_auc > *b) {
+        candidates.push(Candidate {
+            name: plan.name.into(),
+            hidden: plan.hidden,
+            uses_embedding: plan.uses_embedding,
+            uses_ngrams: plan.uses_ngrams,
+            epochs,
+            validation,
+        });
+        if plan.uses_embedding && best.as_ref().is_none_or(|(b, _, _)| pr_auc > *b) {
             best = Some((pr_auc, k, varmap));
         }
     }
     let (_, chosen, varmap) = best.context("no candidate trained")?;
-    let head_cfg = HeadConfig { inputs, hidden: candidates[chosen].hidden };
-    let val_x: Vec<Vec<f32>> = val_idx.iter().map(|&i| matrix[i].clone()).collect();
-    let val_labels = pick(&labels, &val_idx);
-    let val_logits = logits_of(&varmap, &head_cfg, &val_x)?;
-    let calibration = fit_platt(&val_logits, &val_labels);
-    let val_probs: Vec<f32> = val_logits.iter().map(|z| calibration.apply(*z)).collect();
-    let thresholds = choose_band(&val_probs, &val_labels, opts.max_band);
+    let head_cfg = head_config(inputs, plans[chosen]);
+    let full = |idx: &[usize]| SplitData {
+        x: idx.iter().map(|&i| matrix[i].clone()).collect(),
+        bags: idx.iter().map(|&i| bags[i].clone()).collect(),
+        y: pick(&labels, idx),
+    };
+    let val_set = full(&val_idx);
+    let val_logits = logits_of(&varmap, &head_cfg, &val_set)?;
+    let calibration = fit_platt(&val_logits, &val_set.y);
+    let final_probs = |logits: &[f32], idx: &[usize]| -> Vec<f32> {
+        logits.iter().zip(idx).map(|(z, &i)| calibration.apply_with(*z, rows[i].evidence)).collect()
+    };
+    let val_probs = final_probs(&val_logits, &val_idx);
+    let thresholds = choose_band(&val_probs, &val_set.y, opts.max_band);
 
-    let test_x: Vec<Vec<f32>> = test_idx.iter().map(|&i| matrix[i].clone()).collect();
-    let test_probs: Vec<f32> = logits_of(&varmap, &head_cfg, &test_x)?.iter().map(|z| calibration.apply(*z)).collect();
-    let test_labels = pick(&labels, &test_idx);
+    let test_set = full(&test_idx);
+    let test_probs = final_probs(&logits_of(&varmap, &head_cfg, &test_set)?, &test_idx);
+    let test_labels = test_set.y;
     let test = metrics::compute(&test_probs, &test_labels, thresholds);
     let test_by_family = Family::ALL
         .iter()
@@ -203,6 +233,23 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         test,
         test_by_family,
     })
+}
+
+/// A split's features, n-gram buckets and labels.
+struct SplitData {
+    x: Vec<Vec<f32>>,
+    bags: Vec<Vec<u32>>,
+    y: Vec<bool>,
+}
+
+fn head_config(inputs: usize, plan: Plan) -> HeadConfig {
+    let (bag_buckets, bag_dim) = if plan.uses_ngrams { (BAG_BUCKETS, BAG_DIM) } else { (0, 0) };
+    HeadConfig { inputs, hidden: plan.hidden, bag_buckets, bag_dim }
+}
+
+fn bag_of(set: &SplitData, idx: &[usize]) -> candle_core::Result<BagBatch> {
+    let docs: Vec<&[u32]> = idx.iter().map(|&i| set.bags[i].as_slice()).collect();
+    BagBatch::new(&docs, &Device::Cpu)
 }
 
 fn pick<T: Copy>(all: &[T], idx: &[usize]) -> Vec<T> {
@@ -322,14 +369,11 @@ impl Log1p for Tensor {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn fit(
     cfg: &HeadConfig,
-    train_x: &[Vec<f32>],
-    train_y: &[bool],
+    train: &SplitData,
     weights: &[f32],
-    val_x: &[Vec<f32>],
-    val_y: &[bool],
+    val: &SplitData,
     opts: &TrainOptions,
     progress: &dyn Progress,
 ) -> anyhow::Result<(VarMap, usize)> {
@@ -345,28 +389,28 @@ fn fit(
         varmap.all_vars(),
         candle_nn::ParamsAdamW { lr: 1e-3, weight_decay: 1e-3, ..Default::default() },
     )?;
-    let to_tensor = |rows: &[Vec<f32>]| Tensor::from_vec(rows.concat(), (rows.len(), cfg.inputs), &device);
-    let val_xt = to_tensor(val_x)?;
-    let val_yt =
-        Tensor::from_vec(val_y.iter().map(|&y| f32::from(u8::from(y))).collect::<Vec<_>>(), val_y.len(), &device)?;
-    let val_w = Tensor::ones(val_y.len(), DType::F32, &device)?;
-    let mut order: Vec<usize> = (0..train_x.len()).collect();
+    let to_tensor = |set: &SplitData, idx: &[usize]| {
+        let flat: Vec<f32> = idx.iter().flat_map(|&i| set.x[i].iter().copied()).collect();
+        Tensor::from_vec(flat, (idx.len(), cfg.inputs), &device)
+    };
+    let labels = |set: &SplitData, idx: &[usize]| {
+        Tensor::from_vec(idx.iter().map(|&i| f32::from(u8::from(set.y[i]))).collect::<Vec<_>>(), idx.len(), &device)
+    };
+    let all_val: Vec<usize> = (0..val.y.len()).collect();
+    let (val_x, val_y, val_bag) = (to_tensor(val, &all_val)?, labels(val, &all_val)?, bag_of(val, &all_val)?);
+    let val_w = Tensor::ones(val.y.len(), DType::F32, &device)?;
+    let mut order: Vec<usize> = (0..train.y.len()).collect();
     let (mut best_loss, mut best_epoch, mut best_state) = (f32::INFINITY, 0, snapshot(&varmap)?);
     for epoch in 0..opts.max_epochs {
         rng.shuffle(&mut order);
         for chunk in order.chunks(BATCH) {
-            let xs = to_tensor(&chunk.iter().map(|&i| train_x[i].clone()).collect::<Vec<_>>())?;
-            let ys = Tensor::from_vec(
-                chunk.iter().map(|&i| f32::from(u8::from(train_y[i]))).collect::<Vec<_>>(),
-                chunk.len(),
-                &device,
-            )?;
             let ws = Tensor::from_vec(chunk.iter().map(|&i| weights[i]).collect::<Vec<_>>(), chunk.len(), &device)?;
-            let loss = weighted_bce(&head.forward(&xs)?, &ys, &ws)?;
+            let logits = head.forward(&to_tensor(train, chunk)?, Some(&bag_of(train, chunk)?))?;
+            let loss = weighted_bce(&logits, &labels(train, chunk)?, &ws)?;
             optimizer.backward_step(&loss)?;
         }
         progress.advance(1);
-        let val_loss = weighted_bce(&head.forward(&val_xt)?, &val_yt, &val_w)?.to_scalar::<f32>()?;
+        let val_loss = weighted_bce(&head.forward(&val_x, Some(&val_bag))?, &val_y, &val_w)?.to_scalar::<f32>()?;
         if val_loss < best_loss {
             (best_loss, best_epoch, best_state) = (val_loss, epoch + 1, snapshot(&varmap)?);
         } else if epoch + 1 - best_epoch >= PATIENCE {
@@ -408,11 +452,12 @@ fn restore(varmap: &VarMap, state: &[(String, Tensor)]) -> candle_core::Result<(
     Ok(())
 }
 
-fn logits_of(varmap: &VarMap, cfg: &HeadConfig, rows: &[Vec<f32>]) -> anyhow::Result<Vec<f32>> {
+fn logits_of(varmap: &VarMap, cfg: &HeadConfig, set: &SplitData) -> anyhow::Result<Vec<f32>> {
     let vb = VarBuilder::from_varmap(varmap, DType::F32, &Device::Cpu);
     let head = Head::load(vb.pp("head"), cfg)?;
-    let xs = Tensor::from_vec(rows.concat(), (rows.len(), cfg.inputs), &Device::Cpu)?;
-    Ok(head.forward(&xs)?.to_vec1::<f32>()?)
+    let xs = Tensor::from_vec(set.x.concat(), (set.x.len(), cfg.inputs), &Device::Cpu)?;
+    let all: Vec<usize> = (0..set.y.len()).collect();
+    Ok(head.forward(&xs, Some(&bag_of(set, &all)?))?.to_vec1::<f32>()?)
 }
 
 /// Platt scaling by Newton's method on the log loss, with Platt's smoothed targets so a separable validation
@@ -496,12 +541,16 @@ fn write_model(
         ("features.std".to_string(), Tensor::from_vec(std.to_vec(), std.len(), &device)?),
     ]);
     for (name, var) in sorted_vars(varmap) {
-        tensors.insert(name, var.as_tensor().copy()?);
+        // The n-gram table is the bulk of the head; f16 halves it at no measurable cost.
+        let dtype = if name.starts_with("head.bag") { DType::F16 } else { DType::F32 };
+        tensors.insert(name, var.as_tensor().to_dtype(dtype)?);
     }
     candle_core::safetensors::save(&tensors, out.join(WEIGHTS_FILE))?;
     std::fs::write(out.join(CONFIG_FILE), serde_json::to_string_pretty(config)? + "\n")?;
-    std::fs::copy(encoder.join("tokenizer.json"), out.join(TOKENIZER_FILE))
-        .with_context(|| format!("copying the tokenizer from {}", encoder.display()))?;
+    // Read and write rather than copy: the source may be read-only, and a copy would carry that mode along.
+    let tokenizer = std::fs::read(encoder.join("tokenizer.json"))
+        .with_context(|| format!("reading the tokenizer from {}", encoder.display()))?;
+    std::fs::write(out.join(TOKENIZER_FILE), tokenizer)?;
     Ok(())
 }
 
