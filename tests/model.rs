@@ -169,3 +169,33 @@ fn held_out_data_is_calibrated_and_separable() {
     assert!(pr_auc > 0.9, "PR-AUC {pr_auc}\n{table}");
     assert!(ece < 0.08, "ECE {ece}\n{table}");
 }
+
+#[test]
+fn eval_on_a_labelled_jsonl_prints_metrics_and_draws_plots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("labelled.jsonl");
+    let scam = std::fs::read_to_string(example("task-scam-whatsapp.txt")).expect("example");
+    let legit = std::fs::read_to_string(example("legit-posting.txt")).expect("example");
+    let lines = [
+        serde_json::json!({"id": 1, "label": "scam", "source": "chat", "text": scam}),
+        serde_json::json!({"id": 2, "label": "legit", "source": "posting", "text": legit}),
+        serde_json::json!({"id": 3, "label": "legit", "source": "chat", "text": "dinner at 8? bring the charger"}),
+    ];
+    std::fs::write(&data, lines.iter().map(|l| l.to_string() + "\n").collect::<String>()).expect("write");
+    let plots = dir.path().join("plots");
+    redflag()
+        .args(["eval", "--data"])
+        .arg(&data)
+        .arg("--plot")
+        .arg(&plots)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| all | 3 | 1 |"))
+        .stdout(predicate::str::contains("| chat | 2 | 1 |"));
+    let pr = std::fs::read_to_string(plots.join("pr_curve.svg")).expect("pr curve written");
+    assert!(pr.contains("<svg") && pr.contains("Precision-recall (PR-AUC 1.000)"), "{}", &pr[..200.min(pr.len())]);
+    assert!(std::fs::read_to_string(plots.join("reliability.svg")).expect("reliability written").contains("ECE"));
+
+    std::fs::write(&data, "{\"id\": 1, \"text\": \"no label\"}\n").expect("write");
+    redflag().args(["eval", "--data"]).arg(&data).assert().code(2).stderr(predicate::str::contains("`label` must be"));
+}

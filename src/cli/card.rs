@@ -68,7 +68,8 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          Real public labelled data from `../shared/data` (see its DATA.md; not redistributed here): EMSCAD job \
          postings (every fraudulent ad plus a subset of legitimate ones), legitimate postings from other job boards, \
          SMS ham, non-job spam and smishing (UCI, Mishra-Soni, SmishTank), and chat-style job and task scams \
-         (SpamHunter; its digit masking was undone). Examples per family/label:\n\n",
+         (SpamHunter; its digit masking was undone). Half of the postings (fixed by a hash of their id) are presented \
+         as one pasted block of text instead of fields, as people paste them. Examples per family/label:\n\n",
         version = r.version
     );
     for (k, v) in counts {
@@ -100,7 +101,10 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
     let _ = write!(
         s,
         "\nChosen: **{chosen}** (best validation PR-AUC among candidates using the embedding).\n\
-         5. Platt scaling on the validation fold: p = sigmoid({a:.3} * logit + {b:.3}).\n\
+         5. Platt scaling on the validation fold, plus the rule flags as naive-Bayes evidence: p = sigmoid({a:.3} * \
+         logit + {b:.3} + sum of logit(w) - logit(0.05) over the flags that fired, w being each flag's weight). The \
+         corpora hold too few rule hits for the head to learn what \"pay the training fee\" is worth; this keeps a \
+         message with several strong flags from being overruled by its resemblance to ordinary text.\n\
          6. Uncertainty band chosen on the validation fold to minimise confident mistakes with at most {band:.0}% \
          of inputs inside: `legit` at or below {lo:.2}, `scam` at or above {hi:.2}.\n\n\
          ## Results on the held-out test fold\n\

@@ -84,7 +84,7 @@ fn push_digits_folded(out: &mut String, s: &str) {
 /// Token ids of the model text, at most [`MAX_TOKENS`].
 pub fn token_ids(tokenizer: &Tokenizer, doc: &Document) -> Result<Vec<u32>, String> {
     let text = model_text(doc);
-    let encoding = tokenizer.encode(text.as_str(), false).map_err(|e| e.to_string())?;
+    let encoding = tokenizer.encode_fast(text.as_str(), false).map_err(|e| e.to_string())?;
     let mut ids = encoding.get_ids().to_vec();
     ids.truncate(MAX_TOKENS);
     Ok(ids)
