@@ -44,8 +44,14 @@ pub fn clean(raw: &str) -> Cleaned {
         raw
     };
 
-    let without_controls: String =
-        raw.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).map(fix_line_breaks).collect();
+    // Line breaks of every convention become '\n' before control characters are dropped, so old Mac ("\r") and
+    // Unicode separators still separate lines.
+    let without_controls: String = raw
+        .replace("\r\n", "\n")
+        .chars()
+        .map(fix_line_breaks)
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect();
     let plain = if looks_like_html(&without_controls) {
         html_to_text(&without_controls)
     } else {
@@ -96,7 +102,7 @@ pub fn human_bytes(n: usize) -> String {
 fn fix_line_breaks(c: char) -> char {
     // Unicode line and paragraph separators behave like newlines for people; keep them as such.
     match c {
-        '\u{2028}' | '\u{2029}' | '\u{0085}' => '\n',
+        '\r' | '\u{2028}' | '\u{2029}' | '\u{0085}' => '\n',
         c => c,
     }
 }
@@ -236,6 +242,11 @@ mod tests {
     fn nfkc_and_invisible_characters() {
         let c = clean("𝐄𝐚𝐫𝐧 pa\u{200B}yment\u{FEFF} ﬁnal");
         assert_eq!(c.text, "Earn payment final");
+    }
+
+    #[test]
+    fn every_line_break_convention_separates_lines() {
+        assert_eq!(clean("a\r\nb\rc\u{2028}d\u{0085}e").text, "a\nb\nc\nd\ne");
     }
 
     #[test]

@@ -122,20 +122,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => RuleSet::from_path(path)?,
         None => RuleSet::builtin().context("the built-in rules do not compile; this is a bug")?,
     };
-    if let Command::Train(args) = cli.command {
-        return train::run(&rules, args);
-    }
-    let mut analyzer = Analyzer::new(rules);
-    if let Some(dir) = &cli.model {
-        analyzer = analyzer.with_classifier(Box::new(LocalModel::load_dir(dir)?));
-    } else if !cli.no_model && LocalModel::has_builtin() {
-        analyzer = analyzer.with_classifier(Box::new(LocalModel::builtin()?));
-    }
+    // Only the commands that analyse pay for loading the model (about 100 ms).
+    let analyzer = |rules: RuleSet| -> anyhow::Result<Analyzer> {
+        let analyzer = Analyzer::new(rules);
+        Ok(match &cli.model {
+            Some(dir) => analyzer.with_classifier(Box::new(LocalModel::load_dir(dir)?)),
+            None if !cli.no_model && LocalModel::has_builtin() => {
+                analyzer.with_classifier(Box::new(LocalModel::builtin()?))
+            }
+            None => analyzer,
+        })
+    };
     match cli.command {
-        Command::Check(args) => check(&analyzer, args),
-        Command::Rules => report::rules(&analyzer),
-        Command::Eval(args) => eval::run(&analyzer, args),
-        Command::Train(_) => unreachable!("handled above"),
+        Command::Check(args) => check(&analyzer(rules)?, args),
+        Command::Eval(args) => eval::run(&analyzer(rules)?, args),
+        Command::Rules => report::rules(&rules),
+        Command::Train(args) => train::run(&rules, args),
     }
 }
 

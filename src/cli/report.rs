@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
-use redflag::{Analysis, Analyzer, Evidence, Label};
+use redflag::{Analysis, Evidence, Label, RuleSet};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -106,10 +106,10 @@ pub fn next_steps(label: Label) -> &'static [&'static str] {
 }
 
 /// `redflag rules`: the rules with their weights, for people tuning or auditing them.
-pub fn rules(analyzer: &Analyzer) -> anyhow::Result<()> {
+pub fn rules(rules: &RuleSet) -> anyhow::Result<()> {
     let mut out = anstream::stdout().lock();
-    writeln!(out, "{BOLD}Rules {}{BOLD:#}", analyzer.rules().version())?;
-    for rule in analyzer.rules().rules() {
+    writeln!(out, "{BOLD}Rules {}{BOLD:#}", rules.version())?;
+    for rule in rules.rules() {
         writeln!(out, "{BOLD}{:<24}{BOLD:#} {:.2}  {}", rule.id, rule.weight, rule.title)?;
         writeln!(out, "{:<24}       {DIM}{}{DIM:#}", "", rule.explanation)?;
     }
