@@ -13,7 +13,8 @@ use candle_transformers::models::bert::{BertModel, Config};
 const BATCH: usize = 512;
 
 /// The encoder's output for every vocabulary token, `vocab x hidden`, row-major.
-pub fn encode_vocabulary(encoder_dir: &Path, progress: &dyn Fn(usize, usize)) -> anyhow::Result<(Vec<f32>, usize)> {
+/// `progress` is called with the number of tokens each batch encoded.
+pub fn encode_vocabulary(encoder_dir: &Path, progress: &dyn Fn(usize)) -> anyhow::Result<(Vec<f32>, usize)> {
     use anyhow::Context;
     let config: Config = serde_json::from_slice(
         &std::fs::read(encoder_dir.join("config.json"))
@@ -21,8 +22,8 @@ pub fn encode_vocabulary(encoder_dir: &Path, progress: &dyn Fn(usize, usize)) ->
     )?;
     let weights = encoder_dir.join("model.safetensors");
     let device = Device::Cpu;
-    // SAFETY-free: mmap is read-only; `from_mmaped_safetensors` is unsafe only because the file could change under
-    // us, so read it into memory instead and keep `unsafe` forbidden crate-wide.
+    // Read the 90 MB into memory rather than mmap it: `from_mmaped_safetensors` is `unsafe` (the file could change
+    // underneath), and the crate forbids unsafe code. Training runs once; the copy costs nothing that matters.
     let bytes = std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
     let vb = VarBuilder::from_slice_safetensors(&bytes, DType::F32, &device)?;
     let model = BertModel::load(vb, &config)?;
@@ -37,7 +38,7 @@ pub fn encode_vocabulary(encoder_dir: &Path, progress: &dyn Fn(usize, usize)) ->
         let out = model.forward(&input, &types, None)?; // (batch, 3, hidden)
         let pooled = out.mean(1)?; // mean pooling over the three positions, as sentence-transformers does
         table.extend(pooled.flatten_all()?.to_vec1::<f32>()?);
-        progress(end, vocab);
+        progress(end - start);
     }
     Ok((table, hidden))
 }

@@ -269,7 +269,7 @@ fn distilled_table(opts: &TrainOptions, progress: &dyn Progress) -> anyhow::Resu
         }
     }
     progress.stage("distilling the encoder", 30522);
-    let (full, hidden) = distill::encode_vocabulary(&opts.encoder, &|done, _| progress.advance(done as u64 % 512 + 1))?;
+    let (full, hidden) = distill::encode_vocabulary(&opts.encoder, &|n| progress.advance(n as u64))?;
     let reduced = distill::pca(&full, hidden, opts.dim);
     // Round through f16 now, as the shipped file does, so training sees exactly the vectors inference will.
     let reduced: Vec<f32> = reduced.iter().map(|x| half::f16::from_f32(*x).to_f32()).collect();
