@@ -32,6 +32,17 @@ pub enum Tier {
     Llm,
 }
 
+impl Tier {
+    /// The name used in JSON and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Rules => "rules",
+            Tier::Model => "model",
+            Tier::Llm => "llm",
+        }
+    }
+}
+
 /// Where a red flag shows in the normalised text: byte offsets (`start..end`, on UTF-8 character boundaries) and the
 /// matched snippet, so a UI can highlight it and a terminal can quote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,9 +35,19 @@ impl Analyzer {
         Analyzer { rules, classifier: None }
     }
 
-    /// Rules compiled into this build, no model.
+    /// Everything compiled into this build: the built-in rules and, when the build carries one, the built-in
+    /// model. This is what every channel (CLI, bridge, desktop) runs by default.
     pub fn builtin() -> Result<Self> {
-        Ok(Self::new(RuleSet::builtin()?))
+        Self::new(RuleSet::builtin()?).with_builtin_model()
+    }
+
+    /// Attach the model compiled into this build, if it has one (see build.rs); otherwise stay rules-only.
+    pub fn with_builtin_model(self) -> Result<Self> {
+        if crate::LocalModel::has_builtin() {
+            Ok(self.with_classifier(Box::new(crate::LocalModel::builtin()?)))
+        } else {
+            Ok(self)
+        }
     }
 
     pub fn with_classifier(mut self, classifier: Box<dyn Classifier>) -> Self {

@@ -5,6 +5,6 @@
 //! (core, desktop, bridge) is in place and builds from the start.
 
 fn main() {
-    let rules = redflag::Analyzer::builtin().map(|a| a.rules().rules().count()).unwrap_or_default();
+    let rules = redflag::RuleSet::builtin().map(|r| r.rules().count()).unwrap_or_default();
     eprintln!("redflag-desktop: the desktop app is not built yet (issue #6); the core has {rules} rules loaded.");
 }

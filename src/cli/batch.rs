@@ -61,7 +61,7 @@ pub fn run(analyzer: &Analyzer, source: Source) -> anyhow::Result<()> {
             break;
         }
         let done = chunk.len() < CHUNK_LINES && chunk_bytes < CHUNK_BYTES;
-        let rendered: Vec<Option<String>> = chunk.par_iter().map(|line| process(analyzer, line)).collect();
+        let rendered: Vec<Option<String>> = chunk.into_par_iter().map(|line| process(analyzer, line)).collect();
         for line in rendered.into_iter().flatten() {
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
@@ -115,18 +115,18 @@ fn finish(mut line: Vec<u8>, overflow: bool) -> Result<Vec<u8>, String> {
 }
 
 /// Analyse one line into its output line; blank lines produce nothing.
-fn process(analyzer: &Analyzer, line: &Line) -> Option<String> {
+fn process(analyzer: &Analyzer, line: Line) -> Option<String> {
     let fallback_id = Value::from(line.number);
-    let bytes = match &line.bytes {
+    let bytes = match line.bytes {
         Ok(b) if b.iter().all(u8::is_ascii_whitespace) => return None,
         Ok(b) => b,
         Err(e) => return Some(failure(&fallback_id, format!("line {}: {e}", line.number))),
     };
-    if binary_kind(bytes).is_some() {
+    if binary_kind(&bytes).is_some() {
         return Some(failure(&fallback_id, format!("line {}: contains binary data (NUL bytes)", line.number)));
     }
     let mut notes = Vec::new();
-    let text = decode(bytes.clone(), false, &mut notes);
+    let text = decode(bytes, false, &mut notes);
     let value: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => return Some(failure(&fallback_id, format!("line {}: not valid JSON: {e}", line.number))),

@@ -127,9 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let analyzer = Analyzer::new(rules);
         Ok(match &cli.model {
             Some(dir) => analyzer.with_classifier(Box::new(LocalModel::load_dir(dir)?)),
-            None if !cli.no_model && LocalModel::has_builtin() => {
-                analyzer.with_classifier(Box::new(LocalModel::builtin()?))
-            }
+            None if !cli.no_model => analyzer.with_builtin_model()?,
             None => analyzer,
         })
     };

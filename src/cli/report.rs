@@ -47,11 +47,7 @@ pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result
     for note in &a.notes {
         writeln!(out, "{DIM}Note: {note}.{DIM:#}")?;
     }
-    let tiers: Vec<String> = a
-        .tiers
-        .iter()
-        .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
-        .collect();
+    let tiers: Vec<&str> = a.tiers.iter().map(|t| t.name()).collect();
     writeln!(
         out,
         "{DIM}decided by {} · rules {} · {:.1} ms{DIM:#}",

@@ -41,10 +41,6 @@ pub struct Platt {
 }
 
 impl Platt {
-    pub fn apply(&self, logit: f32) -> f32 {
-        self.apply_with(logit, 0.0)
-    }
-
     /// The calibrated probability after adding `evidence` (log-odds from the rule flags, see
     /// [`crate::score::rule_evidence`]).
     pub fn apply_with(&self, logit: f32, evidence: f32) -> f32 {
