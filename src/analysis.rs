@@ -76,13 +76,59 @@ pub struct TierScores {
 }
 
 /// Whether a more expensive tier should look at this input, and why. The local tiers fill `recommended`; the
-/// escalation tier records what it did in `outcome`.
+/// escalation tier records what it did in `status` (for programs) and `outcome` (one sentence for people).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
     pub recommended: bool,
     pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<EscalationStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+}
+
+/// What the escalation tier did with an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationStatus {
+    /// The LLM was asked and its verdict merged.
+    Answered,
+    /// The same (redacted) text was answered before; that verdict was reused at no cost.
+    CachedExact,
+    /// A near-duplicate text was answered before; that verdict was reused at no cost.
+    CachedNear,
+    /// The local verdict was confident (policy `auto`), so nothing was sent.
+    NotNeeded,
+    /// Escalation is off: `--offline`, policy `never`, or no endpoint configured.
+    Off,
+    /// A spending cap was reached; the local verdict stands.
+    BudgetReached,
+    /// The endpoint rejected this configuration for good (bad key, no quota); off until the configuration changes.
+    Disabled,
+    /// The LLM call failed (network, rate limit, unusable answer); the local verdict stands.
+    Failed,
+}
+
+/// The LLM's verdict, kept beside the local one so a person sees both and a program can evaluate each tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondOpinion {
+    /// The model that answered, as the server named it.
+    pub model: String,
+    pub label: Label,
+    pub score: f32,
+    pub reasons: Vec<Reason>,
+    /// What this call cost (0 when served from the cache or by a local server).
+    pub cost_usd: f64,
+}
+
+/// One reason the LLM gave, with its quote located in the person's own text when it could be found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
 }
 
 /// Versions of everything that shaped the verdict, so a stored verdict can be reproduced.
@@ -121,6 +167,9 @@ pub struct Analysis {
     /// Things the person should know about how the input was read (truncation, replaced bytes...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The LLM tier's verdict when it was asked (or its cached answer reused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<SecondOpinion>,
     /// The normalised text the evidence offsets point into. Batch output leaves it out to stay compact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,

@@ -108,6 +108,7 @@ impl Analyzer {
                 Label::Uncertain => "the local verdict is unsure; a second opinion would help".into(),
                 _ => "the local verdict is confident".into(),
             },
+            status: None,
             outcome: None,
         };
         let summary = score::summary(label, &flags);
@@ -127,6 +128,7 @@ impl Analyzer {
             },
             timing: Timing { normalize_us: micros(normalized), rules_us: micros(rules_time), total_us: micros(total) },
             notes,
+            llm: None,
             text: Some(doc.text),
         }
     }

@@ -15,17 +15,26 @@
 
 pub mod analysis;
 pub mod analyzer;
+pub mod config;
 pub mod dataset;
 pub mod document;
 pub mod error;
+pub mod escalate;
 pub mod extract;
 pub mod input;
+pub mod llm;
 pub mod model;
 pub mod normalize;
+pub mod redact;
 pub mod rules;
 pub mod score;
+pub mod simhash;
+pub mod store;
 
-pub use analysis::{Analysis, Escalation, Evidence, Flag, Label, Tier, TierScores, Timing, Versions};
+pub use analysis::{
+    Analysis, Escalation, EscalationStatus, Evidence, Flag, Label, Reason, SecondOpinion, Tier, TierScores, Timing,
+    Versions,
+};
 pub use analyzer::{Analyzer, Classifier};
 pub use document::{DocKind, Document};
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ use redflag::{Analysis, Analyzer, Input};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::escalation::Plan;
 use super::read::{Source, binary_kind, decode};
 
 /// A line longer than this is refused (its id is still reported) rather than buffered.
@@ -39,7 +40,15 @@ struct Line {
     bytes: Result<Vec<u8>, String>,
 }
 
-pub fn run(analyzer: &Analyzer, source: Source) -> anyhow::Result<()> {
+/// What one input line became before rendering: nothing (blank), a finished output line (an error), or an
+/// analysis that the escalation pass may still change.
+enum Processed {
+    Skip,
+    Line(String),
+    Verdict { id: Value, analysis: Box<Analysis>, warnings: Vec<String> },
+}
+
+pub fn run(analyzer: &Analyzer, source: Source, plan: &Plan) -> anyhow::Result<()> {
     let name = source.name();
     let mut reader = source.open()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -61,8 +70,8 @@ pub fn run(analyzer: &Analyzer, source: Source) -> anyhow::Result<()> {
             break;
         }
         let done = chunk.len() < CHUNK_LINES && chunk_bytes < CHUNK_BYTES;
-        let rendered: Vec<Option<String>> = chunk.into_par_iter().map(|line| process(analyzer, line)).collect();
-        for line in rendered.into_iter().flatten() {
+        let processed: Vec<Processed> = chunk.into_par_iter().map(|line| process(analyzer, line)).collect();
+        for line in escalate(processed, plan).into_iter().filter_map(render) {
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
         }
@@ -114,38 +123,74 @@ fn finish(mut line: Vec<u8>, overflow: bool) -> Result<Vec<u8>, String> {
     Ok(line)
 }
 
-/// Analyse one line into its output line; blank lines produce nothing.
-fn process(analyzer: &Analyzer, line: Line) -> Option<String> {
+/// Analyse one line locally; blank lines produce nothing, bad lines their error line.
+fn process(analyzer: &Analyzer, line: Line) -> Processed {
     let fallback_id = Value::from(line.number);
     let bytes = match line.bytes {
-        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => return None,
+        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => return Processed::Skip,
         Ok(b) => b,
-        Err(e) => return Some(failure(&fallback_id, format!("line {}: {e}", line.number))),
+        Err(e) => return Processed::Line(failure(&fallback_id, format!("line {}: {e}", line.number))),
     };
     if binary_kind(&bytes).is_some() {
-        return Some(failure(&fallback_id, format!("line {}: contains binary data (NUL bytes)", line.number)));
+        return Processed::Line(failure(
+            &fallback_id,
+            format!("line {}: contains binary data (NUL bytes)", line.number),
+        ));
     }
     let mut notes = Vec::new();
     let text = decode(bytes, false, &mut notes);
     let value: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(e) => return Some(failure(&fallback_id, format!("line {}: not valid JSON: {e}", line.number))),
+        Err(e) => return Processed::Line(failure(&fallback_id, format!("line {}: not valid JSON: {e}", line.number))),
     };
     let id = value.get("id").filter(|id| !id.is_null()).cloned().unwrap_or(fallback_id);
     let (input, mut warnings) = match Input::from_json(value) {
         Ok(parsed) => parsed,
-        Err(e) => return Some(failure(&id, format!("line {}: {e}", line.number))),
+        Err(e) => return Processed::Line(failure(&id, format!("line {}: {e}", line.number))),
     };
     warnings.extend(notes);
     match analyzer.analyze(&input) {
-        Ok(mut analysis) => {
+        Ok(analysis) => Processed::Verdict { id, analysis: Box::new(analysis), warnings },
+        Err(e) => Processed::Line(failure(&id, format!("line {}: {e}", line.number))),
+    }
+}
+
+/// Run the escalation tier over a chunk's analyses (concurrently when it may call out), keeping line order.
+fn escalate(processed: Vec<Processed>, plan: &Plan) -> Vec<Processed> {
+    let (mut slots, mut analyses) = (Vec::with_capacity(processed.len()), Vec::new());
+    for p in processed {
+        match p {
+            Processed::Verdict { id, analysis, warnings } => {
+                analyses.push(*analysis);
+                slots.push(Err((id, warnings)));
+            }
+            other => slots.push(Ok(other)),
+        }
+    }
+    let mut escalated = plan.apply_many(analyses).into_iter();
+    slots
+        .into_iter()
+        .filter_map(|slot| match slot {
+            Ok(done) => Some(done),
+            Err((id, warnings)) => {
+                escalated.next().map(|analysis| Processed::Verdict { id, analysis: Box::new(analysis), warnings })
+            }
+        })
+        .collect()
+}
+
+/// The output line for one processed input.
+fn render(p: Processed) -> Option<String> {
+    match p {
+        Processed::Skip => None,
+        Processed::Line(line) => Some(line),
+        Processed::Verdict { id, mut analysis, warnings } => {
             analysis.text = None;
             Some(
                 serde_json::to_string(&Verdict { id: &id, analysis: &analysis, warnings })
-                    .unwrap_or_else(|e| failure(&id, format!("line {}: cannot encode the verdict: {e}", line.number))),
+                    .unwrap_or_else(|e| failure(&id, format!("cannot encode the verdict: {e}"))),
             )
         }
-        Err(e) => Some(failure(&id, format!("line {}: {e}", line.number))),
     }
 }
 

@@ -4,7 +4,11 @@
 
 mod batch;
 mod card;
+mod cost;
+mod escalation;
 mod eval;
+mod history;
+mod outbound;
 mod plot;
 mod read;
 mod report;
@@ -24,6 +28,10 @@ Examples:
   pbpaste | redflag check -
   redflag check --json posting.html
   redflag check --jsonl batch.jsonl > verdicts.jsonl
+  redflag check --show-outbound message.txt   (what an LLM would be sent; sends nothing)
+  redflag history
+  redflag cost
+  redflag config show
   redflag rules
 
 Exit codes: 0 analysed (whatever the verdict), 2 usage error or unreadable input.";
@@ -43,6 +51,14 @@ struct Cli {
     /// Rules only: do not load the local model.
     #[arg(long, global = true)]
     no_model: bool,
+
+    /// The config file (TOML). Default: config.toml in the platform config directory, if it exists.
+    #[arg(long, global = true, env = "REDFLAG_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// The database file (history, LLM cache, spend ledger). Default: REDFLAG_DB, else the platform data directory.
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
 
     /// Colour in the readable report.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -70,6 +86,21 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure the analyzer on labelled data: precision, recall, F1, PR-AUC, ROC-AUC, calibration, escalation.
     Eval(eval::EvalArgs),
+    /// The checks made on this machine: list, show, delete one or all, export as JSON.
+    History(history::HistoryArgs),
+    /// What the LLM tier has spent, by day, model and user.
+    Cost(cost::CostArgs),
+    /// Show the effective configuration (file + environment), with secrets masked.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print every setting in force and where the config file and database are.
+    Show,
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,9 +118,26 @@ struct CheckArgs {
     #[arg(long)]
     jsonl: bool,
 
-    /// Never touch the network. (This build analyses locally only; the flag is accepted so scripts can pin it.)
+    /// Never touch the network: the local verdict only, whatever the configuration says.
     #[arg(long)]
     offline: bool,
+
+    /// When to ask the LLM: `auto` (only inputs the local tiers are unsure of; the default when an endpoint is
+    /// configured), `never`, or `always` (for comparisons). Overrides REDFLAG_ESCALATE and the config file.
+    #[arg(long, value_name = "POLICY")]
+    escalate: Option<redflag::config::Policy>,
+
+    /// Print exactly what would be sent to the LLM (redacted text, request body, cost estimate) and send nothing.
+    #[arg(long, conflicts_with = "jsonl")]
+    show_outbound: bool,
+
+    /// Charge LLM spending to this user id (for per-user budgets).
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+
+    /// Do not record this check in the history.
+    #[arg(long)]
+    no_history: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -131,24 +179,60 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             None => analyzer,
         })
     };
+    let config = |policy: Option<redflag::config::Policy>| {
+        escalation::load_config(cli.config.as_deref(), cli.db.as_deref(), policy)
+    };
     match cli.command {
-        Command::Check(args) => check(&analyzer(rules)?, args),
+        Command::Check(args) => {
+            let config = config(args.escalate)?;
+            check(&analyzer(rules)?, &config, args)
+        }
         Command::Eval(args) => eval::run(&analyzer(rules)?, args),
         Command::Rules => report::rules(&rules),
         Command::Train(args) => train::run(&rules, args),
+        Command::History(args) => history::run(&*escalation::open_store(&config(None)?)?, args),
+        Command::Cost(args) => {
+            let config = config(None)?;
+            cost::run(&*escalation::open_store(&config)?, &config, args)
+        }
+        Command::Config { command: ConfigCommand::Show } => outbound::config_show(&config(None)?),
     }
 }
 
-fn check(analyzer: &Analyzer, args: CheckArgs) -> anyhow::Result<()> {
-    // The local tiers never use the network; `--offline` matters once escalation exists.
-    let _ = args.offline;
+fn check(analyzer: &Analyzer, config: &redflag::config::Config, args: CheckArgs) -> anyhow::Result<()> {
     let source = read::Source::from_arg(args.path.as_deref())?;
+    let record = config.history_enabled && !args.no_history && !args.show_outbound;
+    // The database holds the LLM cache and ledger as well as the history; a check still works without it.
+    let store = if record || (config.llm_configured && !args.offline && !args.show_outbound) {
+        match escalation::open_store(config) {
+            Ok(store) => Some(store),
+            Err(e) => {
+                tracing::warn!("the Redflag database is unavailable, so nothing is cached or recorded: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let plan = escalation::Plan::new(config, args.offline, store.clone(), args.user.clone())?;
     if args.jsonl {
-        return batch::run(analyzer, source);
+        // Batch runs are scripts' work: their JSONL output is the record, so they do not fill the history.
+        return batch::run(analyzer, source, &plan);
     }
     let read = read::read_input(source)?;
     let mut analysis = analyzer.analyze(&read.input)?;
     analysis.notes.splice(0..0, read.notes);
+    if args.show_outbound {
+        return outbound::show(config, &analysis);
+    }
+    plan.apply(&mut analysis);
+    if let (true, Some(store)) = (record, &store) {
+        let redactor = redflag::redact::Redactor::new(&config.names);
+        let user = args.user.as_deref();
+        if let Err(e) = redflag::escalate::record_history(store, &analysis, &redactor, "cli", user) {
+            tracing::warn!("this check was not saved in the history: {e}");
+        }
+    }
     let mut out = anstream::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &analysis)?;

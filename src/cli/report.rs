@@ -39,6 +39,22 @@ pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result
             }
         }
     }
+    if let Some(llm) = &a.llm {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{BOLD}Second opinion{BOLD:#} {DIM}({}){DIM:#}: {} ({:.0}%)",
+            llm.model,
+            llm.label.words(),
+            llm.score * 100.0
+        )?;
+        for r in &llm.reasons {
+            writeln!(out, "  {vs}•{vs:#} {}", r.reason)?;
+            if let Some(e) = &r.evidence {
+                writeln!(out, "    {DIM}»{DIM:#} {}", quote(a.text.as_deref().unwrap_or(""), e, marks))?;
+            }
+        }
+    }
     writeln!(out)?;
     writeln!(out, "{BOLD}What to do{BOLD:#}")?;
     for step in next_steps(a.label) {

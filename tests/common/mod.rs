@@ -6,10 +6,30 @@ use std::path::PathBuf;
 
 use assert_cmd::Command;
 
+/// The real binary, isolated from the developer's own setup: no config file, no LLM endpoint, and a database in a
+/// per-process temporary directory (tests that need their own set REDFLAG_DB and REDFLAG_CONFIG again).
 pub fn redflag() -> Command {
     let mut cmd = Command::cargo_bin("redflag").expect("the redflag binary is built by cargo test");
-    cmd.env_remove("REDFLAG_RULES").env("NO_COLOR", "1");
+    let home = isolated_home();
+    cmd.env_remove("REDFLAG_RULES")
+        .env("NO_COLOR", "1")
+        .env("REDFLAG_CONFIG", home.join("config.toml"))
+        .env("REDFLAG_DB", home.join("redflag.db"));
+    for var in ["OPENAI_API_KEY", "REDFLAG_LLM_BASE_URL", "REDFLAG_LLM_MODEL", "REDFLAG_ESCALATE", "REDFLAG_MODEL"] {
+        cmd.env_remove(var);
+    }
     cmd
+}
+
+fn isolated_home() -> PathBuf {
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("redflag-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temporary directory");
+        std::fs::write(dir.join("config.toml"), "").expect("empty config file");
+        dir
+    })
+    .clone()
 }
 
 pub fn example(name: &str) -> PathBuf {

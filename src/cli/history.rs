@@ -1,0 +1,113 @@
+//! `redflag history`: the checks this user made, from the shared database (the desktop app shows the same list).
+//! Only redacted text is stored, so listing and exporting never show the contacts or numbers that were pasted.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use redflag::store::{HistoryEntry, HistoryQuery, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    command: Option<HistoryCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum HistoryCommand {
+    /// List checks, newest first (the default).
+    List {
+        /// Only checks whose redacted text contains this, or with this label or flag id.
+        #[arg(long, short)]
+        search: Option<String>,
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one check in full, as JSON.
+    Show { id: i64 },
+    /// Delete one check.
+    Delete { id: i64 },
+    /// Delete every check.
+    Clear {
+        /// Confirm: without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Export every check as one JSON array (to a file, or standard output).
+    Export {
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(store: &Store, args: HistoryArgs) -> anyhow::Result<()> {
+    let command = args.command.unwrap_or(HistoryCommand::List { search: None, limit: 20, json: false });
+    let mut out = std::io::stdout().lock();
+    match command {
+        HistoryCommand::List { search, limit, json } => {
+            let entries = store.history_list(&HistoryQuery { search, limit, ..HistoryQuery::default() })?;
+            if json {
+                for e in &entries {
+                    serde_json::to_writer(&mut out, e)?;
+                    writeln!(out)?;
+                }
+            } else if entries.is_empty() {
+                writeln!(out, "No checks in the history.")?;
+            } else {
+                for e in &entries {
+                    writeln!(out, "{}", line(e))?;
+                }
+            }
+        }
+        HistoryCommand::Show { id } => {
+            let entry = store.history_get(id)?.with_context(|| format!("no check with id {id} in the history"))?;
+            serde_json::to_writer_pretty(&mut out, &entry)?;
+            writeln!(out)?;
+        }
+        HistoryCommand::Delete { id } => {
+            anyhow::ensure!(store.history_delete(id)?, "no check with id {id} in the history");
+            writeln!(out, "Deleted check {id}.")?;
+        }
+        HistoryCommand::Clear { yes } => {
+            anyhow::ensure!(
+                yes,
+                "this deletes every check in the history; run `redflag history clear --yes` to confirm"
+            );
+            let n = store.history_clear()?;
+            writeln!(out, "Deleted {n} checks.")?;
+        }
+        HistoryCommand::Export { out: path } => {
+            let entries = store.history_list(&HistoryQuery::default())?;
+            match path {
+                Some(path) => {
+                    let file =
+                        std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    serde_json::to_writer_pretty(std::io::BufWriter::new(file), &entries)?;
+                    writeln!(out, "Exported {} checks to {}.", entries.len(), path.display())?;
+                }
+                None => {
+                    serde_json::to_writer_pretty(&mut out, &entries)?;
+                    writeln!(out)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line per check: id, when, verdict, score, and the start of the redacted text.
+fn line(e: &HistoryEntry) -> String {
+    let preview: String = e.redacted_text.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(60).collect();
+    format!(
+        "{:>5}  {}  {:<17} {:>3.0}%  {}",
+        e.id,
+        super::cost::utc(e.created_at),
+        e.label.words(),
+        e.score * 100.0,
+        preview
+    )
+}

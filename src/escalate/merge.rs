@@ -1,0 +1,63 @@
+//! Merging the LLM's verdict into the local analysis. The LLM decides the label and score of the inputs it was
+//! asked about (the local tiers were unsure by construction); the local red flags stay, and the LLM's reasons are
+//! kept beside them with their quotes located in the person's own text.
+
+use crate::analysis::{Analysis, EscalationStatus, Evidence, Reason, SecondOpinion, Tier};
+use crate::llm::LlmVerdict;
+use crate::redact::Redacted;
+
+/// Merge `verdict` (from `model`, costing `cost_usd`) into `a`; `redacted` is the text that was sent, used to map
+/// the LLM's quotes back into `a.text`.
+pub fn merge(
+    a: &mut Analysis,
+    verdict: &LlmVerdict,
+    model: &str,
+    cost_usd: f64,
+    redacted: &Redacted,
+    status: EscalationStatus,
+) {
+    let text = a.text.as_deref().unwrap_or_default();
+    let reasons: Vec<Reason> = verdict
+        .reasons
+        .iter()
+        .map(|r| Reason {
+            reason: r.reason.clone(),
+            quote: r.quote.clone(),
+            evidence: r.quote.as_deref().and_then(|q| locate(q, redacted, text)),
+        })
+        .collect();
+    let score = (verdict.score.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0;
+    a.label = verdict.label;
+    a.score = score;
+    a.tier_scores.llm = Some(score);
+    if !a.tiers.contains(&Tier::Llm) {
+        a.tiers.push(Tier::Llm);
+    }
+    a.summary = crate::score::summary(verdict.label, &a.flags);
+    if let Some(first) = reasons.first() {
+        a.summary.push_str(&format!(" Second opinion: {}.", first.reason.trim_end_matches('.')));
+    }
+    a.escalation.status = Some(status);
+    a.escalation.outcome = Some(match status {
+        EscalationStatus::CachedExact => format!("{model} answered this same text before; its verdict was reused"),
+        EscalationStatus::CachedNear => {
+            format!("{model} answered a near-identical text before; its verdict was reused")
+        }
+        _ => format!("asked {model} (${cost_usd:.5})"),
+    });
+    a.llm = Some(SecondOpinion { model: model.to_string(), label: verdict.label, score, reasons, cost_usd });
+}
+
+/// Where a quote of the redacted text sits in the original: found exactly, or ignoring ASCII case, in the redacted
+/// text, then mapped back through the redaction.
+fn locate(quote: &str, redacted: &Redacted, text: &str) -> Option<Evidence> {
+    let quote = quote.trim();
+    if quote.is_empty() {
+        return None;
+    }
+    let start =
+        redacted.text.find(quote).or_else(|| redacted.text.to_ascii_lowercase().find(&quote.to_ascii_lowercase()))?;
+    let range = redacted.to_original(start..start + quote.len());
+    let snippet = text.get(range.clone())?.to_string();
+    Some(Evidence { start: range.start, end: range.end, snippet })
+}

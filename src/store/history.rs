@@ -1,0 +1,384 @@
+//! The history of checks: what was checked (redacted), when, through which channel, for whom, and the verdict.
+//!
+//! The original text can hold personal data (names, phone numbers), so it is never stored: a row keeps the
+//! redacted text, the SHA-256 of the normalised original (to recognise a repeat without keeping it) and the full
+//! [`Analysis`] JSON with its `text` removed. Label, score, flag ids and tiers are copied into columns so lists and
+//! searches need not parse that JSON. `user_id` is `NULL` for the local user (CLI, desktop) and the sender's id
+//! on the bridge; [`Store::forget_user`] is the "delete my data" request.
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
+use serde::Serialize;
+
+use super::{Store, StoreError, sql_int};
+use crate::{Analysis, Label, Tier};
+
+/// One check to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHistory<'a> {
+    /// Unix seconds.
+    pub created_at: i64,
+    /// `cli`, `desktop`, `whatsapp`, `sms`, `telegram` or `api`.
+    pub channel: &'a str,
+    /// `None` for the local user.
+    pub user_id: Option<&'a str>,
+    /// SHA-256 hex of the normalised original text.
+    pub input_hash: &'a str,
+    pub redacted_text: &'a str,
+    /// The verdict; its `text` is dropped before storing whatever it holds.
+    pub analysis: &'a Analysis,
+    pub cost_usd: f64,
+}
+
+/// One stored check.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub created_at: i64,
+    pub channel: String,
+    pub user_id: Option<String>,
+    pub input_hash: String,
+    pub redacted_text: String,
+    pub label: Label,
+    pub score: f32,
+    pub flags: Vec<String>,
+    pub tiers: Vec<Tier>,
+    pub cost_usd: f64,
+    /// The stored [`Analysis`] (without `text`), kept as JSON so rows written by an older build still load.
+    pub analysis: serde_json::Value,
+}
+
+/// Which checks to list. The default lists everything, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Matches a case-insensitive substring of the redacted text, a label (`scam`), or a flag id. Case folding is
+    /// SQLite's `LIKE`: ASCII letters only.
+    pub search: Option<String>,
+    /// Only this user's checks; `None` lists every user's (and the local user's).
+    pub user_id: Option<String>,
+    /// At most this many rows; 0 means no limit.
+    pub limit: usize,
+    pub offset: usize,
+}
+
+const COLUMNS: &str = "id, created_at, channel, user_id, input_hash, redacted_text, label, score, flags, tiers, \
+                       cost_usd, analysis";
+
+/// A row as SQLite holds it; the JSON columns are parsed after the statement is done, so a bad row is a
+/// [`StoreError::Json`] rather than a generic conversion error.
+struct Raw {
+    id: i64,
+    created_at: i64,
+    channel: String,
+    user_id: Option<String>,
+    input_hash: String,
+    redacted_text: String,
+    label: String,
+    score: f64,
+    flags: String,
+    tiers: String,
+    cost_usd: f64,
+    analysis: String,
+}
+
+impl Raw {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Raw> {
+        Ok(Raw {
+            id: row.get(0)?,
+            created_at: row.get(1)?,
+            channel: row.get(2)?,
+            user_id: row.get(3)?,
+            input_hash: row.get(4)?,
+            redacted_text: row.get(5)?,
+            label: row.get(6)?,
+            score: row.get(7)?,
+            flags: row.get(8)?,
+            tiers: row.get(9)?,
+            cost_usd: row.get(10)?,
+            analysis: row.get(11)?,
+        })
+    }
+
+    fn into_entry(self) -> Result<HistoryEntry, StoreError> {
+        Ok(HistoryEntry {
+            id: self.id,
+            created_at: self.created_at,
+            channel: self.channel,
+            user_id: self.user_id,
+            input_hash: self.input_hash,
+            redacted_text: self.redacted_text,
+            // Labels are stored as their serde names, so serde reads them back.
+            label: serde_json::from_value(serde_json::Value::String(self.label))?,
+            // Scores are written from an f32; narrowing back is exact.
+            score: self.score as f32,
+            flags: serde_json::from_str(&self.flags)?,
+            tiers: serde_json::from_str(&self.tiers)?,
+            cost_usd: self.cost_usd,
+            analysis: serde_json::from_str(&self.analysis)?,
+        })
+    }
+}
+
+/// `s` as a `LIKE` pattern matching it anywhere, with `%`, `_` and the escape character itself taken literally
+/// (the query says `ESCAPE '\'`).
+fn like_substring(s: &str) -> String {
+    let mut pattern = String::with_capacity(s.len() + 2);
+    pattern.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl Store {
+    /// Record one check; returns its id.
+    pub fn history_add(&self, h: &NewHistory<'_>) -> Result<i64, StoreError> {
+        let a = h.analysis;
+        let mut analysis = serde_json::to_value(a)?;
+        // Whatever the caller left in it, the original text never reaches the disk.
+        if let Some(fields) = analysis.as_object_mut() {
+            fields.remove("text");
+        }
+        let label = match serde_json::to_value(a.label)? {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let flags = serde_json::to_string(&a.flag_ids())?;
+        let tiers = serde_json::to_string(&a.tiers)?;
+        let analysis = serde_json::to_string(&analysis)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO history (created_at, channel, user_id, input_hash, redacted_text, label, score, flags,
+                                      tiers, analysis, cost_usd)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    h.created_at,
+                    h.channel,
+                    h.user_id,
+                    h.input_hash,
+                    h.redacted_text,
+                    label,
+                    f64::from(a.score),
+                    flags,
+                    tiers,
+                    analysis,
+                    h.cost_usd
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Checks matching `q`, newest first.
+    pub fn history_list(&self, q: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM history WHERE 1");
+        let mut args: Vec<Value> = Vec::new();
+        // Conditions are added only when asked for, so the `user_id` index is usable (`? IS NULL OR ...` is not).
+        if let Some(user) = &q.user_id {
+            args.push(user.clone().into());
+            sql.push_str(&format!(" AND user_id = ?{}", args.len()));
+        }
+        if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            args.push(like_substring(search).into());
+            let like = args.len();
+            args.push(search.to_lowercase().into());
+            let label = args.len();
+            args.push(search.to_owned().into());
+            let flag = args.len();
+            sql.push_str(&format!(
+                " AND (redacted_text LIKE ?{like} ESCAPE '\\' OR label = ?{label}
+                       OR EXISTS (SELECT 1 FROM json_each(history.flags) WHERE json_each.value = ?{flag}))"
+            ));
+        }
+        // SQLite reads a negative LIMIT as "no limit".
+        let limit = if q.limit == 0 { -1 } else { sql_int(q.limit) };
+        args.push(limit.into());
+        args.push(sql_int(q.offset).into());
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ?{} OFFSET ?{}", args.len() - 1, args.len()));
+
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let raws = stmt.query_map(params_from_iter(args), Raw::from_row)?.collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        drop(conn);
+        raws.into_iter().map(Raw::into_entry).collect()
+    }
+
+    pub fn history_get(&self, id: i64) -> Result<Option<HistoryEntry>, StoreError> {
+        let raw = self
+            .conn()
+            .query_row(&format!("SELECT {COLUMNS} FROM history WHERE id = ?1"), [id], Raw::from_row)
+            .optional()?;
+        raw.map(Raw::into_entry).transpose()
+    }
+
+    /// Delete one check; `false` when there was no such row.
+    pub fn history_delete(&self, id: i64) -> Result<bool, StoreError> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM history WHERE id = ?1", [id])? > 0))
+    }
+
+    /// Delete every check; returns how many went. The spend ledger is kept: it is the operator's accounts.
+    pub fn history_clear(&self) -> Result<usize, StoreError> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM history", [])?))
+    }
+
+    /// Retention: delete checks made before `older_than` (unix seconds); returns how many went.
+    pub fn history_purge(&self, older_than: i64) -> Result<usize, StoreError> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM history WHERE created_at < ?1", [older_than])?))
+    }
+
+    /// "Delete my data": delete the user's checks and unlink their spend rows (the cost stays in the operator's
+    /// totals, no longer tied to anyone), in one transaction. Returns the number of rows touched.
+    pub fn forget_user(&self, user_id: &str) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            let deleted = tx.execute("DELETE FROM history WHERE user_id = ?1", [user_id])?;
+            let unlinked = tx.execute("UPDATE spend SET user_id = NULL WHERE user_id = ?1", [user_id])?;
+            Ok(deleted + unlinked)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sample_analysis;
+
+    fn add(s: &Store, at: i64, user: Option<&str>, text: &str, a: &Analysis) -> i64 {
+        s.history_add(&NewHistory {
+            created_at: at,
+            channel: "cli",
+            user_id: user,
+            input_hash: "ab12",
+            redacted_text: text,
+            analysis: a,
+            cost_usd: 0.0,
+        })
+        .expect("history_add")
+    }
+
+    fn ids(s: &Store, q: &HistoryQuery) -> Vec<i64> {
+        s.history_list(q).expect("history_list").into_iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn add_then_get_round_trips_without_the_original_text() {
+        let s = Store::open_in_memory().expect("store");
+        let a = sample_analysis(Label::Scam, &["upfront-fee", "off-platform-contact"], Some("call +44 7700 900123"));
+        let id = s
+            .history_add(&NewHistory {
+                created_at: 42,
+                channel: "whatsapp",
+                user_id: Some("u1"),
+                input_hash: "deadbeef",
+                redacted_text: "call [PHONE]",
+                analysis: &a,
+                cost_usd: 0.002,
+            })
+            .expect("add");
+        let e = s.history_get(id).expect("get").expect("row exists");
+        assert_eq!((e.created_at, e.channel.as_str(), e.user_id.as_deref()), (42, "whatsapp", Some("u1")));
+        assert_eq!((e.input_hash.as_str(), e.redacted_text.as_str()), ("deadbeef", "call [PHONE]"));
+        assert_eq!(e.label, Label::Scam);
+        assert!((e.score - a.score).abs() < f32::EPSILON);
+        assert_eq!(e.flags, ["upfront-fee", "off-platform-contact"]);
+        assert_eq!(e.tiers, a.tiers);
+        assert!((e.cost_usd - 0.002).abs() < 1e-12);
+        assert!(e.analysis.get("text").is_none(), "the original text must not be stored");
+        let mut expected = a.clone();
+        expected.text = None;
+        let back: Analysis = serde_json::from_value(e.analysis).expect("stored analysis parses");
+        assert_eq!(back, expected);
+        // And not anywhere in the file's row either.
+        let raw: String =
+            s.conn().query_row("SELECT analysis FROM history WHERE id = ?1", [id], |r| r.get(0)).expect("raw");
+        assert!(!raw.contains("7700"), "{raw}");
+
+        assert!(s.history_get(id + 1).expect("get").is_none());
+    }
+
+    #[test]
+    fn list_is_newest_first_with_limit_offset_and_user_filter() {
+        let s = Store::open_in_memory().expect("store");
+        let a = sample_analysis(Label::Legit, &[], None);
+        let first = add(&s, 10, None, "one", &a);
+        let second = add(&s, 30, Some("u1"), "two", &a);
+        let third = add(&s, 20, Some("u2"), "three", &a);
+        let same_time = add(&s, 30, None, "four", &a);
+        assert_eq!(ids(&s, &HistoryQuery::default()), [same_time, second, third, first]);
+        assert_eq!(ids(&s, &HistoryQuery { limit: 2, ..Default::default() }), [same_time, second]);
+        assert_eq!(ids(&s, &HistoryQuery { limit: 2, offset: 3, ..Default::default() }), [first]);
+        assert_eq!(ids(&s, &HistoryQuery { offset: 1, ..Default::default() }), [second, third, first]);
+        assert_eq!(ids(&s, &HistoryQuery { user_id: Some("u1".into()), ..Default::default() }), [second]);
+    }
+
+    #[test]
+    fn search_matches_text_label_and_flag_and_escapes_like_wildcards() {
+        let s = Store::open_in_memory().expect("store");
+        let scam = sample_analysis(Label::Scam, &["upfront-fee"], None);
+        let legit = sample_analysis(Label::Legit, &[], None);
+        let fee = add(&s, 1, None, "Pay a Training FEE of 100% upfront", &scam);
+        let plain = add(&s, 2, None, "Senior engineer, hybrid, 100 percent remote_ok", &legit);
+        let underscore = add(&s, 3, None, "apply at jobs_portal", &legit);
+        let search = |q: &str| ids(&s, &HistoryQuery { search: Some(q.into()), ..Default::default() });
+
+        assert_eq!(search("training fee"), [fee], "case-insensitive substring");
+        assert_eq!(search("SCAM"), [fee], "label");
+        assert_eq!(search("upfront-fee"), [fee], "flag id");
+        assert_eq!(search("100%"), [fee], "% is literal");
+        assert_eq!(search("0%"), [fee]);
+        assert_eq!(search("y_a"), Vec::<i64>::new(), "_ is literal, not any character (\"Pay a\")");
+        assert_eq!(search("jobs_portal"), [underscore]);
+        assert_eq!(search("e_o"), [plain], "remote_ok");
+        assert_eq!(search(r"\"), Vec::<i64>::new(), "the escape character is literal too");
+        assert_eq!(search("upfront-f"), Vec::<i64>::new(), "flag ids match whole, text does not contain it");
+        assert_eq!(search("  "), [underscore, plain, fee], "a blank search lists everything");
+    }
+
+    #[test]
+    fn delete_clear_and_purge() {
+        let s = Store::open_in_memory().expect("store");
+        let a = sample_analysis(Label::Uncertain, &[], None);
+        let old = add(&s, 100, None, "old", &a);
+        let mid = add(&s, 200, None, "mid", &a);
+        let new = add(&s, 300, None, "new", &a);
+        assert!(s.history_delete(mid).expect("delete"));
+        assert!(!s.history_delete(mid).expect("delete again"));
+        assert_eq!(s.history_purge(300).expect("purge"), 1);
+        assert!(s.history_get(old).expect("get").is_none());
+        assert_eq!(ids(&s, &HistoryQuery::default()), [new]);
+        assert_eq!(s.history_clear().expect("clear"), 1);
+        assert!(ids(&s, &HistoryQuery::default()).is_empty());
+    }
+
+    #[test]
+    fn forget_user_deletes_history_and_unlinks_spend() {
+        let s = Store::open_in_memory().expect("store");
+        let a = sample_analysis(Label::Scam, &[], None);
+        add(&s, 1, Some("u1"), "mine", &a);
+        add(&s, 2, Some("u1"), "mine too", &a);
+        let other = add(&s, 3, Some("u2"), "theirs", &a);
+        let local = add(&s, 4, None, "local", &a);
+        let now = 1_705_320_000;
+        for _ in 0..3 {
+            s.spend_reserve(Some("u1"), "m", 0.5, &crate::store::Caps::default(), now).expect("reserve");
+        }
+        s.spend_reserve(Some("u2"), "m", 0.25, &crate::store::Caps::default(), now).expect("reserve");
+
+        assert_eq!(s.forget_user("u1").expect("forget"), 2 + 3);
+        assert_eq!(ids(&s, &HistoryQuery::default()), [local, other]);
+        assert!((s.spent(Some("u1"), now).expect("spent").day_usd).abs() < 1e-12);
+        assert!((s.spent(Some("u2"), now).expect("spent").day_usd - 0.25).abs() < 1e-12);
+        // The operator's totals still count the forgotten user's calls.
+        assert!((s.spent(None, now).expect("spent").day_usd - 1.75).abs() < 1e-12);
+        assert_eq!(s.forget_user("u1").expect("forget again"), 0);
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_substring(r"50%_a\b"), r"%50\%\_a\\b%");
+    }
+}

@@ -1,0 +1,73 @@
+//! The schema, as an append-only list of SQL migrations.
+//!
+//! Migration `i` (0-based) takes a database from `PRAGMA user_version = i` to `i + 1`; the runner in
+//! [`super::migrate`] applies each in its own immediate transaction together with the version bump. A migration
+//! that has shipped is never edited or reordered: files already at that version would silently keep the old
+//! shape. To change the schema, append a new entry (the bridge adds its queue tables as migration 2+).
+//!
+//! Values that the store code alone writes (`spend.state`, `history.channel`) carry no `CHECK` constraint on
+//! purpose: SQLite cannot alter a constraint without rebuilding the table, and the store validates them anyway.
+
+/// Every migration, oldest first. `MIGRATIONS.len()` is the schema version this build writes.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: history, the LLM verdict cache, the spend ledger, and escalation switched off per configuration.
+    r"
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        user_id TEXT NULL,
+        input_hash TEXT NOT NULL,
+        redacted_text TEXT NOT NULL,
+        label TEXT NOT NULL,
+        score REAL NOT NULL,
+        flags TEXT NOT NULL,
+        tiers TEXT NOT NULL,
+        analysis TEXT NOT NULL,
+        cost_usd REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX history_created_at ON history(created_at);
+    CREATE INDEX history_user_id ON history(user_id);
+
+    CREATE TABLE llm_cache (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        simhash INTEGER NOT NULL,
+        band0 INTEGER NOT NULL,
+        band1 INTEGER NOT NULL,
+        band2 INTEGER NOT NULL,
+        band3 INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        hits INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (scope, key)
+    );
+    CREATE INDEX llm_cache_band0 ON llm_cache(scope, band0);
+    CREATE INDEX llm_cache_band1 ON llm_cache(scope, band1);
+    CREATE INDEX llm_cache_band2 ON llm_cache(scope, band2);
+    CREATE INDEX llm_cache_band3 ON llm_cache(scope, band3);
+
+    CREATE TABLE spend (
+        id INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        month TEXT NOT NULL,
+        user_id TEXT NULL,
+        model TEXT NOT NULL,
+        state TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        cached_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL
+    );
+    CREATE INDEX spend_day ON spend(day);
+    CREATE INDEX spend_month ON spend(month);
+    CREATE INDEX spend_user_day ON spend(user_id, day);
+
+    CREATE TABLE llm_disabled (
+        fingerprint TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ",
+];
