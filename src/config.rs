@@ -195,6 +195,8 @@ pub enum ConfigError {
     Parse { path: std::path::PathBuf, message: String },
     #[error("the environment variable {name} is invalid: {message}")]
     Env { name: &'static str, message: String },
+    #[error("the setting {key} is invalid: {message}")]
+    Value { key: &'static str, message: String },
 }
 
 /// Known list prices (USD per million tokens) for OpenAI models; other models need `[llm.prices]`.
@@ -249,12 +251,20 @@ impl Config {
         if let Some(model) = env("REDFLAG_LLM_MODEL").or(file.llm.model) {
             llm.model = model;
         }
-        llm.api_key = env("OPENAI_API_KEY").map(SecretString::from).or(file.llm.api_key);
+        // REDFLAG_LLM_API_KEY is for whatever endpoint is configured. OPENAI_API_KEY, often exported for other
+        // tools, only stands in for a key when the file names none or the endpoint is OpenAI's: an OpenAI secret must
+        // not be sent to another provider just because it is in the shell.
+        let on_openai = llm.base_url.contains("api.openai.com");
+        llm.api_key = match (env("REDFLAG_LLM_API_KEY"), env("OPENAI_API_KEY"), file.llm.api_key) {
+            (Some(key), _, _) => Some(SecretString::from(key)),
+            (None, Some(key), file_key) if on_openai || file_key.is_none() => Some(SecretString::from(key)),
+            (None, _, file_key) => file_key,
+        };
         if let Some(s) = secs("REDFLAG_LLM_CONNECT_TIMEOUT_SECS", file.llm.connect_timeout_secs)? {
-            llm.connect_timeout = duration("llm.connect_timeout_secs", s)?;
+            llm.connect_timeout = duration("llm.connect_timeout_secs / REDFLAG_LLM_CONNECT_TIMEOUT_SECS", s)?;
         }
         if let Some(s) = secs("REDFLAG_LLM_TIMEOUT_SECS", file.llm.timeout_secs)? {
-            llm.timeout = duration("llm.timeout_secs", s)?;
+            llm.timeout = duration("llm.timeout_secs / REDFLAG_LLM_TIMEOUT_SECS", s)?;
         }
         if let Some(n) = file.llm.max_retries {
             llm.max_retries = n;
@@ -296,16 +306,22 @@ impl Config {
         if let Some(v) = secs("REDFLAG_BUDGET_MONTHLY_USD", None)? {
             budget.monthly_usd = Some(v);
         }
-        let days = |d: f64| Duration::from_secs_f64((d * 86_400.0).max(0.0));
+        let days = |key: &'static str, d: f64| -> Result<Duration, ConfigError> {
+            if d.is_finite() && (0.0..=36_500.0).contains(&d) {
+                Ok(Duration::from_secs_f64(d * 86_400.0))
+            } else {
+                Err(ConfigError::Value { key, message: format!("{d} is not a number of days between 0 and 36500") })
+            }
+        };
         Ok(Config {
             llm,
             llm_configured,
             policy,
             budget,
-            cache_ttl: days(file.cache.ttl_days.unwrap_or(30.0)),
+            cache_ttl: days("cache.ttl_days", file.cache.ttl_days.unwrap_or(30.0))?,
             near_duplicates: file.cache.near_duplicates.unwrap_or(true),
             history_enabled: file.history.enabled.unwrap_or(true),
-            history_retention: file.history.retention_days.map(days),
+            history_retention: file.history.retention_days.map(|d| days("history.retention_days", d)).transpose()?,
             names: file.privacy.names,
             db_path: env("REDFLAG_DB").map(Into::into).or(file.store.path),
             source,
@@ -385,11 +401,11 @@ fn read_file(path: &std::path::Path) -> Result<File, ConfigError> {
     toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.message().to_string() })
 }
 
-fn duration(name: &str, secs: f64) -> Result<Duration, ConfigError> {
+fn duration(key: &'static str, secs: f64) -> Result<Duration, ConfigError> {
     if secs.is_finite() && secs > 0.0 && secs < 86_400.0 {
         Ok(Duration::from_secs_f64(secs))
     } else {
-        Err(ConfigError::Env { name: "timeout", message: format!("{name} must be between 0 and 86400 seconds") })
+        Err(ConfigError::Value { key, message: format!("{secs} is not a number of seconds between 0 and 86400") })
     }
 }
 
@@ -462,6 +478,17 @@ mod tests {
     }
 
     #[test]
+    fn an_openai_key_in_the_shell_is_not_sent_to_another_provider() {
+        let file = "[llm]\nbase_url = \"https://api.together.example/v1\"\napi_key = \"tg-key\"\n";
+        let c = load(Some(file), &[("OPENAI_API_KEY", "sk-openai")]).expect("file");
+        assert_eq!(c.llm.api_key.as_ref().map(|k| k.expose_secret().to_string()), Some("tg-key".into()));
+        let c = load(Some(file), &[("OPENAI_API_KEY", "sk-openai"), ("REDFLAG_LLM_API_KEY", "tg-2")]).expect("env");
+        assert_eq!(c.llm.api_key.as_ref().map(|k| k.expose_secret().to_string()), Some("tg-2".into()));
+        let c = load(Some("[llm]\napi_key = \"sk-file\"\n"), &[("OPENAI_API_KEY", "sk-env")]).expect("openai");
+        assert_eq!(c.llm.api_key.as_ref().map(|k| k.expose_secret().to_string()), Some("sk-env".into()));
+    }
+
+    #[test]
     fn fingerprint_changes_with_the_key_model_or_endpoint() {
         let a = load(None, &[("OPENAI_API_KEY", "sk-a")]).expect("a");
         let b = load(None, &[("OPENAI_API_KEY", "sk-b")]).expect("b");
@@ -480,5 +507,9 @@ mod tests {
         assert!(e.to_string().contains("REDFLAG_ESCALATE"), "{e}");
         let e = load(None, &[("REDFLAG_LLM_TIMEOUT_SECS", "soon")]).expect_err("timeout");
         assert!(e.to_string().contains("REDFLAG_LLM_TIMEOUT_SECS"), "{e}");
+        let e = load(Some("[cache]\nttl_days = inf\n"), &[]).expect_err("infinite ttl");
+        assert!(e.to_string().contains("cache.ttl_days"), "{e}");
+        let e = load(Some("[history]\nretention_days = 1e15\n"), &[]).expect_err("huge retention");
+        assert!(e.to_string().contains("history.retention_days"), "{e}");
     }
 }

@@ -74,10 +74,11 @@ impl Redacted {
     fn map(&self, offset: usize, is_end: bool) -> usize {
         let mut shift: isize = 0;
         for p in &self.pieces {
-            if offset < p.redacted.start || (offset == p.redacted.start && !is_end) {
+            // A bound at a placeholder's start is outside it: the quote ends before it, or starts with it.
+            if offset <= p.redacted.start {
                 break;
             }
-            if offset < p.redacted.end || (offset == p.redacted.end && !is_end && p.redacted.is_empty()) {
+            if offset < p.redacted.end {
                 return if is_end { p.original.end } else { p.original.start };
             }
             shift = p.original.end as isize - p.redacted.end as isize;
@@ -115,13 +116,18 @@ impl Redactor {
                 parts.push(name.to_string());
             }
             parts.extend(name.split_whitespace().filter(|p| p.chars().count() >= 2).map(str::to_string));
+            // Handles glue the parts together: @janedoe, JaneDoe92.
+            if name.split_whitespace().count() > 1 {
+                parts.push(name.split_whitespace().collect::<String>());
+            }
         }
         // Longest first so "Jane Doe" wins over "Jane" in the alternation.
         parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
         parts.dedup();
         let names = (!parts.is_empty()).then(|| {
             let alternation: Vec<String> = parts.iter().map(|p| regex::escape(p)).collect();
-            Regex::new(&format!(r"(?i)\b(?:{})\b", alternation.join("|"))).ok()
+            // Bounded by anything but a letter, not by `\b`, so `@jane_doe` and `jane92` are caught too.
+            Regex::new(&format!(r"(?i)(?P<pre>^|[^\p{{L}}])(?P<name>{})(?:$|[^\p{{L}}])", alternation.join("|"))).ok()
         });
         Redactor { names: names.flatten() }
     }
@@ -133,7 +139,7 @@ impl Redactor {
 
         for u in &entities.urls {
             let original = &text[u.start..u.end];
-            let cleaned = clean_link(original, u.value.host == "wa.me" || u.value.host == "api.whatsapp.com");
+            let cleaned = self.clean_link(original, u.value.host == "wa.me" || u.value.host == "api.whatsapp.com");
             if cleaned != original {
                 found.push((u.start..u.end, Kind::Link, cleaned));
             }
@@ -161,8 +167,8 @@ impl Redactor {
             }
         }
         if let Some(names) = &self.names {
-            for m in names.find_iter(text) {
-                found.push((m.range(), Kind::Name, Kind::Name.placeholder().into()));
+            for m in name_matches(names, text) {
+                found.push((m, Kind::Name, Kind::Name.placeholder().into()));
             }
         }
 
@@ -187,32 +193,63 @@ impl Redactor {
     }
 }
 
-/// A link without query string, fragment or user-info, and with any digit run inside it redacted.
-fn clean_link(link: &str, whatsapp: bool) -> String {
-    let cut = link.find(['?', '#']).unwrap_or(link.len());
-    let mut kept = link[..cut].to_string();
-    // user:password@host — the part before @ in the authority is personal.
-    let authority_start = kept.find("://").map_or(0, |i| i + 3);
-    let authority_end = kept[authority_start..].find('/').map_or(kept.len(), |i| authority_start + i);
-    if let Some(at) = kept[authority_start..authority_end].rfind('@') {
-        kept.replace_range(authority_start..authority_start + at + 1, "");
+impl Redactor {
+    /// A link without query string, fragment or user-info, with numbers, e-mail addresses and the user's names in
+    /// its path redacted by the same rules as the text around it (a link is one match, so those rules would
+    /// otherwise never see inside it).
+    fn clean_link(&self, link: &str, whatsapp: bool) -> String {
+        let cut = link.find(['?', '#']).unwrap_or(link.len());
+        let mut kept = link[..cut].to_string();
+        // user:password@host — the part before @ in the authority is personal.
+        let authority_start = kept.find("://").map_or(0, |i| i + 3);
+        let authority_end = kept[authority_start..].find('/').map_or(kept.len(), |i| authority_start + i);
+        if let Some(at) = kept[authority_start..authority_end].rfind('@') {
+            kept.replace_range(authority_start..authority_start + at + 1, "");
+        }
+        let kept = DIGIT_RUN.replace_all(&kept, |c: &regex::Captures<'_>| match classify_digits(&c[0]) {
+            Some(_) if whatsapp => Kind::Phone.placeholder().to_string(),
+            Some(kind) => kind.placeholder().to_string(),
+            None => c[0].to_string(),
+        });
+        let kept = EMAIL_IN_LINK.replace_all(&kept, Kind::Email.placeholder()).into_owned();
+        let Some(names) = &self.names else { return kept };
+        let mut out = String::with_capacity(kept.len());
+        let mut at = 0;
+        for m in name_matches(names, &kept) {
+            out.push_str(&kept[at..m.start]);
+            out.push_str(Kind::Name.placeholder());
+            at = m.end;
+        }
+        out.push_str(&kept[at..]);
+        out
     }
-    let placeholder = if whatsapp { Kind::Phone.placeholder() } else { Kind::Number.placeholder() };
-    let kept = LINK_DIGITS.replace_all(&kept, placeholder);
-    EMAIL_IN_LINK.replace_all(&kept, Kind::Email.placeholder()).into_owned()
+}
+
+/// Where the names are. Neighbouring matches share their boundary character, so each search resumes at the
+/// previous name's end rather than after the consumed boundary.
+fn name_matches(names: &Regex, text: &str) -> Vec<Range<usize>> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(m) = names.captures_at(text, at).and_then(|c| c.name("name")) {
+        found.push(m.range());
+        at = m.end();
+    }
+    found
 }
 
 /// What a run of digits is: a card (Luhn-valid, 13–19 digits), an SSN-shaped number, any other number of seven
 /// or more digits, or nothing to hide (a date).
 fn classify_digits(run: &str) -> Option<Kind> {
+    // `\d` matches every script's digits (Arabic-Indic, Devanagari...); count them all, Luhn only on ASCII.
+    let count = run.chars().filter(|c| c.is_numeric()).count();
     let digits: Vec<u32> = run.chars().filter_map(|c| c.to_digit(10)).collect();
-    if digits.len() < 7 || DATE.is_match(run) {
+    if count < 7 || DATE.is_match(run) {
         return None;
     }
     if SSN.is_match(run) {
         return Some(Kind::Ssn);
     }
-    if (13..=19).contains(&digits.len()) && luhn(&digits) {
+    if digits.len() == count && (13..=19).contains(&digits.len()) && luhn(&digits) {
         return Some(Kind::Card);
     }
     Some(Kind::Number)
@@ -230,7 +267,6 @@ fn luhn(digits: &[u32]) -> bool {
 
 static DIGIT_RUN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\+?\(?\d(?:[ \-.()]{0,2}\d){6,}").expect("static regex"));
-static LINK_DIGITS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\d{7,}").expect("static regex"));
 static EMAIL_IN_LINK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}").expect("static regex"));
 static SSN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{3}[- ]\d{2}[- ]\d{4}$").expect("static regex"));
@@ -312,9 +348,19 @@ mod tests {
         let q = r.text.find("Text [PHONE]").expect("quote");
         let orig = r.to_original(q..q + "Text [PHONE]".len());
         assert_eq!(&text[orig], "Text +1 415 523 8886");
-        // Before any piece nothing moves.
+        // Before any piece nothing moves, even a quote ending right where a placeholder starts.
         assert_eq!(r.to_original(0..4), 0..4);
+        assert_eq!(r.to_original(0..5), 0..5);
         assert_eq!(r.counts(), vec![(Kind::Phone, 1)]);
+    }
+
+    #[test]
+    fn numbers_and_names_inside_links_and_handles_are_caught() {
+        let r = Redactor::new(&["Jane Doe".to_string()]);
+        assert_eq!(r.redact("call https://x.com/call/0171-234-5678?a=1").text, "call https://x.com/call/[NUMBER]");
+        assert_eq!(r.redact("see linkedin.com/in/jane-doe?trk=x").text, "see linkedin.com/in/[NAME]-[NAME]");
+        assert_eq!(r.redact("ask @jane_doe or JaneDoe92").text, "ask @[NAME]_[NAME] or [NAME]92");
+        assert_eq!(redact("رقم ٠٧٧٠٠٩٠٠١٢٣ now"), "رقم [NUMBER] now");
     }
 
     #[test]

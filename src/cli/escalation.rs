@@ -39,10 +39,16 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let path = db_path(config)?;
     let store = Store::open(&path)?;
     let now = now();
+    // Clean-up is housekeeping: a busy or read-only database still serves the cache and the ledger.
     if let Some(keep) = config.history_retention {
-        store.history_purge(now - i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))?;
+        if let Err(e) = store.history_purge(now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))) {
+            tracing::warn!("old history was not purged: {e}");
+        }
     }
-    store.cache_purge(now.saturating_sub(i64::try_from(config.cache_ttl.as_secs()).unwrap_or(i64::MAX)))?;
+    if let Err(e) = store.cache_purge(now.saturating_sub(i64::try_from(config.cache_ttl.as_secs()).unwrap_or(i64::MAX)))
+    {
+        tracing::warn!("expired cache entries were not purged: {e}");
+    }
     Ok(Arc::new(store))
 }
 
@@ -50,7 +56,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
 #[derive(Debug)]
 pub enum Plan {
     /// Never touch the network, for this reason.
-    Off(&'static str),
+    Off(String),
     On {
         runtime: tokio::runtime::Runtime,
         escalator: Arc<Escalator>,
@@ -66,22 +72,25 @@ impl Plan {
         user: Option<String>,
     ) -> anyhow::Result<Plan> {
         if offline {
-            return Ok(Plan::Off("--offline: nothing leaves this machine"));
+            return Ok(Plan::Off("--offline: nothing leaves this machine".into()));
         }
         if config.policy == Policy::Never {
-            return Ok(Plan::Off("the escalation policy is `never`"));
+            return Ok(Plan::Off("the escalation policy is `never`".into()));
         }
         if !config.llm_configured {
             return Ok(Plan::Off(
-                "no LLM endpoint is configured (set OPENAI_API_KEY, or llm.base_url for a local server)",
+                "no LLM endpoint is configured (set OPENAI_API_KEY, or llm.base_url for a local server)".into(),
             ));
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime for LLM calls")?;
-        let escalator = Arc::new(Escalator::new(config, store)?);
-        Ok(Plan::On { runtime, escalator, user })
+        // A broken endpoint setting must not cost the person their local verdict: it is reported on each verdict.
+        match Escalator::new(config, store) {
+            Ok(escalator) => Ok(Plan::On { runtime, escalator: Arc::new(escalator), user }),
+            Err(e) => Ok(Plan::Off(e.to_string())),
+        }
     }
 
     pub fn apply(&self, a: &mut Analysis) {
@@ -102,28 +111,51 @@ impl Plan {
                 })
                 .collect();
         };
+        // Identical texts are asked once: the first copy goes in the first wave and its answer is cached before the
+        // copies run, so a batch never pays twice for the same text.
+        let mut seen = std::collections::HashSet::new();
+        let (mut first, mut repeats) = (Vec::new(), Vec::new());
+        for (i, a) in analyses.into_iter().enumerate() {
+            if seen.insert(a.text.clone()) { first.push((i, a)) } else { repeats.push((i, a)) }
+        }
+        let mut done = Vec::with_capacity(first.len() + repeats.len());
+        for wave in [first, repeats] {
+            done.extend(self.wave(runtime, escalator, user, wave));
+        }
+        done.sort_by_key(|(i, _)| *i);
+        done.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// One concurrent wave of escalations; results carry their original positions.
+    fn wave(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        escalator: &Arc<Escalator>,
+        user: &Option<String>,
+        items: Vec<(usize, Analysis)>,
+    ) -> Vec<(usize, Analysis)> {
         runtime.block_on(async {
             let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
             let mut tasks = tokio::task::JoinSet::new();
             // Kept so a task that dies (it should not) still yields its line, with the local verdict.
-            let originals = analyses.clone();
-            for (i, mut a) in analyses.into_iter().enumerate() {
+            let originals = items.clone();
+            for (slot, (_, mut a)) in items.into_iter().enumerate() {
                 let (escalator, user, permits) = (escalator.clone(), user.clone(), permits.clone());
                 tasks.spawn(async move {
                     // The semaphore is never closed, so acquiring only waits.
                     let _permit = permits.acquire_owned().await.ok();
                     escalator.escalate(&mut a, user.as_deref()).await;
-                    (i, a)
+                    (slot, a)
                 });
             }
             let mut done: Vec<Option<Analysis>> = (0..originals.len()).map(|_| None).collect();
             while let Some(joined) = tasks.join_next().await {
                 match joined {
-                    Ok((i, a)) => done[i] = Some(a),
+                    Ok((slot, a)) => done[slot] = Some(a),
                     Err(e) => tracing::error!(error = %e, "an escalation task failed; keeping the local verdict"),
                 }
             }
-            done.into_iter().zip(originals).map(|(a, original)| a.unwrap_or(original)).collect()
+            done.into_iter().zip(originals).map(|(a, (i, original))| (i, a.unwrap_or(original))).collect()
         })
     }
 }

@@ -101,6 +101,9 @@ enum Command {
 enum ConfigCommand {
     /// Print every setting in force and where the config file and database are.
     Show,
+    /// Switch escalation back on after the endpoint rejected this configuration (401, no quota) and the cause was
+    /// fixed without changing the endpoint, model or key.
+    EnableEscalation,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +199,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cost::run(&*escalation::open_store(&config)?, &config, args)
         }
         Command::Config { command: ConfigCommand::Show } => outbound::config_show(&config(None)?),
+        Command::Config { command: ConfigCommand::EnableEscalation } => {
+            let config = config(None)?;
+            redflag::escalate::Escalator::new(&config, Some(escalation::open_store(&config)?))?.enable()?;
+            println!("Escalation is on again for {} at {}.", config.llm.model, config.llm.base_url);
+            Ok(())
+        }
     }
 }
 

@@ -45,7 +45,7 @@ pub struct Outbound {
     /// The Chat Completions request body.
     pub body: serde_json::Value,
     pub url: String,
-    /// Upper bound of the call's cost in US dollars.
+    /// Upper bound of the cost in US dollars, counting every response format the client may still try.
     pub estimate_usd: f64,
     /// The text was longer than [`MAX_SENT_BYTES`] and was cut.
     pub truncated: bool,
@@ -94,6 +94,15 @@ impl Escalator {
         self.policy
     }
 
+    /// Switch escalation back on for this configuration after a permanent rejection was fixed (quota topped
+    /// up, model pulled) without changing the endpoint, model or key.
+    pub fn enable(&self) -> Result<(), crate::store::StoreError> {
+        match &self.store {
+            Some(store) => store.enable_llm(&self.fingerprint),
+            None => Ok(()),
+        }
+    }
+
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
@@ -109,16 +118,30 @@ impl Escalator {
 
     /// The redacted text, request body and cost estimate for this analysis, without sending anything.
     pub fn outbound(&self, a: &Analysis) -> Outbound {
+        // Redact the whole text, then cut: cutting first could split an address or number into a piece that no
+        // longer looks like one and would be sent as it is.
         let text = a.text.as_deref().unwrap_or_default();
-        let cut = crate::normalize::truncate_at_char_boundary(text, MAX_SENT_BYTES);
-        let redacted = self.redactor.redact(cut);
+        let mut redacted = self.redactor.redact(text);
+        let truncated = redacted.text.len() > MAX_SENT_BYTES;
+        if truncated {
+            let mut cut = crate::normalize::truncate_at_char_boundary(&redacted.text, MAX_SENT_BYTES).len();
+            // Never split a placeholder or a cleaned link.
+            if let Some(p) = redacted.pieces.iter().find(|p| p.redacted.start < cut && cut < p.redacted.end) {
+                cut = p.redacted.start;
+            }
+            redacted.text.truncate(cut);
+            redacted.pieces.retain(|p| p.redacted.end <= cut);
+        }
         let flags: Vec<String> = a.flags.iter().map(|f| f.title.clone()).collect();
         let request = LlmRequest { text: &redacted.text, local_flags: &flags, local_score: a.score };
+        // A client that has not yet found a response format the server honours may make one billed call per
+        // format it still has to try; the budget reserves for all of them so a cap is never overshot.
+        let calls = std::iter::successors(Some(self.client.format()), |f| f.next()).count() as f64;
         Outbound {
             body: self.client.request_body(&request),
             url: format!("{}/chat/completions", self.client.config().base_url),
-            estimate_usd: self.client.estimate_usd(&request),
-            truncated: cut.len() < text.len(),
+            estimate_usd: self.client.estimate_usd(&request) * calls,
+            truncated,
             redacted,
         }
     }
@@ -135,16 +158,6 @@ impl Escalator {
             return settle_status(a, status, why.to_string());
         }
         let now = unix_now();
-        if let Some(store) = &self.store {
-            match store.llm_disabled(&self.fingerprint) {
-                Ok(Some(reason)) => {
-                    return local(a, EscalationStatus::Disabled, format!("escalation is off: {reason}"));
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read the escalation state; trying the LLM anyway"),
-            }
-        }
-
         let outbound = self.outbound(a);
         let sent = outbound.redacted.text.as_str();
         if sent.trim().is_empty() {
@@ -152,8 +165,20 @@ impl Escalator {
         }
         let key = sha256_hex(sent);
         let fingerprint = simhash(sent);
+        // A cached answer is free, so it is used even while calls are switched off.
         if let Some(hit) = self.cached(&key, fingerprint, now) {
             return merge(a, &hit.0.verdict, &hit.0.model, 0.0, &outbound.redacted, hit.1);
+        }
+        if let Some(store) = &self.store {
+            match store.llm_disabled(&self.fingerprint) {
+                Ok(Some(reason)) => {
+                    let why =
+                        format!("escalation is off: {reason} (after fixing it, `redflag config enable-escalation`)");
+                    return local(a, EscalationStatus::Disabled, why);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the escalation state; trying the LLM anyway"),
+            }
         }
 
         let reservation = match self.reserve(user_id, outbound.estimate_usd, now) {
