@@ -38,7 +38,7 @@ pub fn db_path(config: &Config) -> anyhow::Result<PathBuf> {
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let path = db_path(config)?;
     let store = Store::open(&path)?;
-    let now = now();
+    let now = escalate::unix_now();
     // Clean-up is housekeeping: a busy or read-only database still serves the cache and the ledger.
     if let Some(keep) = config.history_retention {
         if let Err(e) = store.history_purge(now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))) {
@@ -158,10 +158,4 @@ impl Plan {
             done.into_iter().zip(originals).map(|(a, (i, original))| (i, a.unwrap_or(original))).collect()
         })
     }
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
