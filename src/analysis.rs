@@ -109,6 +109,22 @@ pub enum EscalationStatus {
     Failed,
 }
 
+impl EscalationStatus {
+    /// The serialised name, for metrics labels and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            EscalationStatus::Answered => "answered",
+            EscalationStatus::CachedExact => "cached_exact",
+            EscalationStatus::CachedNear => "cached_near",
+            EscalationStatus::NotNeeded => "not_needed",
+            EscalationStatus::Off => "off",
+            EscalationStatus::BudgetReached => "budget_reached",
+            EscalationStatus::Disabled => "disabled",
+            EscalationStatus::Failed => "failed",
+        }
+    }
+}
+
 /// The LLM's verdict, kept beside the local one so a person sees both and a program can evaluate each tier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecondOpinion {

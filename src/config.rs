@@ -233,6 +233,26 @@ impl Config {
                 None => (File::default(), None),
             },
         };
+        Self::build(file, source, env)
+    }
+
+    /// The same layers from TOML text that another program already read: the bridge keeps these sections in its
+    /// own settings file, beside its own keys. `source` names that file in error messages and `config show`.
+    pub fn from_toml_with(
+        text: &str,
+        source: &std::path::Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: source.into(), message: e.message().to_string() })?;
+        Self::build(file, Some(source.to_path_buf()), env)
+    }
+
+    fn build(
+        file: File,
+        source: Option<std::path::PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let secs = |name: &'static str, file: Option<f64>| -> Result<Option<f64>, ConfigError> {
             match env(name) {

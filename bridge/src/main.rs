@@ -1,26 +1,23 @@
-//! `redflag-bridge`: the companion server that will receive Twilio WhatsApp/SMS webhooks, Telegram updates and API
-//! calls, queue them durably in SQLite, analyse them with the shared `redflag` core and reply (issue #5).
-//!
-//! Until that issue lands the binary only reports what the core would answer for text on stdin, so operators can
-//! see that the crate links against the same analysis core as the CLI.
+//! `redflag-bridge`: parse the command line, set up logging, run. Everything else is in the library.
 
-use std::io::Read;
 use std::process::ExitCode;
 
+use clap::Parser;
+
 fn main() -> ExitCode {
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("redflag-bridge: cannot read standard input: {e}");
-        return ExitCode::from(2);
-    }
-    eprintln!("redflag-bridge: the webhook server is not built yet (issue #5); analysing standard input once.");
-    match redflag::Analyzer::builtin().and_then(|a| a.analyze(&redflag::Input::Text(text))) {
-        Ok(analysis) => {
-            println!("{}: {}", analysis.label.words(), analysis.summary);
-            ExitCode::SUCCESS
-        }
+    let cli = redflag_bridge::cli::Cli::parse();
+    // Logs go to stderr; stdout carries only what a command prints for scripts (keys, the listening line).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match redflag_bridge::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("redflag-bridge: {e}");
+            eprintln!("redflag-bridge: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -1,0 +1,130 @@
+//! The analysis engine: the core's [`Analyzer`] (rules + local model, loaded once) on threads of its own, and the
+//! escalation tier for the uncertain cases.
+//!
+//! The model is CPU-bound for about a millisecond per message, so it never runs on a tokio worker: requests go
+//! over a bounded channel to a few dedicated threads and come back on a oneshot (TEI's `BackendThread` shape).
+//! The bound gives back-pressure: when every thread is busy and the channel is full, callers wait instead of
+//! piling up memory. Escalation is network-bound and async, so it runs on the runtime afterwards.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use redflag::escalate::Escalator;
+use redflag::store::Store;
+use redflag::{Analysis, Analyzer, Input};
+use tokio::sync::oneshot;
+
+type Request = (Input, oneshot::Sender<Result<Analysis, String>>);
+
+#[derive(Debug)]
+pub struct Engine {
+    tx: SyncSender<Request>,
+    escalator: Option<Escalator>,
+    store: Arc<Store>,
+    history: bool,
+    threads: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot analyse this text: {0}")]
+    Input(String),
+    #[error("the analysis threads have stopped; restart redflag-bridge")]
+    Stopped,
+}
+
+impl Engine {
+    /// Start `threads` analysis threads (0: one per core) sharing one loaded analyzer.
+    pub fn start(
+        analyzer: Analyzer,
+        escalator: Option<Escalator>,
+        store: Arc<Store>,
+        history: bool,
+        threads: usize,
+    ) -> Self {
+        let threads = if threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { threads };
+        let (tx, rx) = sync_channel::<Request>(threads * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        let analyzer = Arc::new(analyzer);
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            let analyzer = Arc::clone(&analyzer);
+            // A thread that cannot be spawned leaves the others serving; with none, `analyze` reports Stopped.
+            let spawned =
+                std::thread::Builder::new().name(format!("analysis-{i}")).spawn(move || serve(&analyzer, &rx));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start an analysis thread");
+            }
+        }
+        Engine { tx, escalator, store, history, threads }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub fn escalates(&self) -> bool {
+        self.escalator.is_some()
+    }
+
+    /// Analyse `input` locally, then ask the LLM if the policy wants it; record the result in the history.
+    pub async fn analyze(&self, input: Input, channel: &str, user: Option<&str>) -> Result<Analysis, EngineError> {
+        let started = Instant::now();
+        let (reply, rx) = oneshot::channel();
+        let tx = self.tx.clone();
+        // `send` blocks while the channel is full: that wait belongs on the blocking pool, not a runtime worker.
+        tokio::task::spawn_blocking(move || tx.send((input, reply)))
+            .await
+            .map_err(|_| EngineError::Stopped)?
+            .map_err(|_| EngineError::Stopped)?;
+        let mut analysis = rx.await.map_err(|_| EngineError::Stopped)?.map_err(EngineError::Input)?;
+        metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "local")
+            .record(started.elapsed().as_secs_f64());
+
+        if let Some(escalator) = &self.escalator {
+            if escalator.wants(&analysis) {
+                escalator.escalate(&mut analysis, user).await;
+                let status = analysis.escalation.status.map_or("none", |s| s.name());
+                metrics::counter!(crate::metrics::ESCALATIONS, "status" => status).increment(1);
+                if let Some(cost) = analysis.llm.as_ref().map(|o| o.cost_usd) {
+                    metrics::counter!(crate::metrics::LLM_COST_MICRO_USD).increment((cost * 1e6).round() as u64);
+                }
+            }
+        } else {
+            redflag::escalate::offline(&mut analysis, "no LLM is configured for this bridge");
+        }
+        metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "total")
+            .record(started.elapsed().as_secs_f64());
+
+        if self.history {
+            let store = Arc::clone(&self.store);
+            let stored = analysis.clone();
+            let redactor = self.escalator.as_ref().map(|e| e.redactor().clone());
+            let (channel, user) = (channel.to_string(), user.map(str::to_string));
+            let recorded = tokio::task::spawn_blocking(move || {
+                let redactor = redactor.unwrap_or_default();
+                redflag::escalate::record_history(&store, &stored, &redactor, &channel, user.as_deref())
+            })
+            .await;
+            // The verdict matters more than its record: a history failure is logged, not returned.
+            match recorded {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot record the check in the history"),
+                Err(e) => tracing::warn!(error = %e, "history task failed"),
+            }
+        }
+        Ok(analysis)
+    }
+}
+
+fn serve(analyzer: &Analyzer, rx: &Mutex<Receiver<Request>>) {
+    loop {
+        // Hold the lock only to take one request, so the threads share the work.
+        let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok((input, reply)) = next else { return };
+        let result = analyzer.analyze(&input).map_err(|e| e.to_string());
+        // The caller may have gone (request timed out); nothing to do then.
+        let _ = reply.send(result);
+    }
+}

@@ -1,0 +1,64 @@
+//! Prometheus metrics: names in one place, and the recorder installed once per process.
+//!
+//! Labels are small closed sets (channel, outcome, error code, escalation status), never a user id or number: a
+//! label per user would leak personal data into the monitoring system and explode its series count.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Webhooks and API calls received, by `channel` and `outcome` (queued, duplicate, bad_signature, ...).
+pub const WEBHOOKS: &str = "redflag_bridge_webhooks_total";
+/// Messages not finished yet.
+pub const QUEUE_DEPTH: &str = "redflag_bridge_queue_depth";
+/// Age of the oldest unfinished message.
+pub const QUEUE_AGE: &str = "redflag_bridge_queue_oldest_age_seconds";
+/// Messages waiting for a person (permanent delivery failures).
+pub const QUEUE_REVIEW: &str = "redflag_bridge_queue_review";
+/// Analysis latency by `tier` (local: rules + model; total: with escalation).
+pub const ANALYSIS_SECONDS: &str = "redflag_bridge_analysis_seconds";
+/// Reply parts sent, by `channel`, `outcome` (sent, retry, failed, review) and provider error `code`.
+pub const REPLIES: &str = "redflag_bridge_replies_total";
+/// Delivery status callbacks by `status`.
+pub const DELIVERY: &str = "redflag_bridge_delivery_status_total";
+/// Escalation attempts by `status`.
+pub const ESCALATIONS: &str = "redflag_bridge_escalations_total";
+/// LLM spend in millionths of a US dollar (counters are integers).
+pub const LLM_COST_MICRO_USD: &str = "redflag_bridge_llm_cost_micro_usd_total";
+/// Messages refused by the per-sender rate limit or the daily quota, by `kind`.
+pub const LIMITED: &str = "redflag_bridge_limited_total";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Install the process-wide recorder (first call) and return the handle that renders `/metrics`. `None` when
+/// another recorder was installed first (an embedding program's); the bridge then serves empty metrics.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(ANALYSIS_SECONDS.to_string()),
+                    &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+                )
+                .ok()?;
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(WEBHOOKS, "Webhooks and API calls received, by channel and outcome.");
+    metrics::describe_gauge!(QUEUE_DEPTH, "Messages not finished yet.");
+    metrics::describe_gauge!(QUEUE_AGE, "Age of the oldest unfinished message, in seconds.");
+    metrics::describe_gauge!(QUEUE_REVIEW, "Messages waiting for manual review.");
+    metrics::describe_histogram!(ANALYSIS_SECONDS, metrics::Unit::Seconds, "Analysis latency by tier.");
+    metrics::describe_counter!(REPLIES, "Reply parts by channel, outcome and provider error code.");
+    metrics::describe_counter!(DELIVERY, "Delivery status callbacks by status.");
+    metrics::describe_counter!(ESCALATIONS, "Escalations to the LLM by status.");
+    metrics::describe_counter!(LLM_COST_MICRO_USD, "LLM spend in millionths of a US dollar.");
+    metrics::describe_counter!(LIMITED, "Messages refused by the rate limit or the daily quota, by kind.");
+}

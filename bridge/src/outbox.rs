@@ -1,0 +1,155 @@
+//! Where replies leave: Twilio's REST API for WhatsApp and SMS, the Bot API for Telegram, or (development without
+//! Twilio credentials) the log. Every outcome is folded into one [`Delivery`] so the worker handles both providers
+//! with one retry policy.
+
+use std::time::Duration;
+
+use crate::queue::Channel;
+use crate::telegram::TelegramClient;
+use crate::twilio::address::mask;
+use crate::twilio::client::{Outgoing, Retry, TwilioClient};
+
+/// What happened to one outgoing message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The provider took it and named it (Twilio's `SM...` SID, Telegram's message id).
+    Sent(String),
+    /// A transient failure: try again later (after `after` when the provider asked for a wait).
+    Retry { after: Option<Duration>, code: String },
+    /// Sending again cannot help; `outside_window` is WhatsApp's 24-hour rule (63016).
+    Permanent { code: String, outside_window: bool },
+}
+
+#[derive(Debug)]
+pub struct Twilio {
+    pub client: TwilioClient,
+    /// Our sender, `whatsapp:+1...`; SMS replies use the number without the prefix.
+    pub from: String,
+    pub status_callback: Option<String>,
+    pub template_content_sid: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Outbox {
+    /// `None`: mock mode, replies are logged.
+    pub twilio: Option<Twilio>,
+    pub telegram: Option<TelegramClient>,
+    /// Put reply texts in the log in mock mode (development only).
+    pub log_personal_data: bool,
+    /// A template configured for mock mode, so the 24-hour window logic can be seen without Twilio.
+    pub mock_template: Option<String>,
+}
+
+impl Outbox {
+    pub async fn send_text(&self, channel: Channel, to: &str, text: &str) -> Delivery {
+        match channel {
+            Channel::Telegram => self.telegram(to, text).await,
+            Channel::WhatsApp | Channel::Sms => match &self.twilio {
+                Some(t) => {
+                    let from = sender_for(channel, &t.from);
+                    let msg = Outgoing {
+                        to,
+                        from: &from,
+                        body: Some(text),
+                        status_callback: t.status_callback.as_deref(),
+                        ..Outgoing::default()
+                    };
+                    twilio_delivery(t.client.send(&msg).await.map(|s| s.sid))
+                }
+                None => self.mock(channel, to, text),
+            },
+        }
+    }
+
+    /// Send the configured WhatsApp template; `None` when there is none.
+    pub async fn send_template(&self, to: &str) -> Option<Delivery> {
+        match &self.twilio {
+            Some(t) => {
+                let sid = t.template_content_sid.as_deref()?;
+                let msg = Outgoing {
+                    to,
+                    from: &t.from,
+                    content_sid: Some(sid),
+                    status_callback: t.status_callback.as_deref(),
+                    ..Outgoing::default()
+                };
+                Some(twilio_delivery(t.client.send(&msg).await.map(|s| s.sid)))
+            }
+            None => {
+                let sid = self.mock_template.as_deref()?;
+                Some(self.mock(Channel::WhatsApp, to, &format!("[template {sid}]")))
+            }
+        }
+    }
+
+    async fn telegram(&self, to: &str, text: &str) -> Delivery {
+        let Some(client) = &self.telegram else {
+            return Delivery::Permanent { code: "telegram-not-configured".into(), outside_window: false };
+        };
+        let Ok(chat_id) = to.parse::<i64>() else {
+            return Delivery::Permanent { code: "telegram-bad-chat-id".into(), outside_window: false };
+        };
+        match client.send_message(chat_id, text, Some("HTML")).await {
+            Ok(id) => Delivery::Sent(id.to_string()),
+            Err(e) => {
+                let code = e.code().map_or_else(|| e.reason().to_string(), |c| c.to_string());
+                tracing::warn!(error = %e, "Telegram sendMessage failed");
+                match e.retry() {
+                    Retry::After(after) => Delivery::Retry { after, code },
+                    Retry::Never => Delivery::Permanent { code, outside_window: false },
+                }
+            }
+        }
+    }
+
+    fn mock(&self, channel: Channel, to: &str, text: &str) -> Delivery {
+        let id = format!("MOCK{}", uuid::Uuid::new_v4().simple());
+        if self.log_personal_data {
+            tracing::info!(channel = channel.as_str(), to = %to, id = %id, "mock reply (not sent):\n{text}");
+        } else {
+            tracing::info!(
+                channel = channel.as_str(),
+                to = %mask(to),
+                id = %id,
+                chars = text.chars().count(),
+                "mock reply (not sent; set log_personal_data = true to see the text)"
+            );
+        }
+        Delivery::Sent(id)
+    }
+}
+
+/// WhatsApp replies come from the `whatsapp:` sender; SMS replies from the same number without the prefix.
+fn sender_for(channel: Channel, from: &str) -> String {
+    match channel {
+        Channel::Sms => from.strip_prefix("whatsapp:").unwrap_or(from).to_string(),
+        _ if from.starts_with("whatsapp:") => from.to_string(),
+        _ => format!("whatsapp:{from}"),
+    }
+}
+
+fn twilio_delivery(result: Result<String, crate::twilio::client::SendError>) -> Delivery {
+    match result {
+        Ok(sid) => Delivery::Sent(sid),
+        Err(e) => {
+            let code = e.code().map_or_else(|| e.reason().to_string(), |c| c.to_string());
+            tracing::warn!(error = %e, "Twilio send failed");
+            match e.retry() {
+                Retry::After(after) => Delivery::Retry { after, code },
+                Retry::Never => Delivery::Permanent { code, outside_window: e.is_outside_window() },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sms_replies_come_from_the_bare_number() {
+        assert_eq!(sender_for(Channel::Sms, "whatsapp:+14155238886"), "+14155238886");
+        assert_eq!(sender_for(Channel::WhatsApp, "whatsapp:+14155238886"), "whatsapp:+14155238886");
+        assert_eq!(sender_for(Channel::WhatsApp, "+14155238886"), "whatsapp:+14155238886");
+    }
+}

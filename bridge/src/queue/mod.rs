@@ -1,0 +1,313 @@
+//! The durable queue and the little the bridge remembers about its users, behind traits so a Redis- or
+//! Postgres-backed implementation can replace SQLite when the bridge runs on several nodes.
+//!
+//! A message's life is an explicit state machine, each change recorded as an event:
+//!
+//! ```text
+//! received ──claim──▶ analysing ──reply stored──▶ replying ──all parts sent──▶ done
+//!    ▲                   │ lease expired               │ retryable error: back to replying later
+//!    └───────────────────┘                             ├─ permanent error ──▶ review (manual, with the reason)
+//!                                                      └─ attempts used up ──▶ failed
+//! ```
+//!
+//! * **Enqueue is one `INSERT ... ON CONFLICT DO NOTHING`** on the provider's id (`MessageSid`, Telegram
+//!   `update_id`) and Twilio's idempotency token, so a webhook retried while the first delivery is still being
+//!   written can never queue twice; there is no check-then-insert race.
+//! * **Claims are leases.** A worker that dies leaves its jobs claimed until the lease runs out; then an `analysing`
+//!   group goes back to `received` and a `replying` job is sent by someone else. Nothing is lost by a crash.
+//! * **Coalescing.** A forwarded posting arrives as several webhooks within a second or two, so a sender's
+//!   `received` messages are claimed together once the sender has been quiet for a moment (or the oldest has
+//!   waited long enough); the first becomes the group's leader and carries the reply, the others are done with it.
+//! * **Answer once.** The reply is stored before sending, and each part's provider id (Twilio's message SID) is
+//!   recorded as soon as the provider accepts it, before anything else happens; a restart resends only parts with
+//!   no id. The one window left: a crash after the provider accepted a part and before its id was written resends
+//!   that part once.
+//!
+//! The traits are synchronous: SQLite calls take microseconds to a few milliseconds, and callers on the async
+//! runtime wrap them in `spawn_blocking`. Times are Unix milliseconds passed in by the caller, so tests control them.
+
+mod schema;
+mod sqlite;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteQueue;
+
+/// A message's state; see the module docs for the transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Received,
+    Analysing,
+    Replying,
+    Done,
+    Failed,
+    Review,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Received => "received",
+            State::Analysing => "analysing",
+            State::Replying => "replying",
+            State::Done => "done",
+            State::Failed => "failed",
+            State::Review => "review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        Some(match s {
+            "received" => State::Received,
+            "analysing" => State::Analysing,
+            "replying" => State::Replying,
+            "done" => State::Done,
+            "failed" => State::Failed,
+            "review" => State::Review,
+            _ => return None,
+        })
+    }
+}
+
+/// The channel a message came in on and its reply goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    WhatsApp,
+    Sms,
+    Telegram,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::WhatsApp => "whatsapp",
+            Channel::Sms => "sms",
+            Channel::Telegram => "telegram",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        Some(match s {
+            "whatsapp" => Channel::WhatsApp,
+            "sms" => Channel::Sms,
+            "telegram" => Channel::Telegram,
+            _ => return None,
+        })
+    }
+}
+
+/// An inbound message, as the webhook handler hands it over (owned: it crosses to the blocking pool).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub channel: Channel,
+    /// The provider's id for this message, unique per provider: `twilio:SM...`, `telegram:412345678`.
+    pub dedupe_key: String,
+    /// Twilio's `I-Twilio-Idempotency-Token`, the same on every retry of one event.
+    pub idempotency_key: Option<String>,
+    /// A stable id for the sender (quotas, history, "delete my data").
+    pub user_key: String,
+    /// Where the reply goes; `None` when the sender's address cannot be replied to (never sent to).
+    pub reply_to: Option<String>,
+    pub body: String,
+    /// The message carried media (images, voice notes) that the bridge does not analyse yet.
+    pub media: bool,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    New(i64),
+    /// The provider delivered this message before; nothing was written.
+    Duplicate,
+}
+
+/// A stored reply: the rendered parts and how to send them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub parts: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub channel: Channel,
+    pub user_key: String,
+    pub reply_to: Option<String>,
+    pub body: String,
+    pub media: bool,
+    pub state: State,
+    /// Claims of this job so far (analysis and delivery attempts).
+    pub attempts: u32,
+    pub received_at_ms: i64,
+    pub reply: Option<Reply>,
+    /// How many of the reply's parts the provider has accepted.
+    pub sent_parts: usize,
+}
+
+/// Work a worker claimed.
+#[derive(Debug)]
+pub enum Work {
+    /// One sender's messages to analyse together; the first is the leader that will carry the reply.
+    Analyse(Vec<Job>),
+    /// A stored reply (still) to send.
+    Send(Job),
+}
+
+/// How to group a sender's messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Coalesce {
+    pub quiet_ms: i64,
+    pub max_wait_ms: i64,
+    /// At most this many messages in one group.
+    pub max_messages: usize,
+}
+
+/// Where a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed,
+    Review,
+}
+
+impl Outcome {
+    fn state(self) -> State {
+        match self {
+            Outcome::Done => State::Done,
+            Outcome::Failed => State::Failed,
+            Outcome::Review => State::Review,
+        }
+    }
+}
+
+/// Queue depth for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Depth {
+    /// Messages not finished yet (received, analysing or replying).
+    pub pending: u64,
+    pub oldest_age_ms: i64,
+    pub review: u64,
+}
+
+/// A job as the operator sees it (`redflag-bridge jobs`).
+#[derive(Debug, Clone, Serialize)]
+pub struct JobSummary {
+    pub id: i64,
+    pub channel: Channel,
+    pub state: State,
+    pub attempts: u32,
+    pub received_at_ms: i64,
+    pub reason: Option<String>,
+}
+
+/// What the daily quota says about one more analysis for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    Allowed,
+    /// Over the quota for the first time today: tell them once.
+    JustExceeded,
+    /// Over the quota and told already: stay silent.
+    Exceeded,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(
+        "cannot open the bridge queue at {path}: {source}; check the directory is writable or set REDFLAG_DB to another file"
+    )]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the bridge queue at {path} was written by a newer redflag-bridge (schema {found}, this build knows {supported}); upgrade it or point REDFLAG_DB elsewhere"
+    )]
+    NewerSchema { path: String, found: i64, supported: i64 },
+    #[error("bridge queue database error: {0}; if it persists, check free disk space and the file's permissions")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("a stored reply is not the JSON this build expects: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("job {0} is not claimed by this worker any more (its lease ran out and another worker took it)")]
+    LostLease(i64),
+}
+
+/// The durable message queue.
+pub trait Queue: Send + Sync + fmt::Debug {
+    fn enqueue(&self, m: &NewMessage) -> Result<Enqueued, QueueError>;
+
+    /// Claim the next piece of work for `owner` until `now_ms + lease_ms`: a stored reply that is due first
+    /// (finishing work beats starting it), else one sender's group of received messages.
+    fn claim(&self, owner: &str, now_ms: i64, lease_ms: i64, coalesce: Coalesce) -> Result<Option<Work>, QueueError>;
+
+    /// The group was analysed: the leader stores the reply and moves to `replying`, the rest are done with it.
+    fn store_reply(&self, owner: &str, group: &[i64], reply: &Reply, now_ms: i64) -> Result<(), QueueError>;
+
+    /// The provider accepted part `index` of a job's reply and named it `provider_id`.
+    fn part_sent(&self, owner: &str, job: i64, index: usize, provider_id: &str, now_ms: i64) -> Result<(), QueueError>;
+
+    /// Try sending again at `at_ms` (a retryable failure), releasing the lease.
+    fn retry_at(&self, owner: &str, job: i64, at_ms: i64, reason: &str, now_ms: i64) -> Result<(), QueueError>;
+
+    /// End a job (and, for `Done`, forget its text: the verdict is in the history, redacted).
+    fn finish(
+        &self,
+        owner: &str,
+        jobs: &[i64],
+        outcome: Outcome,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), QueueError>;
+
+    /// Give back every job `owner` holds (graceful shutdown): analysing ones become received again, replying ones
+    /// are due at once.
+    fn release(&self, owner: &str, now_ms: i64) -> Result<usize, QueueError>;
+
+    fn depth(&self, now_ms: i64) -> Result<Depth, QueueError>;
+
+    /// The states a job went through, oldest first (for tests and `redflag-bridge jobs`).
+    fn events(&self, job: i64) -> Result<Vec<State>, QueueError>;
+
+    fn jobs(&self, state: Option<State>, limit: usize) -> Result<Vec<JobSummary>, QueueError>;
+
+    /// A delivery status callback; statuses only move forward by `rank` (callbacks arrive out of order).
+    /// Returns whether the stored status changed.
+    fn delivery_status(
+        &self,
+        provider_id: &str,
+        status: &str,
+        rank: u8,
+        error_code: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, QueueError>;
+}
+
+/// What the bridge keeps per user: the last inbound time (WhatsApp's 24-hour window) and the daily quota.
+pub trait Users: Send + Sync + fmt::Debug {
+    fn last_inbound_ms(&self, user_key: &str) -> Result<Option<i64>, QueueError>;
+
+    /// Count one analysis for `user_key` against `limit` per UTC day (the day of `now_ms`).
+    fn count_analysis(&self, user_key: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError>;
+
+    /// Erase everything kept about a user except the job `keep` (it carries the confirmation), whose text is
+    /// cleared. Returns the number of records removed.
+    fn forget(&self, user_key: &str, keep: Option<i64>) -> Result<usize, QueueError>;
+}
+
+/// Everything the bridge keeps, in one object (SQLite today; a Postgres or Redis implementation later).
+pub trait BridgeStore: Queue + Users + ApiKeys {}
+
+impl<T: Queue + Users + ApiKeys> BridgeStore for T {}
+
+/// API keys for `/v1/analyze`, stored as SHA-256 hashes: a leaked database does not leak keys.
+pub trait ApiKeys: Send + Sync + fmt::Debug {
+    fn add_key(&self, name: &str, key_hash: &str, now_ms: i64) -> Result<i64, QueueError>;
+    /// The key's name when the hash belongs to a key that is not revoked.
+    fn check_key(&self, key_hash: &str) -> Result<Option<String>, QueueError>;
+    fn revoke_key(&self, name: &str, now_ms: i64) -> Result<usize, QueueError>;
+    fn list_keys(&self) -> Result<Vec<(String, i64, Option<i64>)>, QueueError>;
+}

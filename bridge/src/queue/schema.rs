@@ -1,0 +1,70 @@
+//! The bridge's tables, as an append-only list of migrations.
+//!
+//! They live in the same SQLite file as the core's history, cache and spend ledger (one `REDFLAG_DB` to back
+//! up), but the core tracks its own schema in `PRAGMA user_version`, so the bridge counts its migrations in a
+//! table of its own: either side can grow without the other knowing. A shipped migration is never edited.
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the queue with its event log, per-user state, delivery statuses and API keys.
+    r"
+    CREATE TABLE bridge_jobs (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        idempotency_key TEXT NULL UNIQUE,
+        user_key TEXT NOT NULL,
+        reply_to TEXT NULL,
+        body TEXT NOT NULL,
+        media INTEGER NOT NULL DEFAULT 0,
+        received_at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        lease_owner TEXT NULL,
+        lease_until INTEGER NULL,
+        leader INTEGER NULL,
+        reply TEXT NULL,
+        sent_parts INTEGER NOT NULL DEFAULT 0,
+        provider_ids TEXT NOT NULL DEFAULT '[]',
+        reason TEXT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX bridge_jobs_state ON bridge_jobs(state, next_at);
+    CREATE INDEX bridge_jobs_user ON bridge_jobs(user_key, state);
+
+    CREATE TABLE bridge_events (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NULL
+    );
+    CREATE INDEX bridge_events_job ON bridge_events(job_id);
+
+    CREATE TABLE bridge_users (
+        user_key TEXT PRIMARY KEY,
+        last_inbound_at INTEGER NULL,
+        quota_day TEXT NULL,
+        quota_used INTEGER NOT NULL DEFAULT 0,
+        quota_told INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE bridge_deliveries (
+        provider_id TEXT PRIMARY KEY,
+        job_id INTEGER NULL,
+        status TEXT NOT NULL,
+        rank INTEGER NOT NULL,
+        error_code TEXT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX bridge_deliveries_job ON bridge_deliveries(job_id);
+
+    CREATE TABLE bridge_api_keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER NULL
+    );
+    ",
+];

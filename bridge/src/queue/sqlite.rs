@@ -1,0 +1,505 @@
+//! The SQLite implementation of [`Queue`], [`Users`] and [`ApiKeys`], in the same file as the core's store.
+//!
+//! One connection behind a mutex; every write is an `IMMEDIATE` transaction (it takes the write lock up front and
+//! waits on the busy timeout, where a deferred one would fail with "database is locked" on upgrade), and no
+//! network call ever happens inside one. WAL with `synchronous = NORMAL`: a commit survives the process being
+//! killed (the SIGKILL test relies on it); a power cut may lose the last few commits, which Twilio's webhook retry
+//! then delivers again.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::schema::MIGRATIONS;
+use super::{
+    ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, NewMessage, Outcome, Queue, QueueError, Quota, Reply,
+    State, Users, Work,
+};
+
+/// A message whose analysis lost its lease this many times (each a worker crash or hang) goes to review instead
+/// of taking down the next worker too.
+const MAX_ANALYSIS_ATTEMPTS: u32 = 3;
+
+#[derive(Debug)]
+pub struct SqliteQueue {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteQueue {
+    /// Open (or create) the queue tables in the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteQueue, QueueError> {
+        let open_err = |source| QueueError::Open { path: path.display().to_string(), source };
+        let conn = Connection::open(path).map_err(open_err)?;
+        Self::setup(conn, &path.display().to_string())
+    }
+
+    pub fn open_in_memory() -> Result<SqliteQueue, QueueError> {
+        let conn =
+            Connection::open_in_memory().map_err(|source| QueueError::Open { path: ":memory:".into(), source })?;
+        Self::setup(conn, ":memory:")
+    }
+
+    fn setup(mut conn: Connection, path: &str) -> Result<SqliteQueue, QueueError> {
+        let open_err = |source| QueueError::Open { path: path.to_string(), source };
+        conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+        // The core's store switches a new file to WAL (with a retry for concurrent creators); the bridge opens it
+        // after the core, so this is normally a no-op read.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        migrate(&mut conn, path)?;
+        Ok(SqliteQueue { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot leave a transaction open (`Transaction` rolls back on drop).
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, QueueError>) -> Result<T, QueueError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &str) -> Result<(), QueueError> {
+    let supported = MIGRATIONS.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute("CREATE TABLE IF NOT EXISTS bridge_schema (version INTEGER NOT NULL)", [])?;
+    let found: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM bridge_schema", [], |r| r.get(0))?;
+    if found > supported {
+        return Err(QueueError::NewerSchema { path: path.to_string(), found, supported });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute("DELETE FROM bridge_schema", [])?;
+        tx.execute("INSERT INTO bridge_schema (version) VALUES (?1)", [i as i64 + 1])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn event(tx: &Transaction<'_>, job: i64, state: State, detail: Option<&str>, now_ms: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO bridge_events (job_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![job, now_ms, state.as_str(), detail],
+    )?;
+    Ok(())
+}
+
+const JOB_COLUMNS: &str =
+    "id, channel, user_key, reply_to, body, media, state, attempts, received_at, reply, sent_parts";
+
+fn job_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Job, Option<String>)> {
+    let channel: String = row.get(1)?;
+    let state: String = row.get(6)?;
+    Ok((
+        Job {
+            id: row.get(0)?,
+            // Unknown values cannot be written by this code; default rather than fail a whole claim on them.
+            channel: Channel::parse(&channel).unwrap_or(Channel::Sms),
+            user_key: row.get(2)?,
+            reply_to: row.get(3)?,
+            body: row.get(4)?,
+            media: row.get(5)?,
+            state: State::parse(&state).unwrap_or(State::Received),
+            attempts: row.get(7)?,
+            received_at_ms: row.get(8)?,
+            reply: None,
+            sent_parts: row.get::<_, i64>(10)? as usize,
+        },
+        row.get(9)?,
+    ))
+}
+
+fn with_reply((mut job, reply): (Job, Option<String>)) -> Result<Job, QueueError> {
+    job.reply = reply.map(|r| serde_json::from_str::<Reply>(&r)).transpose()?;
+    Ok(job)
+}
+
+/// Check that `owner` still holds `job`; a worker whose lease ran out must not touch what another now owns.
+fn held(tx: &Transaction<'_>, owner: &str, job: i64) -> Result<(), QueueError> {
+    let mine: Option<i64> = tx
+        .query_row("SELECT id FROM bridge_jobs WHERE id = ?1 AND lease_owner = ?2", params![job, owner], |r| r.get(0))
+        .optional()?;
+    mine.map(|_| ()).ok_or(QueueError::LostLease(job))
+}
+
+impl Queue for SqliteQueue {
+    fn enqueue(&self, m: &NewMessage) -> Result<Enqueued, QueueError> {
+        self.write(|tx| {
+            // One statement decides new-or-duplicate: a retry racing the first delivery hits the UNIQUE index.
+            let id: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
+                         received_at, state, next_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?8, ?8)
+                     ON CONFLICT DO NOTHING RETURNING id",
+                    params![
+                        m.channel.as_str(),
+                        m.dedupe_key,
+                        m.idempotency_key,
+                        m.user_key,
+                        m.reply_to,
+                        m.body,
+                        m.media,
+                        m.now_ms
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(Enqueued::Duplicate) };
+            event(tx, id, State::Received, None, m.now_ms)?;
+            tx.execute(
+                "INSERT INTO bridge_users (user_key, last_inbound_at) VALUES (?1, ?2)
+                 ON CONFLICT(user_key) DO UPDATE SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), excluded.last_inbound_at)",
+                params![m.user_key, m.now_ms],
+            )?;
+            Ok(Enqueued::New(id))
+        })
+    }
+
+    fn claim(&self, owner: &str, now_ms: i64, lease_ms: i64, c: Coalesce) -> Result<Option<Work>, QueueError> {
+        self.write(|tx| {
+            let until = now_ms + lease_ms;
+            // Groups whose worker died mid-analysis start over: their messages are received again, unless they
+            // have already taken down several workers (a poison message), which is given up for review.
+            let expired: Vec<(i64, u32)> = tx
+                .prepare("SELECT id, attempts FROM bridge_jobs WHERE state = 'analysing' AND lease_until < ?1")?
+                .query_map([now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, attempts) in expired {
+                let (state, detail) = if attempts >= MAX_ANALYSIS_ATTEMPTS {
+                    (State::Review, "analysis never finished; check the logs")
+                } else {
+                    (State::Received, "lease expired during analysis")
+                };
+                tx.execute(
+                    "UPDATE bridge_jobs SET state = ?2, lease_owner = NULL, lease_until = NULL, leader = NULL,
+                         reason = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![id, state.as_str(), detail, now_ms],
+                )?;
+                event(tx, id, state, Some(detail), now_ms)?;
+            }
+
+            // Finishing a reply beats starting a new analysis.
+            let send = tx
+                .query_row(
+                    &format!(
+                        "SELECT {JOB_COLUMNS} FROM bridge_jobs WHERE state = 'replying' AND next_at <= ?1
+                         AND (lease_until IS NULL OR lease_until < ?1) ORDER BY next_at, id LIMIT 1"
+                    ),
+                    [now_ms],
+                    job_row,
+                )
+                .optional()?;
+            if let Some(row) = send {
+                let job = with_reply(row)?;
+                tx.execute(
+                    "UPDATE bridge_jobs SET lease_owner = ?2, lease_until = ?3, attempts = attempts + 1, updated_at = ?4
+                     WHERE id = ?1",
+                    params![job.id, owner, until, now_ms],
+                )?;
+                return Ok(Some(Work::Send(Job { attempts: job.attempts + 1, ..job })));
+            }
+
+            // The sender who has waited longest among those who have gone quiet (or waited long enough).
+            let user: Option<String> = tx
+                .query_row(
+                    "SELECT user_key FROM bridge_jobs WHERE state = 'received' GROUP BY user_key
+                     HAVING MAX(received_at) <= ?1 - ?2 OR MIN(received_at) <= ?1 - ?3
+                     ORDER BY MIN(received_at) LIMIT 1",
+                    params![now_ms, c.quiet_ms, c.max_wait_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(user) = user else { return Ok(None) };
+            let rows: Vec<(Job, Option<String>)> = tx
+                .prepare(&format!(
+                    "SELECT {JOB_COLUMNS} FROM bridge_jobs WHERE state = 'received' AND user_key = ?1
+                     ORDER BY id LIMIT ?2"
+                ))?
+                .query_map(params![user, c.max_messages as i64], job_row)?
+                .collect::<Result<_, _>>()?;
+            let leader = rows.first().map(|(j, _)| j.id);
+            let mut group = Vec::with_capacity(rows.len());
+            for row in rows {
+                let job = with_reply(row)?;
+                tx.execute(
+                    "UPDATE bridge_jobs SET state = 'analysing', lease_owner = ?2, lease_until = ?3, leader = ?4,
+                         attempts = attempts + 1, updated_at = ?5 WHERE id = ?1",
+                    params![job.id, owner, until, leader, now_ms],
+                )?;
+                event(tx, job.id, State::Analysing, None, now_ms)?;
+                group.push(Job { state: State::Analysing, attempts: job.attempts + 1, ..job });
+            }
+            Ok(Some(Work::Analyse(group)))
+        })
+    }
+
+    fn store_reply(&self, owner: &str, group: &[i64], reply: &Reply, now_ms: i64) -> Result<(), QueueError> {
+        let Some((&leader, rest)) = group.split_first() else { return Ok(()) };
+        let json = serde_json::to_string(reply)?;
+        self.write(|tx| {
+            for id in group {
+                held(tx, owner, *id)?;
+            }
+            tx.execute(
+                "UPDATE bridge_jobs SET state = 'replying', reply = ?2, sent_parts = 0, next_at = ?3, updated_at = ?3
+                 WHERE id = ?1",
+                params![leader, json, now_ms],
+            )?;
+            event(tx, leader, State::Replying, None, now_ms)?;
+            let detail = format!("answered with job {leader}");
+            for id in rest {
+                tx.execute(
+                    "UPDATE bridge_jobs SET state = 'done', body = '', lease_owner = NULL, lease_until = NULL,
+                         reason = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, detail, now_ms],
+                )?;
+                event(tx, *id, State::Done, Some(&detail), now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn part_sent(&self, owner: &str, job: i64, index: usize, provider_id: &str, now_ms: i64) -> Result<(), QueueError> {
+        self.write(|tx| {
+            held(tx, owner, job)?;
+            tx.execute(
+                "UPDATE bridge_jobs SET sent_parts = MAX(sent_parts, ?2 + 1),
+                     provider_ids = json_insert(provider_ids, '$[#]', ?3), updated_at = ?4 WHERE id = ?1",
+                params![job, index as i64, provider_id, now_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO bridge_deliveries (provider_id, job_id, status, rank, updated_at) VALUES (?1, ?2, 'accepted', 0, ?3)
+                 ON CONFLICT(provider_id) DO UPDATE SET job_id = excluded.job_id",
+                params![provider_id, job, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn retry_at(&self, owner: &str, job: i64, at_ms: i64, reason: &str, now_ms: i64) -> Result<(), QueueError> {
+        self.write(|tx| {
+            held(tx, owner, job)?;
+            tx.execute(
+                "UPDATE bridge_jobs SET next_at = ?2, lease_owner = NULL, lease_until = NULL, reason = ?3, updated_at = ?4
+                 WHERE id = ?1",
+                params![job, at_ms, reason, now_ms],
+            )?;
+            event(tx, job, State::Replying, Some(reason), now_ms)?;
+            Ok(())
+        })
+    }
+
+    fn finish(
+        &self,
+        owner: &str,
+        jobs: &[i64],
+        outcome: Outcome,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), QueueError> {
+        let state = outcome.state();
+        self.write(|tx| {
+            for &job in jobs {
+                held(tx, owner, job)?;
+                // A finished message's text is no longer needed (its verdict is in the history, redacted); a
+                // message for review keeps it so a person can look.
+                let clear = outcome == Outcome::Done;
+                tx.execute(
+                    "UPDATE bridge_jobs SET state = ?2, lease_owner = NULL, lease_until = NULL, reason = ?3,
+                         body = CASE WHEN ?4 THEN '' ELSE body END, updated_at = ?5 WHERE id = ?1",
+                    params![job, state.as_str(), reason, clear, now_ms],
+                )?;
+                event(tx, job, state, reason, now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn release(&self, owner: &str, now_ms: i64) -> Result<usize, QueueError> {
+        self.write(|tx| {
+            let analysing = tx.execute(
+                "UPDATE bridge_jobs SET state = 'received', lease_owner = NULL, lease_until = NULL, leader = NULL,
+                     updated_at = ?2 WHERE lease_owner = ?1 AND state = 'analysing'",
+                params![owner, now_ms],
+            )?;
+            let replying = tx.execute(
+                "UPDATE bridge_jobs SET lease_owner = NULL, lease_until = NULL, next_at = ?2, updated_at = ?2
+                 WHERE lease_owner = ?1 AND state = 'replying'",
+                params![owner, now_ms],
+            )?;
+            Ok(analysing + replying)
+        })
+    }
+
+    fn depth(&self, now_ms: i64) -> Result<Depth, QueueError> {
+        let conn = self.conn();
+        let (pending, oldest): (i64, Option<i64>) = conn.query_row(
+            "SELECT COUNT(*), MIN(received_at) FROM bridge_jobs WHERE state IN ('received', 'analysing', 'replying')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let review: i64 =
+            conn.query_row("SELECT COUNT(*) FROM bridge_jobs WHERE state = 'review'", [], |r| r.get(0))?;
+        Ok(Depth {
+            pending: pending as u64,
+            oldest_age_ms: oldest.map_or(0, |t| (now_ms - t).max(0)),
+            review: review as u64,
+        })
+    }
+
+    fn events(&self, job: i64) -> Result<Vec<State>, QueueError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT state FROM bridge_events WHERE job_id = ?1 ORDER BY id")?;
+        let states = stmt.query_map([job], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(states.iter().filter_map(|s| State::parse(s)).collect())
+    }
+
+    fn jobs(&self, state: Option<State>, limit: usize) -> Result<Vec<JobSummary>, QueueError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, channel, state, attempts, received_at, reason FROM bridge_jobs
+             WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state.map(State::as_str), limit as i64], |r| {
+            let channel: String = r.get(1)?;
+            let state: String = r.get(2)?;
+            Ok(JobSummary {
+                id: r.get(0)?,
+                channel: Channel::parse(&channel).unwrap_or(Channel::Sms),
+                state: State::parse(&state).unwrap_or(State::Received),
+                attempts: r.get(3)?,
+                received_at_ms: r.get(4)?,
+                reason: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delivery_status(
+        &self,
+        provider_id: &str,
+        status: &str,
+        rank: u8,
+        error_code: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, QueueError> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "INSERT INTO bridge_deliveries (provider_id, status, rank, error_code, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(provider_id) DO UPDATE SET status = excluded.status, rank = excluded.rank,
+                     error_code = COALESCE(excluded.error_code, error_code), updated_at = excluded.updated_at
+                 WHERE excluded.rank > bridge_deliveries.rank",
+                params![provider_id, status, rank, error_code, now_ms],
+            )?;
+            Ok(changed > 0)
+        })
+    }
+}
+
+impl Users for SqliteQueue {
+    fn last_inbound_ms(&self, user_key: &str) -> Result<Option<i64>, QueueError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT last_inbound_at FROM bridge_users WHERE user_key = ?1", [user_key], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn count_analysis(&self, user_key: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError> {
+        self.write(|tx| {
+            let day: String =
+                tx.query_row("SELECT strftime('%Y-%m-%d', ?1 / 1000, 'unixepoch')", [now_ms], |r| r.get(0))?;
+            // A new day resets the count; then one more analysis is counted only while under the limit.
+            tx.execute(
+                "INSERT INTO bridge_users (user_key, quota_day, quota_used, quota_told) VALUES (?1, ?2, 0, 0)
+                 ON CONFLICT(user_key) DO UPDATE SET quota_day = ?2, quota_used = 0, quota_told = 0
+                 WHERE quota_day IS NOT ?2",
+                params![user_key, day],
+            )?;
+            let (used, told): (i64, bool) =
+                tx.query_row("SELECT quota_used, quota_told FROM bridge_users WHERE user_key = ?1", [user_key], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            if used < i64::from(limit) {
+                tx.execute("UPDATE bridge_users SET quota_used = quota_used + 1 WHERE user_key = ?1", [user_key])?;
+                Ok(Quota::Allowed)
+            } else if !told {
+                tx.execute("UPDATE bridge_users SET quota_told = 1 WHERE user_key = ?1", [user_key])?;
+                Ok(Quota::JustExceeded)
+            } else {
+                Ok(Quota::Exceeded)
+            }
+        })
+    }
+
+    fn forget(&self, user_key: &str, keep: Option<i64>) -> Result<usize, QueueError> {
+        self.write(|tx| {
+            let keep = keep.unwrap_or(-1);
+            let mut removed = tx.execute(
+                "DELETE FROM bridge_deliveries WHERE job_id IN
+                     (SELECT id FROM bridge_jobs WHERE user_key = ?1 AND id != ?2)",
+                params![user_key, keep],
+            )?;
+            removed += tx.execute(
+                "DELETE FROM bridge_events WHERE job_id IN (SELECT id FROM bridge_jobs WHERE user_key = ?1 AND id != ?2)",
+                params![user_key, keep],
+            )?;
+            removed += tx.execute("DELETE FROM bridge_jobs WHERE user_key = ?1 AND id != ?2", params![user_key, keep])?;
+            removed += tx.execute("DELETE FROM bridge_users WHERE user_key = ?1", [user_key])?;
+            tx.execute("UPDATE bridge_jobs SET body = '' WHERE id = ?1", [keep])?;
+            Ok(removed)
+        })
+    }
+}
+
+impl ApiKeys for SqliteQueue {
+    fn add_key(&self, name: &str, key_hash: &str, now_ms: i64) -> Result<i64, QueueError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO bridge_api_keys (name, key_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![name, key_hash, now_ms],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn check_key(&self, key_hash: &str) -> Result<Option<String>, QueueError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row("SELECT name FROM bridge_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL", [key_hash], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn revoke_key(&self, name: &str, now_ms: i64) -> Result<usize, QueueError> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE bridge_api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, now_ms],
+            )?)
+        })
+    }
+
+    fn list_keys(&self) -> Result<Vec<(String, i64, Option<i64>)>, QueueError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, created_at, revoked_at FROM bridge_api_keys ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,74 @@
+//! `POST /v1/analyze`: JSON in (`{"text": ...}` or posting fields, the CLI's batch format), the full `Analysis`
+//! out, synchronously. Callers authenticate with `Authorization: Bearer <key>`; keys are created with
+//! `redflag-bridge keys add` and stored as SHA-256 hashes, so the database never holds a usable key.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use redflag::{Analysis, Input};
+
+use super::{AppError, content_type_is};
+use crate::app::AppState;
+use crate::engine::EngineError;
+use crate::metrics as m;
+use crate::worker::blocking;
+
+/// The caller's key name, once its bearer key checked out.
+#[derive(Debug)]
+pub struct ApiKey(pub String);
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(AppError::Unauthorized(
+                "send Authorization: Bearer <key> (create one with redflag-bridge keys add)",
+            ))?;
+        let hash = redflag::escalate::sha256_hex(key);
+        let store = Arc::clone(state.store());
+        let name = blocking(move || store.check_key(&hash))
+            .await
+            .map_err(AppError::Unavailable)?
+            .map_err(|e| AppError::Unavailable(e.into()))?;
+        name.map(ApiKey).ok_or(AppError::Unauthorized("unknown or revoked API key"))
+    }
+}
+
+pub async fn analyze(
+    State(state): State<AppState>,
+    ApiKey(name): ApiKey,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Analysis>, AppError> {
+    let user = format!("api:{name}");
+    if !state.allow(&user) {
+        metrics::counter!(m::WEBHOOKS, "channel" => "api", "outcome" => "rate_limited").increment(1);
+        metrics::counter!(m::LIMITED, "kind" => "rate").increment(1);
+        return Err(AppError::TooManyRequests);
+    }
+    if !content_type_is(&headers, "application/json") {
+        return Err(AppError::UnsupportedMediaType("send application/json, e.g. {\"text\": \"...\"}"));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let (input, warnings): (Input, Vec<String>) =
+        Input::from_json(value).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut analysis = state.shared.engine.analyze(input, "api", Some(&user)).await.map_err(|e| match e {
+        EngineError::Input(why) => AppError::BadRequest(why),
+        EngineError::Stopped => AppError::Unavailable(e.into()),
+    })?;
+    analysis.notes.extend(warnings);
+    metrics::counter!(m::WEBHOOKS, "channel" => "api", "outcome" => "answered").increment(1);
+    Ok(Json(analysis))
+}

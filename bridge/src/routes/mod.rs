@@ -1,0 +1,98 @@
+//! Route handlers, one module per caller, and the one error type they return.
+//!
+//! Bad input is the caller's problem: a 4xx with a plain sentence saying what to fix, logged at `info` at most.
+//! Internal failures are ours: logged once at `error` with the cause, answered with a bare 500/503 so internals
+//! (paths, SQL) never reach a client. A webhook whose message could not be queued answers 503, so Twilio or
+//! Telegram retries it later: nothing is lost.
+
+pub mod api;
+pub mod health;
+pub mod telegram;
+pub mod twilio;
+
+use std::sync::Arc;
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::queue::{Enqueued, NewMessage};
+use crate::worker::blocking;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("too many requests; slow down and retry later")]
+    TooManyRequests,
+    /// Ours, and temporary: the message was not accepted, so the sender should retry.
+    #[error("temporarily unavailable; retry later")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(e) => {
+                tracing::error!(error = %format!("{e:#}"), "request failed");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        let mut response =
+            (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{self}\n")).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound("no such route; see bridge/README.md for the routes")
+}
+
+/// Whether a request's `Content-Type` is `expected` (parameters such as `charset` ignored).
+fn content_type_is(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+/// Persist an inbound message (the one write a webhook does) and wake a worker if it is new.
+async fn persist(state: &AppState, message: NewMessage) -> Result<Enqueued, AppError> {
+    let store = Arc::clone(state.store());
+    let channel = message.channel.as_str();
+    let enqueued = blocking(move || store.enqueue(&message))
+        .await
+        .map_err(AppError::Unavailable)?
+        .map_err(|e| AppError::Unavailable(e.into()))?;
+    let outcome = match enqueued {
+        Enqueued::New(id) => {
+            tracing::info!(job = id, channel, "queued");
+            state.shared.wake.notify_one();
+            "queued"
+        }
+        Enqueued::Duplicate => {
+            tracing::info!(channel, "duplicate delivery ignored");
+            "duplicate"
+        }
+    };
+    metrics::counter!(crate::metrics::WEBHOOKS, "channel" => channel, "outcome" => outcome).increment(1);
+    Ok(enqueued)
+}

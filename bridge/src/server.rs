@@ -1,0 +1,179 @@
+//! `redflag-bridge serve`: open the store, load the model once, start the workers, serve HTTP, and shut down
+//! gracefully on SIGTERM or Ctrl-C (stop accepting, let workers finish the job in hand, hand back the rest).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use redflag::escalate::Escalator;
+use redflag::store::Store;
+use secrecy::SecretString;
+use tokio::sync::{Notify, watch};
+
+use crate::app::{AppState, app};
+use crate::engine::Engine;
+use crate::outbox::{self, Outbox};
+use crate::queue::{BridgeStore, Coalesce, SqliteQueue};
+use crate::settings::{Environment, Settings};
+use crate::telegram::TelegramClient;
+use crate::twilio::client::TwilioClient;
+use crate::worker::{self, Shared, WorkerConfig};
+
+/// How long workers get to finish the job in hand after a shutdown signal before the process exits anyway (their
+/// jobs then come back when the lease runs out).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Timeout of one REST call to Twilio or Telegram.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    warn_about(&settings);
+
+    let core_store = Arc::new(Store::open(&settings.db)?);
+    let store: Arc<dyn BridgeStore> = Arc::new(SqliteQueue::open(&settings.db)?);
+    let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
+    let escalator = if settings.core.llm_configured {
+        Some(Escalator::new(&settings.core, Some(Arc::clone(&core_store))).context("the LLM settings are unusable")?)
+    } else {
+        None
+    };
+    let engine = Arc::new(Engine::start(
+        analyzer,
+        escalator,
+        Arc::clone(&core_store),
+        settings.core.history_enabled,
+        settings.workers.analysis_threads,
+    ));
+
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}; set REDFLAG_BRIDGE_ADDR to a free address", settings.addr))?;
+    let local = listener.local_addr()?;
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+
+    let outbox = outbox(&settings, &public_url)?;
+    let w = &settings.workers;
+    let config = WorkerConfig {
+        lease_ms: settings.lease().as_millis() as i64,
+        coalesce: Coalesce {
+            quiet_ms: w.coalesce_quiet_ms as i64,
+            max_wait_ms: w.coalesce_max_ms as i64,
+            max_messages: 20,
+        },
+        max_attempts: w.max_attempts,
+        retry_base: Duration::from_millis(w.retry_base_ms),
+        daily_quota: settings.limits.daily_quota,
+        log_personal_data: settings.log_personal_data,
+    };
+    let shared =
+        Arc::new(Shared { store: Arc::clone(&store), core_store, engine, outbox, config, wake: Notify::new() });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Each process gets its own owner prefix, so a restarted bridge never mistakes its predecessor's leases for
+    // its own.
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let mut workers = tokio::task::JoinSet::new();
+    for i in 0..w.count {
+        workers.spawn(worker::run(Arc::clone(&shared), format!("{}-{i}", &instance[..8]), stop_rx.clone()));
+    }
+    workers.spawn(worker::gauges(store, stop_rx.clone()));
+
+    let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install());
+    // Tests and scripts read this line to find the port when REDFLAG_BRIDGE_ADDR ends in :0.
+    println!("redflag-bridge listening on http://{local}");
+    tracing::info!(
+        addr = %local,
+        public_url = %public_url,
+        environment = ?settings.environment,
+        mock_twilio = settings.mock_twilio(),
+        telegram = settings.telegram.bot_token.is_some(),
+        escalation = shared.engine.escalates(),
+        workers = w.count,
+        analysis_threads = shared.engine.threads(),
+        "redflag-bridge started"
+    );
+
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("stopped accepting requests; waiting for workers to finish the job in hand");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while workers.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("workers did not finish in time; their jobs come back when their leases run out");
+    }
+    tracing::info!("redflag-bridge stopped");
+    Ok(())
+}
+
+fn outbox(settings: &Settings, public_url: &str) -> anyhow::Result<Outbox> {
+    let t = &settings.twilio;
+    let twilio = match (&t.account_sid, &t.auth_token) {
+        (Some(sid), Some(token)) => {
+            let client = TwilioClient::new(&t.api_base, sid, token.clone(), SEND_TIMEOUT)?;
+            let from =
+                t.from.clone().context("set TWILIO_FROM (e.g. whatsapp:+14155238886) so replies have a sender")?;
+            Some(outbox::Twilio {
+                client,
+                from,
+                status_callback: t.status_callbacks.then(|| format!("{public_url}/webhooks/twilio/status")),
+                template_content_sid: t.template_content_sid.clone(),
+            })
+        }
+        _ => None,
+    };
+    let telegram = match &settings.telegram.bot_token {
+        Some(token) => {
+            Some(TelegramClient::new(&settings.telegram.api_base, SecretString::clone(token), SEND_TIMEOUT)?)
+        }
+        None => None,
+    };
+    Ok(Outbox {
+        twilio,
+        telegram,
+        log_personal_data: settings.log_personal_data,
+        mock_template: t.template_content_sid.clone(),
+    })
+}
+
+fn warn_about(settings: &Settings) {
+    if settings.environment == Environment::Development {
+        if !settings.validate_signatures {
+            tracing::warn!(
+                "!!! WEBHOOK SIGNATURE VALIDATION IS OFF: anyone who can reach this server can post fake messages. \
+                 Development only; production refuses this setting. !!!"
+            );
+        }
+        if settings.mock_twilio() {
+            tracing::warn!(
+                "no Twilio credentials: MOCK MODE, replies are logged instead of sent; webhooks are signed with the \
+                 development token (redflag-bridge simulate does this for you)"
+            );
+        }
+    }
+    if settings.log_personal_data {
+        tracing::warn!("log_personal_data is on: message texts and phone numbers will appear in the logs");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,557 @@
+//! The bridge's settings: defaults, then `bridge.toml`, then environment variables, like the core's
+//! [`redflag::config::Config`] whose sections (`[llm]`, `[escalation]`, `[budget]`, ...) the same file may hold.
+//!
+//! The environment variable names are a contract with every deployment (systemd units, containers, the tests),
+//! so they are listed once in [`ENV_VARS`] and documented in bridge/README.md. Secrets are [`SecretString`]s and
+//! never appear in `Debug` output. [`Settings::check`] refuses a production configuration that would accept
+//! unsigned webhooks or could not reply, so a mistake stops the start instead of showing up as silent users.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use redflag::config::Config;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Every environment variable the bridge reads itself (the core reads the LLM ones).
+pub const ENV_VARS: &[&str] = &[
+    "REDFLAG_ENV",
+    "REDFLAG_BRIDGE_ADDR",
+    "REDFLAG_PUBLIC_URL",
+    "REDFLAG_DB",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_API_BASE",
+    "TWILIO_TEMPLATE_CONTENT_SID",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_SECRET_TOKEN",
+    "TELEGRAM_API_BASE",
+    "REDFLAG_BRIDGE_VALIDATE_SIGNATURES",
+];
+
+/// The signing token in development when no Twilio auth token is set. Public on purpose: it protects nothing, and
+/// production refuses to start without a real token.
+pub const DEV_AUTH_TOKEN: &str = "redflag-development-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Twilio {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    /// Our sender, e.g. `whatsapp:+14155238886`; replies to SMS use it without the prefix.
+    pub from: Option<String>,
+    pub api_base: String,
+    /// An approved WhatsApp template (`HX...`) sent when a reply falls outside the 24-hour window.
+    pub template_content_sid: Option<String>,
+    /// Ask Twilio for delivery status callbacks on `/webhooks/twilio/status`.
+    pub status_callbacks: bool,
+}
+
+impl Twilio {
+    /// Replies go to the real REST API only with both credentials; otherwise (development only) they are logged.
+    pub fn can_send(&self) -> bool {
+        self.account_sid.is_some() && self.auth_token.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Telegram {
+    pub bot_token: Option<SecretString>,
+    pub secret_token: Option<SecretString>,
+    pub api_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted; Twilio's biggest webhook (1,600 characters and ten media URLs) is ~10 KB.
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: f64,
+    /// Messages one sender may send per minute before webhooks are dropped (a token bucket: `rate_burst` at once).
+    pub rate_per_minute: u32,
+    pub rate_burst: u32,
+    /// Analyses per user per UTC day; the first message over it gets one polite reply, the rest none.
+    pub daily_quota: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 10.0,
+            rate_per_minute: 20,
+            rate_burst: 10,
+            daily_quota: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workers {
+    /// Jobs processed at once (each waits on the network most of the time).
+    pub count: usize,
+    /// Threads that run the local model; 0 means one per core.
+    pub analysis_threads: usize,
+    /// How long a claimed job stays invisible to other workers; a crashed worker's jobs come back after this.
+    pub lease_secs: f64,
+    /// A sender's messages are analysed together once none has arrived for this long (forwarded postings arrive
+    /// as several webhooks within a second or two)...
+    pub coalesce_quiet_ms: u64,
+    /// ...or once the oldest has waited this long, so a chatty sender is not put off forever.
+    pub coalesce_max_ms: u64,
+    /// Delivery attempts before a reply is given up as failed.
+    pub max_attempts: u32,
+    /// The first retry waits about this long, each later one twice as long (capped at 10 minutes).
+    pub retry_base_ms: u64,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers {
+            count: 4,
+            analysis_threads: 0,
+            lease_secs: 60.0,
+            coalesce_quiet_ms: 1500,
+            coalesce_max_ms: 6000,
+            max_attempts: 8,
+            retry_base_ms: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Api {
+    /// Origins allowed to call `/v1/analyze` from a browser; empty means any (the API needs a bearer key anyway).
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub addr: SocketAddr,
+    /// The base URL Twilio calls (`https://example.ngrok.app`); signatures are computed over it, not the Host.
+    pub public_url: Option<String>,
+    pub db: PathBuf,
+    pub twilio: Twilio,
+    pub telegram: Telegram,
+    pub validate_signatures: bool,
+    pub limits: Limits,
+    pub workers: Workers,
+    pub api: Api,
+    /// Log message bodies and full phone numbers (development debugging only; off by default).
+    pub log_personal_data: bool,
+    /// The core's settings: LLM endpoint, escalation policy, budgets, cache, history.
+    pub core: Config,
+    pub source: Option<PathBuf>,
+}
+
+/// The file's own keys; every other top-level table belongs to the core.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    environment: Option<Environment>,
+    addr: Option<String>,
+    public_url: Option<String>,
+    db: Option<PathBuf>,
+    validate_signatures: Option<bool>,
+    log_personal_data: Option<bool>,
+    #[serde(default)]
+    twilio: FileTwilio,
+    #[serde(default)]
+    telegram: FileTelegram,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    workers: Workers,
+    #[serde(default)]
+    api: Api,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTwilio {
+    account_sid: Option<String>,
+    auth_token: Option<SecretString>,
+    from: Option<String>,
+    api_base: Option<String>,
+    template_content_sid: Option<String>,
+    status_callbacks: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTelegram {
+    bot_token: Option<SecretString>,
+    secret_token: Option<SecretString>,
+    api_base: Option<String>,
+}
+
+const BRIDGE_KEYS: &[&str] = &[
+    "environment",
+    "addr",
+    "public_url",
+    "db",
+    "validate_signatures",
+    "log_personal_data",
+    "twilio",
+    "telegram",
+    "limits",
+    "workers",
+    "api",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the bridge settings {}: {source}; check the path given to --config", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the bridge settings {} are not valid TOML for Redflag: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{name} is not valid: {message}")]
+    Env { name: &'static str, message: String },
+    #[error(transparent)]
+    Core(#[from] redflag::config::ConfigError),
+    #[error("production needs {what}: {fix}")]
+    Production { what: &'static str, fix: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Load from `path` (if any) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::load_with(path, |name| std::env::var(name).ok())
+    }
+
+    pub fn load_with(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let env = |name: &str| env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let (file, core) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| SettingsError::Read { path: path.to_path_buf(), source })?;
+                split(&text, path, &env)?
+            }
+            // Without a file the core still reads its own default config file and the environment.
+            None => (File::default(), Config::load_with(None, env)?),
+        };
+
+        let environment = match env("REDFLAG_ENV") {
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "development" | "dev" => Environment::Development,
+                "production" | "prod" => Environment::Production,
+                _ => {
+                    return Err(SettingsError::Env {
+                        name: "REDFLAG_ENV",
+                        message: format!("{v:?}: use development or production"),
+                    });
+                }
+            },
+            None => file.environment.unwrap_or(Environment::Development),
+        };
+        let addr_text = env("REDFLAG_BRIDGE_ADDR").or(file.addr).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let addr = addr_text.parse().map_err(|e| SettingsError::Env {
+            name: "REDFLAG_BRIDGE_ADDR",
+            message: format!("{addr_text:?} is not an address like 127.0.0.1:8080 ({e})"),
+        })?;
+        let public_url = env("REDFLAG_PUBLIC_URL").or(file.public_url).map(|u| u.trim_end_matches('/').to_string());
+        if let Some(u) = &public_url {
+            let parsed = url::Url::parse(u).map_err(|e| SettingsError::Env {
+                name: "REDFLAG_PUBLIC_URL",
+                message: format!("{u:?} is not a URL ({e}); use the base URL Twilio calls, e.g. https://abc.ngrok.app"),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+                return Err(SettingsError::Env {
+                    name: "REDFLAG_PUBLIC_URL",
+                    message: "use an http(s) base URL without a query, e.g. https://abc.ngrok.app".into(),
+                });
+            }
+        }
+        let db = env("REDFLAG_DB")
+            .map(PathBuf::from)
+            .or(file.db)
+            .or_else(|| core.db_path.clone())
+            .or_else(redflag::store::Store::default_path)
+            .ok_or_else(|| {
+                SettingsError::Invalid("no home directory to keep the database in: set REDFLAG_DB".into())
+            })?;
+
+        let twilio = Twilio {
+            account_sid: env("TWILIO_ACCOUNT_SID").or(file.twilio.account_sid),
+            auth_token: env("TWILIO_AUTH_TOKEN").map(SecretString::from).or(file.twilio.auth_token),
+            from: env("TWILIO_FROM").or(file.twilio.from),
+            api_base: env("TWILIO_API_BASE")
+                .or(file.twilio.api_base)
+                .unwrap_or_else(|| "https://api.twilio.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            template_content_sid: env("TWILIO_TEMPLATE_CONTENT_SID").or(file.twilio.template_content_sid),
+            status_callbacks: file.twilio.status_callbacks.unwrap_or(true),
+        };
+        let telegram = Telegram {
+            bot_token: env("TELEGRAM_BOT_TOKEN").map(SecretString::from).or(file.telegram.bot_token),
+            secret_token: env("TELEGRAM_SECRET_TOKEN").map(SecretString::from).or(file.telegram.secret_token),
+            api_base: env("TELEGRAM_API_BASE")
+                .or(file.telegram.api_base)
+                .unwrap_or_else(|| "https://api.telegram.org".into())
+                .trim_end_matches('/')
+                .to_string(),
+        };
+        let validate_signatures = match env("REDFLAG_BRIDGE_VALIDATE_SIGNATURES") {
+            Some(v) => parse_bool(&v).ok_or(SettingsError::Env {
+                name: "REDFLAG_BRIDGE_VALIDATE_SIGNATURES",
+                message: format!("{v:?}: use true or false"),
+            })?,
+            None => file.validate_signatures.unwrap_or(true),
+        };
+        let settings = Settings {
+            environment,
+            addr,
+            public_url,
+            db,
+            twilio,
+            telegram,
+            validate_signatures,
+            limits: file.limits,
+            workers: file.workers,
+            api: file.api,
+            log_personal_data: file.log_personal_data.unwrap_or(false),
+            core,
+            source: path.map(Path::to_path_buf),
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Refuse settings that cannot work, production's stricter rules included.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        let l = &self.limits;
+        if l.max_body_bytes < 1024 || l.rate_per_minute == 0 || l.rate_burst == 0 {
+            return Err(SettingsError::Invalid(
+                "[limits] max_body_bytes must be at least 1024, rate_per_minute and rate_burst at least 1".into(),
+            ));
+        }
+        if !(l.request_timeout_secs.is_finite() && l.request_timeout_secs > 0.0) {
+            return Err(SettingsError::Invalid("[limits] request_timeout_secs must be a positive number".into()));
+        }
+        let w = &self.workers;
+        if w.count == 0 || w.max_attempts == 0 || !(w.lease_secs.is_finite() && w.lease_secs >= 1.0) {
+            return Err(SettingsError::Invalid(
+                "[workers] count and max_attempts must be at least 1, lease_secs at least 1".into(),
+            ));
+        }
+        if let Some(secret) = &self.telegram.secret_token {
+            let s = secret.expose_secret();
+            let ok =
+                (1..=256).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(SettingsError::Env {
+                    name: "TELEGRAM_SECRET_TOKEN",
+                    message: "Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -".into(),
+                });
+            }
+        }
+        if self.environment == Environment::Production {
+            if self.twilio.auth_token.is_none() {
+                return Err(SettingsError::Production {
+                    what: "a Twilio auth token",
+                    fix: "set TWILIO_AUTH_TOKEN (Twilio console, Account info) so webhook signatures can be checked",
+                });
+            }
+            if self.public_url.is_none() {
+                return Err(SettingsError::Production {
+                    what: "a public URL",
+                    fix: "set REDFLAG_PUBLIC_URL to the https base URL Twilio calls; signatures are computed over it",
+                });
+            }
+            if !self.validate_signatures {
+                return Err(SettingsError::Production {
+                    what: "webhook signature validation",
+                    fix: "remove validate_signatures = false / REDFLAG_BRIDGE_VALIDATE_SIGNATURES; it is for development only",
+                });
+            }
+            if self.twilio.account_sid.is_none() || self.twilio.from.is_none() {
+                return Err(SettingsError::Production {
+                    what: "a Twilio sender",
+                    fix: "set TWILIO_ACCOUNT_SID and TWILIO_FROM (e.g. whatsapp:+14155238886) so replies can be sent",
+                });
+            }
+            if self.telegram.bot_token.is_some() && self.telegram.secret_token.is_none() {
+                return Err(SettingsError::Production {
+                    what: "a Telegram secret token",
+                    fix: "set TELEGRAM_SECRET_TOKEN and pass it as secret_token to setWebhook",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The token webhook signatures are checked (and, by `simulate`, made) with: the configured auth token, or
+    /// in development without one the public [`DEV_AUTH_TOKEN`], so the signed path is exercised even in mock
+    /// mode. Production always has a real one ([`Settings::check`]).
+    pub fn signing_token(&self) -> String {
+        match &self.twilio.auth_token {
+            Some(t) => t.expose_secret().to_string(),
+            None => DEV_AUTH_TOKEN.to_string(),
+        }
+    }
+
+    /// Development without Twilio credentials: replies are logged, not sent.
+    pub fn mock_twilio(&self) -> bool {
+        !self.twilio.can_send()
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.limits.request_timeout_secs)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs_f64(self.workers.lease_secs)
+    }
+
+    /// The URL Twilio signed for a request to `path_and_query` on this server.
+    pub fn signed_url(&self, path_and_query: &str) -> Option<String> {
+        self.public_url.as_ref().map(|base| format!("{base}{path_and_query}"))
+    }
+}
+
+/// Split one TOML file into the bridge's keys and the core's sections.
+fn split(text: &str, path: &Path, env: &impl Fn(&str) -> Option<String>) -> Result<(File, Config), SettingsError> {
+    let parse_err = |message: String| SettingsError::Parse { path: path.to_path_buf(), message };
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(e.message().to_string()))?;
+    let mut ours = toml::Table::new();
+    for key in BRIDGE_KEYS {
+        if let Some(v) = table.remove(*key) {
+            ours.insert((*key).to_string(), v);
+        }
+    }
+    let file: File = ours.try_into().map_err(|e: toml::de::Error| parse_err(e.message().to_string()))?;
+    let core_text = toml::to_string(&table).map_err(|e| parse_err(e.to_string()))?;
+    let core = Config::from_toml_with(&core_text, path, env)?;
+    Ok((file, core))
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(toml_text: Option<&str>, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = move |name: &str| vars.get(name).cloned();
+        match toml_text {
+            Some(t) => {
+                let dir = tempfile::tempdir().expect("a temp dir");
+                let path = dir.path().join("bridge.toml");
+                std::fs::write(&path, t).expect("write settings");
+                Settings::load_with(Some(&path), env)
+            }
+            None => Settings::load_with(None, env),
+        }
+    }
+
+    #[test]
+    fn defaults_are_development_on_loopback() {
+        let s = load(None, &[("REDFLAG_DB", "/tmp/x.db")]).expect("defaults load");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.addr.to_string(), "127.0.0.1:8080");
+        assert!(s.mock_twilio());
+        assert!(s.validate_signatures);
+        assert_eq!(s.db, PathBuf::from("/tmp/x.db"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "environment = \"development\"\naddr = \"127.0.0.1:9000\"\n[twilio]\nfrom = \"whatsapp:+1\"\n";
+        let s = load(Some(file), &[("REDFLAG_BRIDGE_ADDR", "127.0.0.1:9001"), ("TWILIO_FROM", "+15550001111")])
+            .expect("loads");
+        assert_eq!(s.addr.port(), 9001);
+        assert_eq!(s.twilio.from.as_deref(), Some("+15550001111"));
+    }
+
+    #[test]
+    fn core_sections_share_the_file() {
+        let file = "[llm]\nmodel = \"llama3.2\"\nbase_url = \"http://127.0.0.1:11434/v1\"\n[limits]\ndaily_quota = 3\n";
+        let s = load(Some(file), &[]).expect("loads");
+        assert_eq!(s.core.llm.model, "llama3.2");
+        assert_eq!(s.limits.daily_quota, 3);
+    }
+
+    #[test]
+    fn typos_are_errors_not_ignored() {
+        let err = load(Some("[limits]\ndaily_qouta = 3\n"), &[]).expect_err("a typo is refused");
+        assert!(err.to_string().contains("daily_qouta"), "{err}");
+        let err = load(Some("[llmm]\nmodel = \"x\"\n"), &[]).expect_err("an unknown core section is refused");
+        assert!(err.to_string().contains("llmm"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_without_token_or_public_url() {
+        let err = load(None, &[("REDFLAG_ENV", "production")]).expect_err("no token");
+        assert!(err.to_string().contains("TWILIO_AUTH_TOKEN"), "{err}");
+        let err = load(None, &[("REDFLAG_ENV", "production"), ("TWILIO_AUTH_TOKEN", "t")]).expect_err("no url");
+        assert!(err.to_string().contains("REDFLAG_PUBLIC_URL"), "{err}");
+        let ok = load(
+            None,
+            &[
+                ("REDFLAG_ENV", "production"),
+                ("TWILIO_AUTH_TOKEN", "t"),
+                ("REDFLAG_PUBLIC_URL", "https://bridge.example.com/"),
+                ("TWILIO_ACCOUNT_SID", "AC1"),
+                ("TWILIO_FROM", "whatsapp:+14155238886"),
+            ],
+        )
+        .expect("complete production settings load");
+        assert_eq!(ok.signed_url("/webhooks/twilio").as_deref(), Some("https://bridge.example.com/webhooks/twilio"));
+    }
+
+    #[test]
+    fn production_cannot_switch_signatures_off() {
+        let vars = [
+            ("REDFLAG_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("REDFLAG_PUBLIC_URL", "https://b.example.com"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_FROM", "+15550001111"),
+            ("REDFLAG_BRIDGE_VALIDATE_SIGNATURES", "false"),
+        ];
+        let err = load(None, &vars).expect_err("refused");
+        assert!(err.to_string().contains("development only"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let s = load(None, &[("TWILIO_AUTH_TOKEN", "sekret-token-123"), ("TELEGRAM_BOT_TOKEN", "123:bot-sekret")])
+            .expect("loads");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("sekret"), "{shown}");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = load(None, &[("REDFLAG_BRIDGE_ADDR", "localhost")]).expect_err("not a socket address");
+        assert!(err.to_string().contains("REDFLAG_BRIDGE_ADDR"), "{err}");
+        let err = load(None, &[("TELEGRAM_SECRET_TOKEN", "has space")]).expect_err("bad secret");
+        assert!(err.to_string().contains("TELEGRAM_SECRET_TOKEN"), "{err}");
+    }
+}

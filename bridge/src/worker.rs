@@ -1,0 +1,342 @@
+//! Workers: claim work from the queue, analyse, store the reply, send it, record every step.
+//!
+//! A worker is a loop on the async runtime; the model runs on the engine's own threads and SQLite calls go
+//! through `spawn_blocking`, so no runtime thread is ever blocked. Each step writes its state before the next one
+//! starts (see [`crate::queue`] for why that makes a crash lose nothing and answer once). Between jobs a worker
+//! checks for shutdown; on the way out it hands back whatever it still holds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redflag::Input;
+use tokio::sync::{Notify, watch};
+
+use crate::engine::{Engine, EngineError};
+use crate::metrics as m;
+use crate::outbox::{Delivery, Outbox};
+use crate::queue::{BridgeStore, Channel, Coalesce, Job, Outcome, Quota, Reply, Work};
+use crate::reply::{self, Command, Style};
+
+/// WhatsApp only allows free-form replies within 24 hours of the user's last message.
+pub const WHATSAPP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How often an idle worker looks for due work (retries, quiet senders) when nobody wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub lease_ms: i64,
+    pub coalesce: Coalesce,
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub daily_quota: u32,
+    /// Log reply texts in mock mode and full addresses (development only).
+    pub log_personal_data: bool,
+}
+
+/// What every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub store: Arc<dyn BridgeStore>,
+    pub core_store: Arc<redflag::store::Store>,
+    pub engine: Arc<Engine>,
+    pub outbox: Outbox,
+    pub config: WorkerConfig,
+    /// Woken by the webhook handlers when something was queued.
+    pub wake: Notify,
+}
+
+/// Run `f` (a SQLite call) on the blocking pool.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| anyhow::anyhow!("a database task failed: {e}"))
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub async fn run(shared: Arc<Shared>, id: String, mut shutdown: watch::Receiver<bool>) {
+    tracing::debug!(worker = %id, "worker started");
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let claimed = {
+            let (store, id, cfg) = (Arc::clone(&shared.store), id.clone(), shared.config.clone());
+            blocking(move || store.claim(&id, now_ms(), cfg.lease_ms, cfg.coalesce)).await
+        };
+        match claimed {
+            Ok(Ok(Some(work))) => {
+                if let Err(e) = process(&shared, &id, work).await {
+                    // The job keeps its lease and comes back when it runs out: nothing is lost.
+                    tracing::error!(worker = %id, error = %format!("{e:#}"), "job failed; it will be retried after its lease");
+                }
+            }
+            Ok(Ok(None)) => {
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(worker = %id, error = %e, "cannot claim work");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                tracing::error!(worker = %id, error = %format!("{e:#}"), "cannot claim work");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    let (store, owner) = (Arc::clone(&shared.store), id.clone());
+    match blocking(move || store.release(&owner, now_ms())).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(worker = %id, released = n, "released unfinished work"),
+        Ok(Err(e)) => {
+            tracing::warn!(worker = %id, error = %e, "cannot release work; it returns when its lease runs out")
+        }
+        Err(e) => tracing::warn!(worker = %id, error = %e, "cannot release work"),
+    }
+}
+
+async fn process(shared: &Shared, owner: &str, work: Work) -> anyhow::Result<()> {
+    match work {
+        Work::Analyse(group) => analyse(shared, owner, group).await,
+        Work::Send(job) => send(shared, owner, job).await,
+    }
+}
+
+fn style(channel: Channel) -> Style {
+    match channel {
+        Channel::WhatsApp => Style::WhatsApp,
+        Channel::Sms => Style::Sms,
+        Channel::Telegram => Style::Telegram,
+    }
+}
+
+fn max_chars(channel: Channel) -> usize {
+    match channel {
+        Channel::Telegram => reply::TELEGRAM_MAX_CHARS,
+        Channel::WhatsApp | Channel::Sms => reply::TWILIO_MAX_CHARS,
+    }
+}
+
+/// Analyse one sender's group of messages and store the one reply, then send it.
+async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Result<()> {
+    let Some(leader) = group.first().cloned() else { return Ok(()) };
+    let style = style(leader.channel);
+    let mut ids: Vec<i64> = group.iter().map(|j| j.id).collect();
+
+    let mut texts = Vec::new();
+    let (mut help, mut forget, mut media) = (false, false, false);
+    for job in &group {
+        match reply::command(&job.body) {
+            Some(Command::Help) => help = true,
+            Some(Command::DeleteMyData) => forget = true,
+            None => {
+                media |= job.media;
+                if !job.body.trim().is_empty() {
+                    texts.push(job.body.as_str());
+                }
+            }
+        }
+    }
+
+    let mut sections = Vec::new();
+    if forget {
+        // Everything goes, the rest of this burst included; only the leader stays, to carry the confirmation.
+        let (store, core, user, keep) =
+            (Arc::clone(&shared.store), Arc::clone(&shared.core_store), leader.user_key.clone(), leader.id);
+        let removed = blocking(move || -> anyhow::Result<usize> {
+            Ok(store.forget(&user, Some(keep))? + core.forget_user(&user)?)
+        })
+        .await??;
+        tracing::info!(job = leader.id, removed, "erased a user's data on request");
+        ids.truncate(1);
+        sections.push(reply::deleted(removed, style));
+    } else {
+        if help {
+            sections.push(reply::help(style));
+        }
+        if !texts.is_empty() {
+            let (store, user, limit) = (Arc::clone(&shared.store), leader.user_key.clone(), shared.config.daily_quota);
+            let quota = blocking(move || store.count_analysis(&user, now_ms(), limit)).await??;
+            match quota {
+                Quota::Allowed => {
+                    let text = texts.join("\n\n");
+                    let channel = leader.channel.as_str();
+                    match shared.engine.analyze(Input::text(text), channel, Some(&leader.user_key)).await {
+                        Ok(analysis) => {
+                            tracing::info!(job = leader.id, messages = group.len(), label = ?analysis.label, "analysed");
+                            sections.push(reply::verdict(&analysis, style));
+                        }
+                        Err(EngineError::Input(why)) => {
+                            tracing::info!(job = leader.id, reason = %why, "nothing to analyse");
+                            sections.push(reply::empty(style));
+                        }
+                        Err(e @ EngineError::Stopped) => return Err(e.into()),
+                    }
+                }
+                Quota::JustExceeded => {
+                    metrics::counter!(m::LIMITED, "kind" => "quota").increment(1);
+                    sections.push(reply::quota_reached(style));
+                }
+                Quota::Exceeded => metrics::counter!(m::LIMITED, "kind" => "quota").increment(1),
+            }
+        } else if media {
+            sections.push(reply::media_not_supported(style));
+        } else if !help {
+            sections.push(reply::empty(style));
+        }
+    }
+
+    if sections.is_empty() {
+        // Over the quota and told so already: silence, on purpose.
+        let (store, owner) = (Arc::clone(&shared.store), owner.to_string());
+        blocking(move || store.finish(&owner, &ids, Outcome::Done, Some("daily quota used up"), now_ms())).await??;
+        return Ok(());
+    }
+    let parts = reply::split(&sections.join("\n\n"), max_chars(leader.channel));
+    let reply = Reply { parts };
+    {
+        let (store, owner, reply, ids) = (Arc::clone(&shared.store), owner.to_string(), reply.clone(), ids.clone());
+        blocking(move || store.store_reply(&owner, &ids, &reply, now_ms())).await??;
+    }
+    send(shared, owner, Job { reply: Some(reply), sent_parts: 0, ..leader }).await
+}
+
+/// Send the parts of a stored reply that the provider has not accepted yet.
+async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
+    let finish = |outcome: Outcome, reason: Option<String>| {
+        let (store, owner, id) = (Arc::clone(&shared.store), owner.to_string(), job.id);
+        async move {
+            blocking(move || store.finish(&owner, &[id], outcome, reason.as_deref(), now_ms())).await??;
+            anyhow::Ok(())
+        }
+    };
+    let Some(reply) = job.reply.clone() else {
+        return finish(Outcome::Review, Some("no reply stored".into())).await;
+    };
+    let Some(to) = job.reply_to.clone() else {
+        // An address we could not parse is never sent to: that is how 21211 loops start.
+        return finish(Outcome::Review, Some("the sender's address cannot be replied to".into())).await;
+    };
+    let channel = job.channel;
+
+    if channel == Channel::WhatsApp {
+        let (store, user) = (Arc::clone(&shared.store), job.user_key.clone());
+        // The message being answered is itself an inbound one (and "delete my data" erased the stored time).
+        let last = blocking(move || store.last_inbound_ms(&user)).await??.unwrap_or(0).max(job.received_at_ms);
+        if now_ms() - last > WHATSAPP_WINDOW_MS {
+            return outside_window(shared, owner, &job, &to, "the 24-hour window had closed before sending").await;
+        }
+    }
+
+    for index in job.sent_parts..reply.parts.len() {
+        match shared.outbox.send_text(channel, &to, &reply.parts[index]).await {
+            Delivery::Sent(provider_id) => {
+                metrics::counter!(m::REPLIES, "channel" => channel.as_str(), "outcome" => "sent", "code" => "")
+                    .increment(1);
+                let (store, owner, id) = (Arc::clone(&shared.store), owner.to_string(), job.id);
+                blocking(move || store.part_sent(&owner, id, index, &provider_id, now_ms())).await??;
+            }
+            Delivery::Retry { after, code } => {
+                if job.attempts >= shared.config.max_attempts {
+                    count(channel, "failed", &code);
+                    let why = format!("gave up after {} attempts; last error {code}", job.attempts);
+                    tracing::warn!(job = job.id, code = %code, "reply failed for good");
+                    return finish(Outcome::Failed, Some(why)).await;
+                }
+                count(channel, "retry", &code);
+                let wait = backoff(shared.config.retry_base, job.attempts).max(after.unwrap_or_default());
+                tracing::info!(job = job.id, code = %code, wait_ms = wait.as_millis() as u64, "reply will be retried");
+                let (store, owner, id) = (Arc::clone(&shared.store), owner.to_string(), job.id);
+                let at = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                blocking(move || store.retry_at(&owner, id, at, &format!("retryable error {code}"), now_ms()))
+                    .await??;
+                return Ok(());
+            }
+            Delivery::Permanent { code, outside_window: true } if channel == Channel::WhatsApp => {
+                count(channel, "review", &code);
+                return outside_window(shared, owner, &job, &to, "Twilio refused a free-form reply (63016)").await;
+            }
+            Delivery::Permanent { code, .. } => {
+                count(channel, "review", &code);
+                tracing::warn!(job = job.id, code = %code, "reply refused for good; sent to manual review");
+                return finish(Outcome::Review, Some(format!("permanent error {code}"))).await;
+            }
+        }
+    }
+    finish(Outcome::Done, None).await
+}
+
+/// Outside WhatsApp's window a free-form reply is refused; an approved template may still be sent.
+async fn outside_window(shared: &Shared, owner: &str, job: &Job, to: &str, why: &str) -> anyhow::Result<()> {
+    let (store, owner_s, id) = (Arc::clone(&shared.store), owner.to_string(), job.id);
+    let finish = |outcome: Outcome, reason: String| async move {
+        blocking(move || store.finish(&owner_s, &[id], outcome, Some(&reason), now_ms())).await??;
+        anyhow::Ok(())
+    };
+    match shared.outbox.send_template(to).await {
+        None => finish(Outcome::Review, format!("{why}; no template (ContentSid) is configured")).await,
+        Some(Delivery::Sent(provider_id)) => {
+            count(Channel::WhatsApp, "template", "");
+            let (store, owner) = (Arc::clone(&shared.store), owner.to_string());
+            let index = job.sent_parts;
+            blocking(move || store.part_sent(&owner, id, index, &provider_id, now_ms())).await??;
+            finish(Outcome::Done, format!("{why}; sent the template instead")).await
+        }
+        Some(Delivery::Retry { code, .. } | Delivery::Permanent { code, .. }) => {
+            count(Channel::WhatsApp, "review", &code);
+            finish(Outcome::Review, format!("{why}; the template failed too ({code})")).await
+        }
+    }
+}
+
+fn count(channel: Channel, outcome: &'static str, code: &str) {
+    metrics::counter!(m::REPLIES, "channel" => channel.as_str(), "outcome" => outcome, "code" => code.to_string())
+        .increment(1);
+}
+
+/// `base`, 2·`base`, 4·`base` ... up to 10 minutes, with ±25 % jitter so a provider outage does not end in a
+/// thundering herd.
+fn backoff(base: Duration, attempts: u32) -> Duration {
+    let factor = 2f64.powi(attempts.clamp(1, 20) as i32 - 1);
+    let secs = (base.as_secs_f64() * factor).min(600.0);
+    Duration::from_secs_f64(secs * (0.75 + fastrand::f64() * 0.5))
+}
+
+/// Keep the queue gauges current.
+pub async fn gauges(store: Arc<dyn BridgeStore>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let s = Arc::clone(&store);
+        if let Ok(Ok(depth)) = blocking(move || s.depth(now_ms())).await {
+            metrics::gauge!(m::QUEUE_DEPTH).set(depth.pending as f64);
+            metrics::gauge!(m::QUEUE_AGE).set(depth.oldest_age_ms as f64 / 1000.0);
+            metrics::gauge!(m::QUEUE_REVIEW).set(depth.review as f64);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(2);
+        for attempts in 1..30 {
+            let d = backoff(base, attempts).as_secs_f64();
+            let expected = (2.0 * 2f64.powi(attempts.clamp(1, 20) as i32 - 1)).min(600.0);
+            assert!(d >= expected * 0.75 && d <= expected * 1.25, "attempt {attempts}: {d}");
+        }
+        assert!(backoff(base, 30) <= Duration::from_secs(750));
+    }
+}

@@ -1,0 +1,392 @@
+//! The real `redflag-bridge` binary answering Twilio webhooks end to end, against a fake Twilio REST API on
+//! loopback (issue #5).
+
+mod common;
+
+use std::time::Duration;
+
+use common::bridge::{Bridge, OUR_NUMBER, PUBLIC_URL, eventually, post_signed_at, settings};
+use common::fake_twilio::{self, Failure, FakeTwilio};
+use redflag_bridge::queue::{Queue, State};
+
+const SCAM: &str = "Hello! Our company is hiring online part-time workers. Like and rate hotels on Google, earn \
+                    $300/day. Pay a 50 USDT deposit to unlock tasks. Contact our HR on WhatsApp";
+const USER: &str = "whatsapp:+14155550123";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn sid(n: u32) -> String {
+    format!("SM{n:032x}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_webhook_is_answered_end_to_end() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let response = bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(1), USER, SCAM)).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/xml"));
+    assert!(response.text().await.expect("body").contains("<Response/>"), "an empty TwiML response");
+
+    let sends = twilio.wait_for_async(1, WAIT).await;
+    let reply = &sends[0];
+    assert_eq!(reply.to(), Some(USER));
+    assert_eq!(reply.param("From"), Some(OUR_NUMBER));
+    assert_eq!(reply.auth_user.as_deref(), Some(fake_twilio::ACCOUNT_SID));
+    let body = reply.body().expect("a text reply");
+    assert!(body.contains("Likely scam"), "{body}");
+    assert!(body.chars().count() <= 1600);
+
+    let q = bridge.queue();
+    let done = eventually(WAIT, || {
+        let jobs = q.jobs(None, 10).expect("jobs");
+        (jobs.len() == 1 && jobs[0].state == State::Done).then_some(jobs[0].id)
+    })
+    .await
+    .expect("the job is done");
+    assert_eq!(q.events(done).expect("events"), [State::Received, State::Analysing, State::Replying, State::Done]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_is_answered_from_the_bare_number() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let response = bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(2), "+14155550124", SCAM)).await;
+    assert_eq!(response.status(), 200);
+    let sends = twilio.wait_for_async(1, WAIT).await;
+    assert_eq!(sends[0].to(), Some("+14155550124"));
+    assert_eq!(sends[0].param("From"), Some("+14155238886"));
+    assert!(sends[0].body().expect("text").contains("LIKELY SCAM"), "SMS style: {:?}", sends[0].body());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_or_missing_signatures_are_refused_and_nothing_is_queued() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let form = Bridge::inbound(&sid(3), USER, SCAM);
+
+    assert_eq!(bridge.post_form("/webhooks/twilio", &form, None).await.status(), 403, "missing");
+    assert_eq!(bridge.post_form("/webhooks/twilio", &form, Some("AAAA")).await.status(), 403, "wrong");
+    let wrong_token = fake_twilio::sign("another-token", &format!("{PUBLIC_URL}/webhooks/twilio"), &form);
+    assert_eq!(bridge.post_form("/webhooks/twilio", &form, Some(&wrong_token)).await.status(), 403, "wrong token");
+    // Signed over the address the request reached (the Host), not the public URL Twilio calls: refused.
+    let host_signed = fake_twilio::sign(fake_twilio::AUTH_TOKEN, &format!("{}/webhooks/twilio", bridge.base), &form);
+    assert_eq!(bridge.post_form("/webhooks/twilio", &form, Some(&host_signed)).await.status(), 403, "host URL");
+    // A valid signature over other parameters than the ones posted.
+    let mut tampered = form.clone();
+    let good = fake_twilio::sign(fake_twilio::AUTH_TOKEN, &format!("{PUBLIC_URL}/webhooks/twilio"), &form);
+    tampered[5].1 = "Totally legit job".into();
+    assert_eq!(bridge.post_form("/webhooks/twilio", &tampered, Some(&good)).await.status(), 403, "tampered");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bridge.queue().jobs(None, 10).expect("jobs").is_empty(), "nothing queued");
+    assert!(twilio.messages().is_empty(), "nothing sent");
+    let metrics = reqwest::get(format!("{}/metrics", bridge.base)).await.expect("metrics").text().await.expect("text");
+    assert!(
+        metrics.contains(r#"redflag_bridge_webhooks_total{channel="twilio",outcome="bad_signature"} 5"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_deliveries_get_one_reply() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let form = Bridge::inbound(&sid(4), USER, SCAM);
+    // Twilio's retries of one event, some of them concurrent with the first delivery.
+    let posts: Vec<_> = (0..6)
+        .map(|_| {
+            let (base, form) = (bridge.base.clone(), form.clone());
+            tokio::spawn(async move { post_signed_at(&base, "/webhooks/twilio", &form).await.status() })
+        })
+        .collect();
+    for post in posts {
+        assert_eq!(post.await.expect("task"), 200);
+    }
+    twilio.wait_for_async(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(twilio.messages().len(), 1, "one reply for six deliveries");
+    assert_eq!(bridge.queue().jobs(None, 10).expect("jobs").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_burst_is_analysed_together() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let pieces = [
+        "Hello! Our company is hiring online part-time workers.",
+        "Like and rate hotels on Google, earn $300/day.",
+        "Pay a 50 USDT deposit to unlock tasks.",
+    ];
+    for (i, piece) in pieces.iter().enumerate() {
+        let r = bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(10 + i as u32), USER, piece)).await;
+        assert_eq!(r.status(), 200);
+    }
+    twilio.wait_for_async(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let sends = twilio.messages();
+    assert_eq!(sends.len(), 1, "one reply for the burst: {sends:#?}");
+    let body = sends[0].body().expect("text");
+    // Flags from different pieces in one verdict show they were analysed as one text.
+    assert!(body.contains("rate hotels") && body.contains("deposit"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_go_to_review_without_retrying() {
+    let twilio = FakeTwilio::start();
+    twilio.fail_to(USER, Failure::unsubscribed());
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(20), USER, SCAM)).await;
+    let q = bridge.queue();
+    let job = eventually(WAIT, || q.jobs(Some(State::Review), 10).expect("jobs").into_iter().next())
+        .await
+        .expect("the message goes to manual review");
+    assert!(job.reason.as_deref().unwrap_or("").contains("21610"), "{job:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(twilio.messages().len(), 1, "a permanent error is not retried");
+    let out = bridge.command(&["jobs", "--state", "review"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("21610"), "the operator sees the reason");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retryable_errors_are_retried_with_backoff() {
+    let twilio = FakeTwilio::start();
+    twilio.fail_next(1, Failure::RateLimited { retry_after: None });
+    twilio.fail_next(1, Failure::ServerError);
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(21), USER, SCAM)).await;
+    let sends = twilio.wait_for_async(3, WAIT).await;
+    assert_eq!(twilio.sent().len(), 1, "taken on the third try");
+    assert!(sends[1].at >= sends[0].at + Duration::from_millis(70), "a pause before retrying");
+    let q = bridge.queue();
+    eventually(WAIT, || q.jobs(Some(State::Done), 10).expect("jobs").into_iter().next()).await.expect("done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_stop_after_max_attempts() {
+    let twilio = FakeTwilio::start();
+    twilio.fail_to(USER, Failure::ServerError);
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(22), USER, SCAM)).await;
+    let q = bridge.queue();
+    let job = eventually(WAIT, || q.jobs(Some(State::Failed), 10).expect("jobs").into_iter().next())
+        .await
+        .expect("given up as failed");
+    assert_eq!(twilio.messages().len(), 4, "max_attempts = 4");
+    assert!(job.reason.as_deref().unwrap_or("").contains("20500"), "{job:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_24_hour_window_the_template_is_sent() {
+    let twilio = FakeTwilio::start();
+    twilio.fail_next(1, Failure::outside_window());
+    let bridge = Bridge::start(&settings(&twilio, "").replace(
+        "status_callbacks = false",
+        "status_callbacks = false\ntemplate_content_sid = \"HXb5b62575e6e4ff6129ad7c8efe1f983e\"",
+    ));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(23), USER, SCAM)).await;
+    let sends = twilio.wait_for_async(2, WAIT).await;
+    assert!(sends[0].body().is_some(), "free-form first");
+    assert_eq!(sends[1].param("ContentSid"), Some("HXb5b62575e6e4ff6129ad7c8efe1f983e"));
+    assert_eq!(sends[1].body(), None, "the template replaces the free-form text");
+    let q = bridge.queue();
+    eventually(WAIT, || q.jobs(Some(State::Done), 10).expect("jobs").into_iter().next()).await.expect("done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_window_without_a_template_goes_to_review() {
+    let twilio = FakeTwilio::start();
+    twilio.fail_next(1, Failure::outside_window());
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(24), USER, SCAM)).await;
+    let q = bridge.queue();
+    let job =
+        eventually(WAIT, || q.jobs(Some(State::Review), 10).expect("jobs").into_iter().next()).await.expect("review");
+    assert!(job.reason.as_deref().unwrap_or("").contains("template"), "{job:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_quota_is_told_once() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "[limits]\ndaily_quota = 2\n"));
+    for i in 0..4u32 {
+        bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(30 + i), USER, &format!("{SCAM} #{i}"))).await;
+        // Wait for each to be handled, so they are not coalesced into one analysis.
+        let q = bridge.queue();
+        eventually(WAIT, || {
+            let pending = q.depth(i64::MAX / 2).expect("depth").pending;
+            (pending == 0).then_some(())
+        })
+        .await
+        .expect("handled");
+    }
+    let bodies: Vec<String> = twilio.messages().iter().filter_map(|m| m.body().map(str::to_string)).collect();
+    assert_eq!(bodies.len(), 3, "two verdicts and one quota notice, then silence: {bodies:#?}");
+    assert!(bodies[0].contains("Likely scam") && bodies[1].contains("Likely scam"));
+    assert!(bodies[2].to_lowercase().contains("tomorrow"), "{}", bodies[2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_sender_rate_limit_drops_floods() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "[limits]\nrate_per_minute = 1\nrate_burst = 2\n"));
+    for i in 0..5u32 {
+        let r = bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(40 + i), USER, SCAM)).await;
+        assert_eq!(r.status(), 200, "Twilio is never asked to retry a flood");
+    }
+    // Another sender is not affected.
+    let r = bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(49), "whatsapp:+14155550199", SCAM)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(bridge.queue().jobs(None, 10).expect("jobs").len(), 3, "two from the flood, one from the other");
+    let metrics = reqwest::get(format!("{}/metrics", bridge.base)).await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains(r#"redflag_bridge_limited_total{kind="rate"} 3"#), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_help_media_and_delete_my_data() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let q = bridge.queue();
+    let settle = || async {
+        eventually(WAIT, || (q.depth(i64::MAX / 2).expect("depth").pending == 0).then_some(())).await.expect("settled")
+    };
+
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(50), USER, "help")).await;
+    twilio.wait_for_async(1, WAIT).await;
+    settle().await;
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(51), USER, SCAM)).await;
+    twilio.wait_for_async(2, WAIT).await;
+    settle().await;
+    let mut media = Bridge::inbound(&sid(52), USER, "");
+    media.iter_mut().find(|(k, _)| k == "NumMedia").expect("field").1 = "1".into();
+    media.push(("MediaUrl0".into(), "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME".into()));
+    media.push(("MediaContentType0".into(), "image/jpeg".into()));
+    bridge.post_signed("/webhooks/twilio", &media).await;
+    twilio.wait_for_async(3, WAIT).await;
+    settle().await;
+
+    let core = redflag::store::Store::open(&bridge.db()).expect("core store");
+    let history = core.history_list(&redflag::store::HistoryQuery::default()).expect("history");
+    assert_eq!(history.len(), 1, "the verdict was recorded");
+
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(53), USER, "Delete my data")).await;
+    let sends = twilio.wait_for_async(4, WAIT).await;
+    settle().await;
+    let bodies: Vec<&str> = sends.iter().filter_map(|s| s.body()).collect();
+    assert!(bodies[0].to_lowercase().contains("delete my data"), "help lists the commands: {}", bodies[0]);
+    assert!(bodies[1].contains("Likely scam"));
+    assert!(bodies[2].to_lowercase().contains("text"), "media needs text for now: {}", bodies[2]);
+    assert!(
+        bodies[3].to_lowercase().contains("deleted") || bodies[3].to_lowercase().contains("erased"),
+        "{}",
+        bodies[3]
+    );
+    assert!(core.history_list(&redflag::store::HistoryQuery::default()).expect("history").is_empty());
+    let left = q.jobs(None, 10).expect("jobs");
+    assert_eq!(left.len(), 1, "only the confirmation remains: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_4xx_never_5xx() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let client = reqwest::Client::new();
+    let url = format!("{}/webhooks/twilio", bridge.base);
+
+    // No MessageSid, correctly signed.
+    let mut form = Bridge::inbound(&sid(60), USER, SCAM);
+    form.retain(|(k, _)| k != "MessageSid" && k != "SmsMessageSid");
+    assert_eq!(bridge.post_signed("/webhooks/twilio", &form).await.status(), 400);
+    // JSON instead of a form.
+    let r = client.post(&url).header("content-type", "application/json").body("{}").send().await.expect("answer");
+    assert_eq!(r.status(), 415);
+    // No content type at all.
+    let r = client.post(&url).body("Body=x").send().await.expect("answer");
+    assert_eq!(r.status(), 415);
+    // Invalid UTF-8, raw and percent-encoded.
+    for body in [&b"Body=\xff\xfe&MessageSid=SM1"[..], b"Body=%ff%fe&MessageSid=SM1"] {
+        let r = client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status(), 400);
+    }
+    // A huge body.
+    let huge = format!("Body={}", "a".repeat(2 * 1024 * 1024));
+    let r = client.post(&url).header("content-type", "application/x-www-form-urlencoded").body(huge).send().await;
+    if let Ok(r) = r {
+        assert_eq!(r.status(), 413);
+    } // else: the server closed the connection mid-upload, which is also a refusal.
+    // Wrong method, unknown route, garbage status callback.
+    assert_eq!(client.get(&url).send().await.expect("answer").status(), 405);
+    assert_eq!(client.post(format!("{}/nope", bridge.base)).send().await.expect("answer").status(), 404);
+    let r = bridge.post_signed("/webhooks/twilio/status", &[("Foo".to_string(), "bar".to_string())]).await;
+    assert_eq!(r.status(), 400);
+    // An unparseable sender is queued for review, never replied to (no 21211 loops).
+    let r = bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(61), "whatsapp:+1", SCAM)).await;
+    assert_eq!(r.status(), 200);
+    let q = bridge.queue();
+    eventually(WAIT, || q.jobs(Some(State::Review), 10).expect("jobs").into_iter().next()).await.expect("review");
+    assert!(twilio.messages().is_empty());
+
+    // Still healthy, and nothing was a server error.
+    assert_eq!(reqwest::get(format!("{}/healthz", bridge.base)).await.expect("health").status(), 200);
+    assert!(!bridge.log().contains("panicked"), "{}", bridge.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_callbacks_move_forward_only_and_are_signed() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let cb = |status: &str| {
+        vec![
+            ("MessageSid".to_string(), "SMout1".to_string()),
+            ("MessageStatus".to_string(), status.to_string()),
+            ("AccountSid".to_string(), fake_twilio::ACCOUNT_SID.to_string()),
+        ]
+    };
+    assert_eq!(bridge.post_signed("/webhooks/twilio/status", &cb("delivered")).await.status(), 204);
+    assert_eq!(bridge.post_signed("/webhooks/twilio/status", &cb("sent")).await.status(), 204);
+    assert_eq!(bridge.post_form("/webhooks/twilio/status", &cb("read"), Some("bad")).await.status(), 403);
+    assert!(!bridge.queue().delivery_status("SMout1", "sent", 4, None, 0).expect("status"), "delivered stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_metrics() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let r = reqwest::get(format!("{}/healthz", bridge.base)).await.expect("healthz");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-request-id"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let ready: serde_json::Value =
+        reqwest::get(format!("{}/readyz", bridge.base)).await.expect("readyz").json().await.expect("json");
+    assert_eq!(ready["database"], "ok");
+    assert_eq!(ready["model"], "loaded");
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(70), USER, SCAM)).await;
+    twilio.wait_for_async(1, WAIT).await;
+    let metrics = reqwest::get(format!("{}/metrics", bridge.base)).await.expect("metrics").text().await.expect("text");
+    for needle in [
+        r#"redflag_bridge_webhooks_total{channel="whatsapp",outcome="queued"} 1"#,
+        "redflag_bridge_analysis_seconds_bucket",
+        r#"redflag_bridge_replies_total{channel="whatsapp",outcome="sent",code=""} 1"#,
+    ] {
+        assert!(metrics.contains(needle), "missing {needle}:\n{metrics}");
+    }
+    assert!(!metrics.contains("14155550123"), "no phone numbers in metrics");
+    assert!(!bridge.log().contains("14155550123"), "no phone numbers in logs by default:\n{}", bridge.log());
+    assert!(!bridge.log().contains("USDT"), "no message bodies in logs by default");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully() {
+    let twilio = FakeTwilio::start();
+    let mut bridge = Bridge::start(&settings(&twilio, ""));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(80), USER, SCAM)).await;
+    twilio.wait_for_async(1, WAIT).await;
+    let status = bridge.terminate();
+    assert!(status.success(), "exit {status:?}; log:\n{}", bridge.log());
+    assert!(bridge.log().contains("redflag-bridge stopped"));
+}
