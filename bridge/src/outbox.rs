@@ -34,7 +34,7 @@ pub struct Outbox {
     /// `None`: mock mode, replies are logged.
     pub twilio: Option<Twilio>,
     pub telegram: Option<TelegramClient>,
-    /// Put reply texts in the log in mock mode (development only).
+    /// Log full addresses in mock mode.
     pub log_personal_data: bool,
     /// A template configured for mock mode, so the 24-hour window logic can be seen without Twilio.
     pub mock_template: Option<String>,
@@ -102,19 +102,13 @@ impl Outbox {
         }
     }
 
+    /// Mock mode exists only in development without Twilio credentials, where seeing the reply is the point
+    /// (`simulate` sends made-up messages), so the text is logged; the address stays masked unless
+    /// `log_personal_data` is on.
     fn mock(&self, channel: Channel, to: &str, text: &str) -> Delivery {
         let id = format!("MOCK{}", uuid::Uuid::new_v4().simple());
-        if self.log_personal_data {
-            tracing::info!(channel = channel.as_str(), to = %to, id = %id, "mock reply (not sent):\n{text}");
-        } else {
-            tracing::info!(
-                channel = channel.as_str(),
-                to = %mask(to),
-                id = %id,
-                chars = text.chars().count(),
-                "mock reply (not sent; set log_personal_data = true to see the text)"
-            );
-        }
+        let to = if self.log_personal_data { to.to_string() } else { mask(to) };
+        tracing::info!(channel = channel.as_str(), to = %to, id = %id, "mock reply (not sent):\n{text}");
         Delivery::Sent(id)
     }
 }

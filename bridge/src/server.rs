@@ -64,7 +64,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_attempts: w.max_attempts,
         retry_base: Duration::from_millis(w.retry_base_ms),
         daily_quota: settings.limits.daily_quota,
-        log_personal_data: settings.log_personal_data,
     };
     let shared =
         Arc::new(Shared { store: Arc::clone(&store), core_store, engine, outbox, config, wake: Notify::new() });
@@ -151,7 +150,7 @@ fn warn_about(settings: &Settings) {
         }
     }
     if settings.log_personal_data {
-        tracing::warn!("log_personal_data is on: message texts and phone numbers will appear in the logs");
+        tracing::warn!("log_personal_data is on: full phone numbers will appear in the mock-mode log");
     }
 }
 

@@ -148,7 +148,7 @@ pub struct Settings {
     pub limits: Limits,
     pub workers: Workers,
     pub api: Api,
-    /// Log message bodies and full phone numbers (development debugging only; off by default).
+    /// Show full phone numbers in mock-mode reply logs (off by default: logs get shared in bug reports).
     pub log_personal_data: bool,
     /// The core's settings: LLM endpoint, escalation policy, budgets, cache, history.
     pub core: Config,

@@ -30,8 +30,6 @@ pub struct WorkerConfig {
     pub max_attempts: u32,
     pub retry_base: Duration,
     pub daily_quota: u32,
-    /// Log reply texts in mock mode and full addresses (development only).
-    pub log_personal_data: bool,
 }
 
 /// What every worker shares.
@@ -200,7 +198,7 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
         return Ok(());
     }
     let parts = reply::split(&sections.join("\n\n"), max_chars(leader.channel));
-    let reply = Reply { parts };
+    let reply = Reply { parts, template: false };
     {
         let (store, owner, reply, ids) = (Arc::clone(&shared.store), owner.to_string(), reply.clone(), ids.clone());
         blocking(move || store.store_reply(&owner, &ids, &reply, now_ms())).await??;
@@ -225,6 +223,9 @@ async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
         return finish(Outcome::Review, Some("the sender's address cannot be replied to".into())).await;
     };
     let channel = job.channel;
+    if reply.template {
+        return outside_window(shared, owner, &job, &to, "Twilio reported the reply outside the 24-hour window").await;
+    }
 
     if channel == Channel::WhatsApp {
         let (store, user) = (Arc::clone(&shared.store), job.user_key.clone());

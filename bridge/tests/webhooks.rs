@@ -390,3 +390,28 @@ async fn sigterm_stops_gracefully() {
     assert!(status.success(), "exit {status:?}; log:\n{}", bridge.log());
     assert!(bridge.log().contains("redflag-bridge stopped"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_63016_status_callback_sends_the_template() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "").replace(
+        "status_callbacks = false",
+        "status_callbacks = false\ntemplate_content_sid = \"HXb5b62575e6e4ff6129ad7c8efe1f983e\"",
+    ));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(90), USER, SCAM)).await;
+    let first = twilio.wait_for_async(1, WAIT).await;
+    let out_sid = first[0].sid().expect("taken").to_string();
+    let q = bridge.queue();
+    eventually(WAIT, || q.jobs(Some(State::Done), 10).expect("jobs").into_iter().next()).await.expect("done");
+    // Twilio took the free-form reply, then reports it failed as outside the window.
+    let callback = [("MessageSid", out_sid.as_str()), ("MessageStatus", "undelivered"), ("ErrorCode", "63016")]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+    assert_eq!(bridge.post_signed("/webhooks/twilio/status", &callback).await.status(), 204);
+    let sends = twilio.wait_for_async(2, WAIT).await;
+    assert_eq!(sends[1].param("ContentSid"), Some("HXb5b62575e6e4ff6129ad7c8efe1f983e"));
+    assert_eq!(sends[1].to(), Some(USER));
+    // A repeated callback does not send the template twice.
+    bridge.post_signed("/webhooks/twilio/status", &callback).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(twilio.messages().len(), 2);
+}

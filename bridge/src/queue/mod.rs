@@ -21,7 +21,9 @@
 //! * **Answer once.** The reply is stored before sending, and each part's provider id (Twilio's message SID) is
 //!   recorded as soon as the provider accepts it, before anything else happens; a restart resends only parts with
 //!   no id. The one window left: a crash after the provider accepted a part and before its id was written resends
-//!   that part once.
+//!   that part once. That window is one REST round trip long per send in flight (typically 100-300 ms with
+//!   Twilio), so a crash can duplicate at most one part per worker; Twilio's Messages API has no idempotency key
+//!   that would close it (`tests/crash.rs` measures it).
 //!
 //! The traits are synchronous: SQLite calls take microseconds to a few milliseconds, and callers on the async
 //! runtime wrap them in `spawn_blocking`. Times are Unix milliseconds passed in by the caller, so tests control them.
@@ -129,6 +131,10 @@ pub enum Enqueued {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     pub parts: Vec<String>,
+    /// Send the configured WhatsApp template instead of the parts: Twilio reported (in a status callback) that
+    /// the free-form reply fell outside the 24-hour window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub template: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +279,10 @@ pub trait Queue: Send + Sync + fmt::Debug {
     fn events(&self, job: i64) -> Result<Vec<State>, QueueError>;
 
     fn jobs(&self, state: Option<State>, limit: usize) -> Result<Vec<JobSummary>, QueueError>;
+
+    /// Twilio reported (status callback, error 63016) that a reply part was refused as outside WhatsApp's 24-hour
+    /// window: reopen its finished job to send the template instead. Returns the job, if it was reopened.
+    fn reopen_for_template(&self, provider_id: &str, now_ms: i64) -> Result<Option<i64>, QueueError>;
 
     /// A delivery status callback; statuses only move forward by `rank` (callbacks arrive out of order).
     /// Returns whether the stored status changed.

@@ -386,6 +386,29 @@ impl Queue for SqliteQueue {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn reopen_for_template(&self, provider_id: &str, now_ms: i64) -> Result<Option<i64>, QueueError> {
+        let reply = serde_json::to_string(&Reply { parts: Vec::new(), template: true })?;
+        self.write(|tx| {
+            let job: Option<i64> = tx
+                .query_row(
+                    "SELECT j.id FROM bridge_deliveries d JOIN bridge_jobs j ON j.id = d.job_id
+                     WHERE d.provider_id = ?1 AND j.state = 'done' AND j.channel = 'whatsapp'",
+                    [provider_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(job) = job else { return Ok(None) };
+            let detail = "Twilio refused the reply as outside the 24-hour window (63016)";
+            tx.execute(
+                "UPDATE bridge_jobs SET state = 'replying', reply = ?2, sent_parts = 0, next_at = ?3,
+                     lease_owner = NULL, lease_until = NULL, reason = ?4, updated_at = ?3 WHERE id = ?1",
+                params![job, reply, now_ms, detail],
+            )?;
+            event(tx, job, State::Replying, Some(detail), now_ms)?;
+            Ok(Some(job))
+        })
+    }
+
     fn delivery_status(
         &self,
         provider_id: &str,

@@ -161,11 +161,21 @@ pub async fn status(State(state): State<AppState>, SignedForm(params): SignedFor
         tracing::warn!(status, code = %code, "a reply was not delivered");
     }
     metrics::counter!(m::DELIVERY, "status" => status.to_string()).increment(1);
+    // Twilio usually accepts a WhatsApp reply outside the 24-hour window and reports 63016 here, afterwards.
+    let outside_window = matches!(status, "failed" | "undelivered") && code.as_deref() == Some("63016");
     let (store, sid, status) = (Arc::clone(state.store()), sid.to_string(), status.to_string());
-    blocking(move || store.delivery_status(&sid, &status, rank, code.as_deref(), now_ms()))
-        .await
-        .map_err(AppError::Unavailable)?
-        .map_err(|e| AppError::Unavailable(e.into()))?;
+    let reopened = blocking(move || -> Result<Option<i64>, crate::queue::QueueError> {
+        // Only the callback that moved the status on reopens: Twilio repeats callbacks.
+        let changed = store.delivery_status(&sid, &status, rank, code.as_deref(), now_ms())?;
+        if changed && outside_window { store.reopen_for_template(&sid, now_ms()) } else { Ok(None) }
+    })
+    .await
+    .map_err(AppError::Unavailable)?
+    .map_err(|e| AppError::Unavailable(e.into()))?;
+    if let Some(job) = reopened {
+        tracing::info!(job, "reply was outside the 24-hour window; trying the template");
+        state.shared.wake.notify_one();
+    }
     webhook("twilio_status", "recorded");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

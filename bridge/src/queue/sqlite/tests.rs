@@ -105,7 +105,7 @@ fn a_crashed_analysis_comes_back_after_its_lease() {
     assert_eq!(again[0].id, first[0].id);
     assert_eq!(again[0].attempts, 2);
     // The dead worker cannot write over the new owner's work.
-    let err = q.store_reply("dead", &[first[0].id], &Reply { parts: vec!["x".into()] }, 40_000);
+    let err = q.store_reply("dead", &[first[0].id], &Reply { parts: vec!["x".into()], template: false }, 40_000);
     assert!(matches!(err, Err(QueueError::LostLease(_))), "{err:?}");
 }
 
@@ -129,7 +129,7 @@ fn the_reply_lives_on_the_leader_and_is_resent_only_from_the_unsent_part() {
     q.enqueue(&msg("m2", "u", "two", 10)).expect("enqueue");
     let group = analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
     let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
-    let reply = Reply { parts: vec!["p1".into(), "p2".into()] };
+    let reply = Reply { parts: vec!["p1".into(), "p2".into()], template: false };
     q.store_reply("w1", &ids, &reply, 2100).expect("store");
     q.part_sent("w1", ids[0], 0, "SM-out-1", 2200).expect("part");
     // w1 dies here. After the lease, the job is sent by someone else from part 2.
@@ -151,7 +151,7 @@ fn retries_wait_and_release_frees_everything() {
     let q = q();
     q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
     let group = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
-    q.store_reply("w", &[group[0].id], &Reply { parts: vec!["p".into()] }, 2000).expect("store");
+    q.store_reply("w", &[group[0].id], &Reply { parts: vec!["p".into()], template: false }, 2000).expect("store");
     q.retry_at("w", group[0].id, 9000, "twilio 20429", 2001).expect("retry");
     assert!(q.claim("w", 8999, LEASE, C).expect("claim").is_none(), "not due yet");
     assert!(matches!(q.claim("w", 9000, LEASE, C).expect("claim"), Some(Work::Send(_))));
