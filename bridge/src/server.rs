@@ -79,6 +79,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     workers.spawn(worker::gauges(store, stop_rx.clone()));
 
     let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install());
+    // The per-sender limiter keeps a cell per sender ever seen; forget the ones whose bucket has refilled so a
+    // long-running bridge does not grow without bound.
+    let limiter = Arc::clone(&state.limiter);
+    let mut stop = stop_rx.clone();
+    workers.spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    });
     // Tests and scripts read this line to find the port when REDFLAG_BRIDGE_ADDR ends in :0.
     println!("redflag-bridge listening on http://{local}");
     tracing::info!(
