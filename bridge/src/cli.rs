@@ -67,7 +67,10 @@ pub enum KeysAction {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref())?;
+    let settings = match cli.command {
+        Command::Keys { .. } | Command::Jobs { .. } => Settings::load_for_admin(cli.config.as_deref())?,
+        _ => Settings::load(cli.config.as_deref())?,
+    };
     match cli.command {
         Command::Serve => tokio::runtime::Builder::new_multi_thread()
             .enable_all()

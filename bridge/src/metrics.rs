@@ -17,7 +17,7 @@ pub const QUEUE_AGE: &str = "redflag_bridge_queue_oldest_age_seconds";
 pub const QUEUE_REVIEW: &str = "redflag_bridge_queue_review";
 /// Analysis latency by `tier` (local: rules + model; total: with escalation).
 pub const ANALYSIS_SECONDS: &str = "redflag_bridge_analysis_seconds";
-/// Reply parts sent, by `channel`, `outcome` (sent, retry, failed, review) and provider error `code`.
+/// Reply parts sent, by `channel`, `outcome` (sent, retry, failed, review, template) and provider error `code`.
 pub const REPLIES: &str = "redflag_bridge_replies_total";
 /// Delivery status callbacks by `status`.
 pub const DELIVERY: &str = "redflag_bridge_delivery_status_total";

@@ -50,7 +50,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}; set REDFLAG_BRIDGE_ADDR to a free address", settings.addr))?;
     let local = listener.local_addr()?;
-    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    // In development without a public URL, Twilio's role is played by `simulate` on this machine, which calls
+    // (and signs) the loopback address even when the bridge listens on all interfaces.
+    let public_url = settings.public_url.clone().unwrap_or_else(|| {
+        let mut shown = local;
+        if shown.ip().is_unspecified() {
+            shown.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{shown}")
+    });
 
     let outbox = outbox(&settings, &public_url)?;
     let w = &settings.workers;
@@ -76,7 +84,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     for i in 0..w.count {
         workers.spawn(worker::run(Arc::clone(&shared), format!("{}-{i}", &instance[..8]), stop_rx.clone()));
     }
-    workers.spawn(worker::gauges(store, stop_rx.clone()));
+    workers.spawn(worker::gauges(Arc::clone(&store), stop_rx.clone()));
+    workers.spawn(worker::maintenance(
+        store,
+        Arc::clone(&shared.core_store),
+        worker::Retention {
+            finished: Duration::from_secs(u64::from(settings.workers.keep_finished_days) * 86_400),
+            history: settings.core.history_retention,
+            cache: settings.core.cache_ttl,
+        },
+        stop_rx.clone(),
+    ));
 
     let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install());
     // The per-sender limiter keeps a cell per sender ever seen; forget the ones whose bucket has refilled so a
@@ -159,8 +177,8 @@ fn warn_about(settings: &Settings) {
         }
         if settings.mock_twilio() {
             tracing::warn!(
-                "no Twilio credentials: MOCK MODE, replies are logged instead of sent; webhooks are signed with the \
-                 development token (redflag-bridge simulate does this for you)"
+                "no Twilio credentials: MOCK MODE, replies are logged instead of sent (redflag-bridge simulate posts \
+                 signed test messages)"
             );
         }
     }

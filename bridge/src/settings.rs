@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 /// Every environment variable the bridge reads itself (the core reads the LLM ones).
 pub const ENV_VARS: &[&str] = &[
+    "REDFLAG_BRIDGE_CONFIG",
     "REDFLAG_ENV",
     "REDFLAG_BRIDGE_ADDR",
     "REDFLAG_PUBLIC_URL",
@@ -86,7 +87,9 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 64 * 1024,
-            request_timeout_secs: 10.0,
+            // Above the LLM's 30 s deadline, so a synchronous /v1/analyze that escalates is not cut off; webhooks
+            // answer in milliseconds whatever this says.
+            request_timeout_secs: 45.0,
             rate_per_minute: 20,
             rate_burst: 10,
             daily_quota: 50,
@@ -110,6 +113,9 @@ pub struct Workers {
     pub coalesce_max_ms: u64,
     /// Delivery attempts before a reply is given up as failed.
     pub max_attempts: u32,
+    /// Finished messages (done or failed: the sender's address, the event log, delivery statuses) are deleted
+    /// after this many days; messages waiting for review are kept until a person deals with them.
+    pub keep_finished_days: u32,
     /// The first retry waits about this long, each later one twice as long (capped at 10 minutes).
     pub retry_base_ms: u64,
 }
@@ -123,6 +129,7 @@ impl Default for Workers {
             coalesce_quiet_ms: 1500,
             coalesce_max_ms: 6000,
             max_attempts: 8,
+            keep_finished_days: 7,
             retry_base_ms: 2000,
         }
     }
@@ -236,7 +243,19 @@ impl Settings {
         Self::load_with(path, |name| std::env::var(name).ok())
     }
 
+    /// Load for the admin commands (`keys`, `jobs`), which only need the database: the serving checks (Twilio
+    /// token, public URL) do not apply, so an operator need not hold the service's secrets to list the queue.
+    pub fn load_for_admin(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::read(path, |name| std::env::var(name).ok())
+    }
+
     pub fn load_with(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let settings = Self::read(path, env)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn read(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
         let env = |name: &str| env(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let (file, core) = match path {
             Some(path) => {
@@ -331,7 +350,6 @@ impl Settings {
             core,
             source: path.map(Path::to_path_buf),
         };
-        settings.check()?;
         Ok(settings)
     }
 

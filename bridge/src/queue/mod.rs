@@ -280,6 +280,10 @@ pub trait Queue: Send + Sync + fmt::Debug {
 
     fn jobs(&self, state: Option<State>, limit: usize) -> Result<Vec<JobSummary>, QueueError>;
 
+    /// Delete finished (done, failed) messages last changed before `before_ms`, with their events and delivery
+    /// statuses. Returns the number of messages deleted.
+    fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError>;
+
     /// Twilio reported (status callback, error 63016) that a reply part was refused as outside WhatsApp's 24-hour
     /// window: reopen its finished job to send the template instead. Returns the job, if it was reopened.
     fn reopen_for_template(&self, provider_id: &str, now_ms: i64) -> Result<Option<i64>, QueueError>;

@@ -3,8 +3,9 @@
 //! One connection behind a mutex; every write is an `IMMEDIATE` transaction (it takes the write lock up front and
 //! waits on the busy timeout, where a deferred one would fail with "database is locked" on upgrade), and no
 //! network call ever happens inside one. WAL with `synchronous = NORMAL`: a commit survives the process being
-//! killed (the SIGKILL test relies on it); a power cut may lose the last few commits, which Twilio's webhook retry
-//! then delivers again.
+//! killed (the SIGKILL test relies on it); a power cut of the machine may lose the last few commits, and with them
+//! messages already acknowledged to Twilio (`synchronous = FULL` would close that at the cost of an fsync per
+//! webhook; see bridge/README.md).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -312,12 +313,13 @@ impl Queue for SqliteQueue {
         self.write(|tx| {
             for &job in jobs {
                 held(tx, owner, job)?;
-                // A finished message's text is no longer needed (its verdict is in the history, redacted); a
-                // message for review keeps it so a person can look.
+                // A finished message's text and reply (which quotes it) are no longer needed: the verdict is in the
+                // history, redacted. A message for review keeps both so a person can look.
                 let clear = outcome == Outcome::Done;
                 tx.execute(
                     "UPDATE bridge_jobs SET state = ?2, lease_owner = NULL, lease_until = NULL, reason = ?3,
-                         body = CASE WHEN ?4 THEN '' ELSE body END, updated_at = ?5 WHERE id = ?1",
+                         body = CASE WHEN ?4 THEN '' ELSE body END, reply = CASE WHEN ?4 THEN NULL ELSE reply END,
+                         updated_at = ?5 WHERE id = ?1",
                     params![job, state.as_str(), reason, clear, now_ms],
                 )?;
                 event(tx, job, state, reason, now_ms)?;
@@ -384,6 +386,18 @@ impl Queue for SqliteQueue {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError> {
+        self.write(|tx| {
+            let old = "SELECT id FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < ?1";
+            tx.execute(&format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"), [before_ms])?;
+            tx.execute(&format!("DELETE FROM bridge_events WHERE job_id IN ({old})"), [before_ms])?;
+            Ok(tx.execute(
+                "DELETE FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < ?1",
+                [before_ms],
+            )?)
+        })
     }
 
     fn reopen_for_template(&self, provider_id: &str, now_ms: i64) -> Result<Option<i64>, QueueError> {

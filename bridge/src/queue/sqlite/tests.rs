@@ -228,3 +228,18 @@ fn shares_the_file_with_the_core_store() {
     drop(q);
     SqliteQueue::open(&path).expect("reopen keeps the schema");
 }
+
+#[test]
+fn finished_messages_are_purged_after_their_retention() {
+    let q = q();
+    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
+    q.enqueue(&msg("m2", "v", "two", 0)).expect("enqueue");
+    let a = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
+    q.finish("w", &[a[0].id], Outcome::Done, None, 3000).expect("finish");
+    let b = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
+    q.finish("w", &[b[0].id], Outcome::Review, Some("21610"), 3000).expect("finish");
+    assert_eq!(q.purge_finished(2999).expect("purge"), 0, "not old enough");
+    assert_eq!(q.purge_finished(3001).expect("purge"), 1, "done is purged, review is kept");
+    assert_eq!(q.events(a[0].id).expect("events"), []);
+    assert_eq!(q.jobs(None, 10).expect("jobs").len(), 1);
+}
