@@ -15,7 +15,7 @@ use redflag::store::Store;
 use redflag::{Analysis, Analyzer, Input};
 use tokio::sync::oneshot;
 
-type Request = (Input, oneshot::Sender<Result<Analysis, String>>);
+type Request = (Input, oneshot::Sender<Result<Analysis, EngineError>>);
 
 #[derive(Debug)]
 pub struct Engine {
@@ -32,6 +32,9 @@ pub enum EngineError {
     Input(String),
     #[error("the analysis threads have stopped; restart redflag-bridge")]
     Stopped,
+    /// The analysis panicked: a bug. The caller leaves the message to be retried and, if it keeps failing, reviewed.
+    #[error("the analysis failed unexpectedly (a bug); see the logs")]
+    Crashed,
 }
 
 impl Engine {
@@ -78,7 +81,7 @@ impl Engine {
             .await
             .map_err(|_| EngineError::Stopped)?
             .map_err(|_| EngineError::Stopped)?;
-        let mut analysis = rx.await.map_err(|_| EngineError::Stopped)?.map_err(EngineError::Input)?;
+        let mut analysis = rx.await.map_err(|_| EngineError::Stopped)??;
         metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "local")
             .record(started.elapsed().as_secs_f64());
 
@@ -123,7 +126,12 @@ fn serve(analyzer: &Analyzer, rx: &Mutex<Receiver<Request>>) {
         // Hold the lock only to take one request, so the threads share the work.
         let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok((input, reply)) = next else { return };
-        let result = analyzer.analyze(&input).map_err(|e| e.to_string());
+        // A panic in the analysis (a bug on some odd input) must not kill this thread for good: the message is
+        // retried and, if it keeps failing, goes to review through the queue's attempt limit.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyzer.analyze(&input))) {
+            Ok(r) => r.map_err(|e| EngineError::Input(e.to_string())),
+            Err(_) => Err(EngineError::Crashed),
+        };
         // The caller may have gone (request timed out); nothing to do then.
         let _ = reply.send(result);
     }

@@ -90,7 +90,8 @@ impl Outbox {
             return Delivery::Permanent { code: "telegram-bad-chat-id".into(), outside_window: false };
         };
         match client.send_message(chat_id, text, Some("HTML")).await {
-            Ok(id) => Delivery::Sent(id.to_string()),
+            // Telegram message ids are unique per chat only; delivery records need a global key.
+            Ok(id) => Delivery::Sent(format!("tg:{chat_id}:{id}")),
             Err(e) => {
                 let code = e.code().map_or_else(|| e.reason().to_string(), |c| c.to_string());
                 tracing::warn!(error = %e, "Telegram sendMessage failed");

@@ -68,6 +68,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             quiet_ms: w.coalesce_quiet_ms as i64,
             max_wait_ms: w.coalesce_max_ms as i64,
             max_messages: 20,
+            max_send_claims: w.max_attempts,
         },
         max_attempts: w.max_attempts,
         retry_base: Duration::from_millis(w.retry_base_ms),
@@ -126,9 +127,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         "redflag-bridge started"
     );
 
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    // Workers hear the signal at the same moment as the HTTP server, not after it has drained its connections,
+    // so they stop claiming new work at once and only finish the job in hand.
+    let stop = async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    axum::serve(listener, app(state)).with_graceful_shutdown(stop).await?;
     tracing::info!("stopped accepting requests; waiting for workers to finish the job in hand");
-    let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while workers.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!("workers did not finish in time; their jobs come back when their leases run out");

@@ -370,6 +370,16 @@ impl Settings {
                 "[workers] count and max_attempts must be at least 1, lease_secs at least 1".into(),
             ));
         }
+        // A lease shorter than one escalated analysis plus a send would let a second worker take the job over
+        // mid-flight and answer it twice.
+        let needed = self.core.llm.timeout.as_secs_f64() + 20.0;
+        if self.core.llm_configured && w.lease_secs < needed {
+            return Err(SettingsError::Invalid(format!(
+                "[workers] lease_secs ({}) must be at least {needed:.0} with an LLM configured: the LLM timeout plus \
+                 time to send the reply",
+                w.lease_secs
+            )));
+        }
         if let Some(secret) = &self.telegram.secret_token {
             let s = secret.expose_secret();
             let ok =

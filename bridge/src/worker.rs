@@ -149,7 +149,10 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
         let (store, core, user, keep) =
             (Arc::clone(&shared.store), Arc::clone(&shared.core_store), leader.user_key.clone(), leader.id);
         let removed = blocking(move || -> anyhow::Result<usize> {
-            Ok(store.forget(&user, Some(keep))? + core.forget_user(&user)?)
+            // The core's history first: if anything fails after it, the command is retried whole (the kept job
+            // still reads "delete my data"), and both erasures are idempotent.
+            let history = core.forget_user(&user)?;
+            Ok(history + store.forget(&user, Some(keep))?)
         })
         .await??;
         tracing::info!(job = leader.id, removed, "erased a user's data on request");
@@ -175,7 +178,7 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
                             tracing::info!(job = leader.id, reason = %why, "nothing to analyse");
                             sections.push(reply::empty(style));
                         }
-                        Err(e @ EngineError::Stopped) => return Err(e.into()),
+                        Err(e @ (EngineError::Stopped | EngineError::Crashed)) => return Err(e.into()),
                     }
                 }
                 Quota::JustExceeded => {
@@ -201,7 +204,8 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
     let reply = Reply { parts, template: false };
     {
         let (store, owner, reply, ids) = (Arc::clone(&shared.store), owner.to_string(), reply.clone(), ids.clone());
-        blocking(move || store.store_reply(&owner, &ids, &reply, now_ms())).await??;
+        let until = now_ms() + shared.config.lease_ms;
+        blocking(move || store.store_reply(&owner, &ids, &reply, now_ms(), until)).await??;
     }
     send(shared, owner, Job { reply: Some(reply), sent_parts: 0, ..leader }).await
 }
@@ -237,6 +241,10 @@ async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
     }
 
     for index in job.sent_parts..reply.parts.len() {
+        // A send can take a while (timeouts, a slow provider); make sure nobody else sends this part meanwhile.
+        let (store, owner_s, id, until) =
+            (Arc::clone(&shared.store), owner.to_string(), job.id, now_ms() + shared.config.lease_ms);
+        blocking(move || store.renew(&owner_s, id, until)).await??;
         match shared.outbox.send_text(channel, &to, &reply.parts[index]).await {
             Delivery::Sent(provider_id) => {
                 metrics::counter!(m::REPLIES, "channel" => channel.as_str(), "outcome" => "sent", "code" => "")

@@ -350,7 +350,9 @@ async fn status_callbacks_move_forward_only_and_are_signed() {
     assert_eq!(bridge.post_signed("/webhooks/twilio/status", &cb("delivered")).await.status(), 204);
     assert_eq!(bridge.post_signed("/webhooks/twilio/status", &cb("sent")).await.status(), 204);
     assert_eq!(bridge.post_form("/webhooks/twilio/status", &cb("read"), Some("bad")).await.status(), 403);
-    assert!(!bridge.queue().delivery_status("SMout1", "sent", 4, None, 0).expect("status"), "delivered stays");
+    let q = bridge.queue();
+    assert!(!q.delivery_status("SMout1", "delivered", 5, None, 0).expect("status"), "delivered was stored, not sent");
+    assert!(q.delivery_status("SMout1", "read", 6, None, 0).expect("status"), "the forged read was not stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -170,6 +170,9 @@ pub struct Coalesce {
     pub max_wait_ms: i64,
     /// At most this many messages in one group.
     pub max_messages: usize,
+    /// A reply claimed this many times without finishing (a worker that keeps dying mid-send) is given up as
+    /// failed instead of being resent forever.
+    pub max_send_claims: u32,
 }
 
 /// Where a job ended.
@@ -250,8 +253,20 @@ pub trait Queue: Send + Sync + fmt::Debug {
     /// (finishing work beats starting it), else one sender's group of received messages.
     fn claim(&self, owner: &str, now_ms: i64, lease_ms: i64, coalesce: Coalesce) -> Result<Option<Work>, QueueError>;
 
-    /// The group was analysed: the leader stores the reply and moves to `replying`, the rest are done with it.
-    fn store_reply(&self, owner: &str, group: &[i64], reply: &Reply, now_ms: i64) -> Result<(), QueueError>;
+    /// The group was analysed: the leader stores the reply and moves to `replying` (its lease renewed until
+    /// `until_ms` for the sending), the rest are done with it.
+    fn store_reply(
+        &self,
+        owner: &str,
+        group: &[i64],
+        reply: &Reply,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<(), QueueError>;
+
+    /// Extend `owner`'s lease on `job` to `until_ms` before a slow step (each reply part), failing with
+    /// [`QueueError::LostLease`] if another worker has taken it meanwhile: then this worker must not send.
+    fn renew(&self, owner: &str, job: i64, until_ms: i64) -> Result<(), QueueError>;
 
     /// The provider accepted part `index` of a job's reply and named it `provider_id`.
     fn part_sent(&self, owner: &str, job: i64, index: usize, provider_id: &str, now_ms: i64) -> Result<(), QueueError>;

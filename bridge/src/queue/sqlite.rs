@@ -19,6 +19,9 @@ use super::{
     State, Users, Work,
 };
 
+/// The event detail of a job reopened to send the WhatsApp template (at most once per job).
+const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
+
 /// A message whose analysis lost its lease this many times (each a worker crash or hang) goes to review instead
 /// of taking down the next worker too.
 const MAX_ANALYSIS_ATTEMPTS: u32 = 3;
@@ -190,6 +193,22 @@ impl Queue for SqliteQueue {
                 event(tx, id, state, Some(detail), now_ms)?;
             }
 
+            // A reply whose worker keeps dying mid-send (claimed again and again, never finished) is given up
+            // rather than resent forever.
+            let stuck: Vec<i64> = tx
+                .prepare("SELECT id FROM bridge_jobs WHERE state = 'replying' AND lease_until < ?1 AND attempts >= ?2")?
+                .query_map(params![now_ms, c.max_send_claims], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in stuck {
+                let detail = "the reply was claimed too often without finishing; check the logs";
+                tx.execute(
+                    "UPDATE bridge_jobs SET state = 'failed', lease_owner = NULL, lease_until = NULL, reason = ?2,
+                         updated_at = ?3 WHERE id = ?1",
+                    params![id, detail, now_ms],
+                )?;
+                event(tx, id, State::Failed, Some(detail), now_ms)?;
+            }
+
             // Finishing a reply beats starting a new analysis.
             let send = tx
                 .query_row(
@@ -214,7 +233,11 @@ impl Queue for SqliteQueue {
             // The sender who has waited longest among those who have gone quiet (or waited long enough).
             let user: Option<String> = tx
                 .query_row(
-                    "SELECT user_key FROM bridge_jobs WHERE state = 'received' GROUP BY user_key
+                    // One group per sender at a time: a second one (say "delete my data" while a posting is
+                    // being analysed) waits, so replies keep their order and nothing is recorded after an erase.
+                    "SELECT user_key FROM bridge_jobs WHERE state = 'received'
+                     AND user_key NOT IN (SELECT user_key FROM bridge_jobs WHERE state = 'analysing')
+                     GROUP BY user_key
                      HAVING MAX(received_at) <= ?1 - ?2 OR MIN(received_at) <= ?1 - ?3
                      ORDER BY MIN(received_at) LIMIT 1",
                     params![now_ms, c.quiet_ms, c.max_wait_ms],
@@ -245,7 +268,14 @@ impl Queue for SqliteQueue {
         })
     }
 
-    fn store_reply(&self, owner: &str, group: &[i64], reply: &Reply, now_ms: i64) -> Result<(), QueueError> {
+    fn store_reply(
+        &self,
+        owner: &str,
+        group: &[i64],
+        reply: &Reply,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<(), QueueError> {
         let Some((&leader, rest)) = group.split_first() else { return Ok(()) };
         let json = serde_json::to_string(reply)?;
         self.write(|tx| {
@@ -253,9 +283,9 @@ impl Queue for SqliteQueue {
                 held(tx, owner, *id)?;
             }
             tx.execute(
-                "UPDATE bridge_jobs SET state = 'replying', reply = ?2, sent_parts = 0, next_at = ?3, updated_at = ?3
-                 WHERE id = ?1",
-                params![leader, json, now_ms],
+                "UPDATE bridge_jobs SET state = 'replying', reply = ?2, sent_parts = 0, next_at = ?3, updated_at = ?3,
+                     lease_until = ?4 WHERE id = ?1",
+                params![leader, json, now_ms, until_ms],
             )?;
             event(tx, leader, State::Replying, None, now_ms)?;
             let detail = format!("answered with job {leader}");
@@ -267,6 +297,17 @@ impl Queue for SqliteQueue {
                 )?;
                 event(tx, *id, State::Done, Some(&detail), now_ms)?;
             }
+            Ok(())
+        })
+    }
+
+    fn renew(&self, owner: &str, job: i64, until_ms: i64) -> Result<(), QueueError> {
+        self.write(|tx| {
+            held(tx, owner, job)?;
+            tx.execute(
+                "UPDATE bridge_jobs SET lease_until = MAX(lease_until, ?2) WHERE id = ?1",
+                params![job, until_ms],
+            )?;
             Ok(())
         })
     }
@@ -405,14 +446,16 @@ impl Queue for SqliteQueue {
         self.write(|tx| {
             let job: Option<i64> = tx
                 .query_row(
+                    // Once per job: a multi-part reply gets one 63016 callback per part.
                     "SELECT j.id FROM bridge_deliveries d JOIN bridge_jobs j ON j.id = d.job_id
-                     WHERE d.provider_id = ?1 AND j.state = 'done' AND j.channel = 'whatsapp'",
-                    [provider_id],
+                     WHERE d.provider_id = ?1 AND j.state = 'done' AND j.channel = 'whatsapp'
+                     AND NOT EXISTS (SELECT 1 FROM bridge_events e WHERE e.job_id = j.id AND e.detail = ?2)",
+                    params![provider_id, REOPENED],
                     |r| r.get(0),
                 )
                 .optional()?;
             let Some(job) = job else { return Ok(None) };
-            let detail = "Twilio refused the reply as outside the 24-hour window (63016)";
+            let detail = REOPENED;
             tx.execute(
                 "UPDATE bridge_jobs SET state = 'replying', reply = ?2, sent_parts = 0, next_at = ?3,
                      lease_owner = NULL, lease_until = NULL, reason = ?4, updated_at = ?3 WHERE id = ?1",
@@ -495,7 +538,8 @@ impl Users for SqliteQueue {
             )?;
             removed += tx.execute("DELETE FROM bridge_jobs WHERE user_key = ?1 AND id != ?2", params![user_key, keep])?;
             removed += tx.execute("DELETE FROM bridge_users WHERE user_key = ?1", [user_key])?;
-            tx.execute("UPDATE bridge_jobs SET body = '' WHERE id = ?1", [keep])?;
+            // The kept job keeps its text ("delete my data") until it is done: if the process dies before the
+            // confirmation is stored, the retried job must still read as the command.
             Ok(removed)
         })
     }

@@ -66,7 +66,7 @@ pub async fn analyze(
         Input::from_json(value).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let mut analysis = state.shared.engine.analyze(input, "api", Some(&user)).await.map_err(|e| match e {
         EngineError::Input(why) => AppError::BadRequest(why),
-        EngineError::Stopped => AppError::Unavailable(e.into()),
+        EngineError::Stopped | EngineError::Crashed => AppError::Unavailable(e.into()),
     })?;
     analysis.notes.extend(warnings);
     metrics::counter!(m::WEBHOOKS, "channel" => "api", "outcome" => "answered").increment(1);

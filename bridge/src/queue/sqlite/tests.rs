@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 
-const C: Coalesce = Coalesce { quiet_ms: 1000, max_wait_ms: 5000, max_messages: 10 };
+const C: Coalesce = Coalesce { quiet_ms: 1000, max_wait_ms: 5000, max_messages: 10, max_send_claims: 5 };
 const LEASE: i64 = 30_000;
 
 fn q() -> SqliteQueue {
@@ -105,7 +105,8 @@ fn a_crashed_analysis_comes_back_after_its_lease() {
     assert_eq!(again[0].id, first[0].id);
     assert_eq!(again[0].attempts, 2);
     // The dead worker cannot write over the new owner's work.
-    let err = q.store_reply("dead", &[first[0].id], &Reply { parts: vec!["x".into()], template: false }, 40_000);
+    let reply = Reply { parts: vec!["x".into()], template: false };
+    let err = q.store_reply("dead", &[first[0].id], &reply, 40_000, 40_000 + LEASE);
     assert!(matches!(err, Err(QueueError::LostLease(_))), "{err:?}");
 }
 
@@ -130,10 +131,11 @@ fn the_reply_lives_on_the_leader_and_is_resent_only_from_the_unsent_part() {
     let group = analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
     let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
     let reply = Reply { parts: vec!["p1".into(), "p2".into()], template: false };
-    q.store_reply("w1", &ids, &reply, 2100).expect("store");
+    q.store_reply("w1", &ids, &reply, 2100, 2100 + LEASE).expect("store");
+    assert!(q.claim("w2", 2000 + LEASE + 1, LEASE, C).expect("claim").is_none(), "storing the reply renewed the lease");
     q.part_sent("w1", ids[0], 0, "SM-out-1", 2200).expect("part");
     // w1 dies here. After the lease, the job is sent by someone else from part 2.
-    let Some(Work::Send(job)) = q.claim("w2", 2000 + LEASE + 1, LEASE, C).expect("claim") else {
+    let Some(Work::Send(job)) = q.claim("w2", 2100 + LEASE + 1, LEASE, C).expect("claim") else {
         panic!("expected the stored reply to be claimed for sending")
     };
     assert_eq!(job.id, ids[0]);
@@ -151,7 +153,8 @@ fn retries_wait_and_release_frees_everything() {
     let q = q();
     q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
     let group = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
-    q.store_reply("w", &[group[0].id], &Reply { parts: vec!["p".into()], template: false }, 2000).expect("store");
+    let reply = Reply { parts: vec!["p".into()], template: false };
+    q.store_reply("w", &[group[0].id], &reply, 2000, 2000 + LEASE).expect("store");
     q.retry_at("w", group[0].id, 9000, "twilio 20429", 2001).expect("retry");
     assert!(q.claim("w", 8999, LEASE, C).expect("claim").is_none(), "not due yet");
     assert!(matches!(q.claim("w", 9000, LEASE, C).expect("claim"), Some(Work::Send(_))));
@@ -242,4 +245,41 @@ fn finished_messages_are_purged_after_their_retention() {
     assert_eq!(q.purge_finished(3001).expect("purge"), 1, "done is purged, review is kept");
     assert_eq!(q.events(a[0].id).expect("events"), []);
     assert_eq!(q.jobs(None, 10).expect("jobs").len(), 1);
+}
+
+#[test]
+fn a_sender_has_one_group_in_analysis_at_a_time() {
+    let q = q();
+    q.enqueue(&msg("m1", "u", "posting", 0)).expect("enqueue");
+    analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
+    q.enqueue(&msg("m2", "u", "delete my data", 2500)).expect("enqueue");
+    assert!(q.claim("w2", 5000, LEASE, C).expect("claim").is_none(), "waits for the first group");
+}
+
+#[test]
+fn renew_refuses_a_worker_that_lost_its_lease() {
+    let q = q();
+    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
+    let group = analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
+    let reply = Reply { parts: vec!["p".into()], template: false };
+    q.store_reply("w1", &[group[0].id], &reply, 2000, 2000 + LEASE).expect("store");
+    q.renew("w1", group[0].id, 60_000).expect("still mine");
+    assert!(q.claim("w2", 2000 + LEASE + 1, LEASE, C).expect("claim").is_none(), "renewed");
+    assert!(matches!(q.claim("w2", 60_001, LEASE, C).expect("claim"), Some(Work::Send(_))));
+    assert!(matches!(q.renew("w1", group[0].id, 90_000), Err(QueueError::LostLease(_))));
+}
+
+#[test]
+fn a_reply_whose_worker_keeps_dying_is_given_up() {
+    let q = q();
+    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
+    let group = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
+    let reply = Reply { parts: vec!["p".into()], template: false };
+    q.store_reply("w", &[group[0].id], &reply, 2000, 2000 + LEASE).expect("store");
+    let mut now = 2000 + LEASE + 1;
+    while let Some(Work::Send(_)) = q.claim("dies", now, LEASE, C).expect("claim") {
+        now += LEASE + 1;
+    }
+    assert_eq!(q.jobs(Some(State::Failed), 10).expect("jobs").len(), 1);
+    assert_eq!(q.jobs(None, 10).expect("jobs")[0].attempts, C.max_send_claims);
 }
