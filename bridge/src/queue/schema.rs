@@ -67,4 +67,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER NULL
     );
     ",
+    // 2: the claim's "which sender is due" question answered from an index of waiting messages alone.
+    r"
+    CREATE INDEX bridge_jobs_waiting ON bridge_jobs(state, user_key, received_at);
+    ",
 ];

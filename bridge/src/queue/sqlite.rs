@@ -73,6 +73,21 @@ impl SqliteQueue {
     }
 }
 
+impl SqliteQueue {
+    fn anything_due(&self, now_ms: i64, c: Coalesce) -> Result<bool, QueueError> {
+        let conn = self.conn();
+        let due: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM bridge_jobs WHERE state IN ('analysing', 'replying') AND lease_until < ?1)
+                 OR EXISTS (SELECT 1 FROM bridge_jobs WHERE state = 'replying' AND lease_until IS NULL AND next_at <= ?1)
+                 OR EXISTS (SELECT 1 FROM bridge_jobs WHERE state = 'received' GROUP BY user_key
+                            HAVING MAX(received_at) <= ?1 - ?2 OR MIN(received_at) <= ?1 - ?3)",
+            params![now_ms, c.quiet_ms, c.max_wait_ms],
+            |r| r.get(0),
+        )?;
+        Ok(due)
+    }
+}
+
 fn migrate(conn: &mut Connection, path: &str) -> Result<(), QueueError> {
     let supported = MIGRATIONS.len() as i64;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -171,6 +186,12 @@ impl Queue for SqliteQueue {
     }
 
     fn claim(&self, owner: &str, now_ms: i64, lease_ms: i64, c: Coalesce) -> Result<Option<Work>, QueueError> {
+        // Idle workers poll, and every enqueue wakes one while its sender is still inside the quiet period, so most
+        // claims find nothing due. Find that out with a read, which never waits for the write lock the webhooks
+        // need; only real work takes it (and the write transaction below re-checks everything).
+        if !self.anything_due(now_ms, c)? {
+            return Ok(None);
+        }
         self.write(|tx| {
             let until = now_ms + lease_ms;
             // Groups whose worker died mid-analysis start over: their messages are received again, unless they
