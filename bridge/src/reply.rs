@@ -319,23 +319,6 @@ pub fn empty(style: Style) -> String {
     format!("There was nothing to check. Forward or paste the text of a job message.\n\n{}", style.help_hint())
 }
 
-/// The message is longer than the bridge accepts.
-pub fn too_long(style: Style) -> String {
-    format!(
-        "That message is too long for me to check. Please send just the job posting or the recruiter's message, \
-         without the rest of the conversation.\n\n{}",
-        style.help_hint()
-    )
-}
-
-/// The check failed on our side; the person should not think the message was judged.
-pub fn failed(style: Style) -> String {
-    format!(
-        "Sorry, something went wrong while checking that message. Please try again in a few minutes.\n\n{}",
-        style.help_hint()
-    )
-}
-
 /// The command a whole message stands for, if it is one. Only a message that is nothing but the command
 /// (whitespace, punctuation and case aside) counts: a forwarded posting that says "help us grow" is checked, not
 /// answered with the help text. Telegram's `/cmd@BotName` and `/start payload` forms are understood.

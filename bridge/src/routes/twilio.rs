@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::metrics as m;
 use crate::queue::{Channel, NewMessage};
 use crate::twilio::address::{self, parse_sender};
-use crate::twilio::client::status_rank;
+use crate::twilio::client::{is_failed_status, status_rank};
 use crate::twilio::signature::{Payload, verify};
 use crate::worker::{blocking, now_ms};
 
@@ -156,13 +156,13 @@ pub async fn status(State(state): State<AppState>, SignedForm(params): SignedFor
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let code = field(&params, "ErrorCode").filter(|c| !c.is_empty()).map(str::to_string);
-    if matches!(status, "failed" | "undelivered") {
+    if is_failed_status(status) {
         let code = code.clone().unwrap_or_default();
         tracing::warn!(status, code = %code, "a reply was not delivered");
     }
     metrics::counter!(m::DELIVERY, "status" => status.to_string()).increment(1);
     // Twilio usually accepts a WhatsApp reply outside the 24-hour window and reports 63016 here, afterwards.
-    let outside_window = matches!(status, "failed" | "undelivered") && code.as_deref() == Some("63016");
+    let outside_window = is_failed_status(status) && code.as_deref() == Some("63016");
     let (store, sid, status) = (Arc::clone(state.store()), sid.to_string(), status.to_string());
     let reopened = blocking(move || -> Result<Option<i64>, crate::queue::QueueError> {
         // Only the callback that moved the status on reopens: Twilio repeats callbacks.

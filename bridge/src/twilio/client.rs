@@ -12,8 +12,8 @@
 //! ("The 'To' number 5551234567 is not a valid phone number"): every server message is scrubbed of long digit runs
 //! before it is stored in an error, so errors can be logged as they are.
 //!
-//! Status callbacks arrive out of order (a `delivered` after a `read`), so [`status_rank`] and [`should_advance`]
-//! let the stored status only move forward.
+//! Status callbacks arrive out of order (a `delivered` after a `read`), so [`status_rank`] orders the statuses and
+//! the queue lets a stored status only move forward.
 
 use std::time::Duration;
 
@@ -296,22 +296,6 @@ pub fn status_rank(status: &str) -> Option<u8> {
     })
 }
 
-/// Whether a callback's `new` status should replace the stored `current` one: only a known status of a higher
-/// rank does. An unknown stored status is replaced by any known one.
-pub fn should_advance(current: &str, new: &str) -> bool {
-    match (status_rank(current), status_rank(new)) {
-        (_, None) => false,
-        (None, Some(_)) => true,
-        (Some(old), Some(new)) => new > old,
-    }
-}
-
-/// No later callback can change this status: `read` (WhatsApp's last step) or a failure. `delivered` is not final
-/// because WhatsApp may still report `read`.
-pub fn is_final_status(status: &str) -> bool {
-    matches!(status_rank(status), Some(6 | 7))
-}
-
 /// True for `failed`, `undelivered` and `canceled`; the callback's `ErrorCode` says why (63016: outside the
 /// WhatsApp window).
 pub fn is_failed_status(status: &str) -> bool {
@@ -571,14 +555,10 @@ mod tests {
 
     #[test]
     fn statuses_only_move_forward() {
-        assert!(should_advance("queued", "sent"));
-        assert!(should_advance("sent", "read"));
-        assert!(!should_advance("read", "delivered"));
-        assert!(should_advance("delivered", "undelivered"));
-        assert!(!should_advance("failed", "delivered"));
-        assert!(!should_advance("sent", "bogus"));
-        assert!(should_advance("", "queued"));
-        assert!(is_final_status("read") && is_final_status("undelivered") && !is_final_status("delivered"));
+        let rank = |s| status_rank(s).expect("a known status");
+        assert!(rank("queued") < rank("sent") && rank("sent") < rank("read") && rank("read") > rank("delivered"));
+        assert!(rank("undelivered") > rank("delivered") && rank("failed") > rank("read"));
+        assert_eq!(status_rank("bogus"), None);
         assert!(is_failed_status("failed") && !is_failed_status("read"));
         assert_eq!(status_rank("received"), None);
     }
