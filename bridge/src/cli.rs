@@ -104,21 +104,8 @@ fn simulate(settings: &Settings, text: &str, from: &str, url: Option<&str>) -> a
     let signed_base = settings.public_url.clone().unwrap_or_else(|| target.clone());
     let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
     let to = settings.twilio.from.clone().unwrap_or_else(|| "whatsapp:+14155238886".into());
-    let params: Vec<(String, String)> = [
-        ("MessageSid", sid.as_str()),
-        ("SmsMessageSid", sid.as_str()),
-        ("AccountSid", settings.twilio.account_sid.as_deref().unwrap_or("ACsimulated")),
-        ("From", from),
-        ("To", to.as_str()),
-        ("Body", text),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsStatus", "received"),
-        ("ApiVersion", "2010-04-01"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let account = settings.twilio.account_sid.as_deref().unwrap_or("ACsimulated");
+    let params = crate::twilio::inbound_form(&sid, account, from, &to, text);
     let signature = sign(&settings.signing_token(), &format!("{signed_base}/webhooks/twilio"), &params);
     let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

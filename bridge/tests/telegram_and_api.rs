@@ -47,6 +47,8 @@ async fn a_telegram_message_is_answered_once_in_html() {
     let text = sent[0].text().expect("text");
     assert!(text.contains("Likely scam"), "{text}");
     assert!(!text.contains("<tasks>"), "the person's text is escaped for HTML: {text}");
+    let untagged = ["<b>", "</b>", "<i>", "</i>"].iter().fold(text.to_string(), |t, tag| t.replace(tag, ""));
+    assert!(!untagged.contains('<'), "only the reply's own tags are raw HTML: {text}");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(telegram.messages().len(), 1, "update_id dedupes the redelivery");
 }

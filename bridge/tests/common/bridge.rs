@@ -154,21 +154,7 @@ impl Bridge {
     /// The form Twilio posts for an inbound message.
     pub fn inbound(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
         let to = if from.starts_with("whatsapp:") { OUR_NUMBER } else { "+14155238886" };
-        [
-            ("MessageSid", sid),
-            ("SmsMessageSid", sid),
-            ("AccountSid", fake_twilio::ACCOUNT_SID),
-            ("From", from),
-            ("To", to),
-            ("Body", body),
-            ("NumMedia", "0"),
-            ("NumSegments", "1"),
-            ("SmsStatus", "received"),
-            ("ApiVersion", "2010-04-01"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        redflag_bridge::twilio::inbound_form(sid, fake_twilio::ACCOUNT_SID, from, to, body)
     }
 
     /// Post a form to `path`, signed as Twilio signs it (over the public URL).
