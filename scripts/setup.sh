@@ -7,7 +7,7 @@ set -euo pipefail
 # end-to-end test (issue #6).
 packages=(
   build-essential pkg-config curl file
-  libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
+  libwebkit2gtk-4.1-dev libdbus-1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver
 )
 

@@ -38,16 +38,9 @@ pub fn db_path(config: &Config) -> anyhow::Result<PathBuf> {
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let path = db_path(config)?;
     let store = Store::open(&path)?;
-    let now = escalate::unix_now();
     // Clean-up is housekeeping: a busy or read-only database still serves the cache and the ledger.
-    if let Some(keep) = config.history_retention {
-        if let Err(e) = store.history_purge(now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))) {
-            tracing::warn!("old history was not purged: {e}");
-        }
-    }
-    if let Err(e) = store.cache_purge(now.saturating_sub(i64::try_from(config.cache_ttl.as_secs()).unwrap_or(i64::MAX)))
-    {
-        tracing::warn!("expired cache entries were not purged: {e}");
+    if let Err(e) = store.purge_expired(config.history_retention, config.cache_ttl, escalate::unix_now()) {
+        tracing::warn!("old history or expired cache entries were not purged: {e}");
     }
     Ok(Arc::new(store))
 }

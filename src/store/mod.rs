@@ -126,6 +126,22 @@ impl Store {
         Ok(Store { conn: Mutex::new(conn), path: Some(path.to_path_buf()) })
     }
 
+    /// Apply the retention settings: history older than `history` (if set) and cache entries older than
+    /// `cache_ttl` are deleted. Every program that opens the store calls this, so old data goes whichever is used.
+    pub fn purge_expired(
+        &self,
+        history: Option<std::time::Duration>,
+        cache_ttl: std::time::Duration,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let before = |d: std::time::Duration| now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Some(keep) = history {
+            self.history_purge(before(keep))?;
+        }
+        self.cache_purge(before(cache_ttl))?;
+        Ok(())
+    }
+
     /// A private database that lives as long as this value (tests, or a session that must leave no trace).
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let path = Path::new(":memory:");

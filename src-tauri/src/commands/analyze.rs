@@ -1,0 +1,75 @@
+//! Checking text: typed or pasted, from a file, or from the clipboard. The verdict comes back at once; saving it
+//! in the history (redacted) happens on the same blocking task so the page never waits twice.
+
+use std::sync::Arc;
+
+use redflag::Input;
+use tauri::State;
+use tauri::ipc::{InvokeBody, Request};
+
+use super::blocking;
+use crate::error::{Error, Result};
+use crate::files;
+use crate::state::{Check, Desktop};
+
+/// Analyse `text`; `save` records it in the history (the page sends it on paste, drop, open and typing pauses).
+#[tauri::command]
+pub async fn analyze_text(state: State<'_, Desktop>, text: String, save: bool) -> Result<Check> {
+    check(&state, text, save).await
+}
+
+/// Analyse a file the person opened or dropped. The page sends the bytes as the raw request body (no JSON
+/// round-trip for a PDF) and the file name, percent-encoded, in the `x-file-name` header.
+#[tauri::command]
+pub async fn analyze_file(state: State<'_, Desktop>, request: Request<'_>) -> Result<Check> {
+    let name = request
+        .headers()
+        .get("x-file-name")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+        .unwrap_or_else(|| "the file".into());
+    let bytes = match request.body() {
+        InvokeBody::Raw(bytes) => bytes.clone(),
+        InvokeBody::Json(_) => return Err(Error::Input("send the file's bytes as the request body".into())),
+    };
+    let text = blocking(move || files::extract(&name, &bytes)).await?;
+    check(&state, text, true).await
+}
+
+/// Analyse whatever text is on the clipboard (the Ctrl+Shift+V shortcut).
+#[tauri::command]
+pub async fn analyze_clipboard(state: State<'_, Desktop>) -> Result<Check> {
+    let text = blocking(|| {
+        let mut clipboard = arboard::Clipboard::new()
+            .map_err(|e| Error::Input(format!("the clipboard cannot be read ({e}); paste the text instead")))?;
+        clipboard
+            .get_text()
+            .map_err(|_| Error::Input("the clipboard holds no text: copy the posting or message first".into()))
+    })
+    .await?;
+    check(&state, text, true).await
+}
+
+async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
+    if text.trim().is_empty() {
+        return Err(Error::Input("there is nothing to check: paste a job posting or a recruiter's message".into()));
+    }
+    let analyzer = Arc::clone(&state.analyzer);
+    let loaded = state.loaded();
+    let hash = redflag::escalate::sha256_hex(&text);
+    let save = save && loaded.config.history_enabled && state.claim_save(&hash);
+    let (analysis, history_id) = blocking(move || {
+        let analysis = analyzer.analyze(&Input::text(text))?;
+        let history_id = match (&loaded.store, save) {
+            (Some(store), true) => {
+                redflag::escalate::record_history(store, &analysis, &loaded.redactor, "desktop", None)
+                    .map_err(|e| tracing::warn!("this check was not saved in the history: {e}"))
+                    .ok()
+            }
+            _ => None,
+        };
+        Ok((analysis, history_id))
+    })
+    .await?;
+    Ok(state.remember(analysis, history_id))
+}

@@ -1,0 +1,179 @@
+//! The history page: list and search, open one, delete one or all, export everything as JSON. The store keeps
+//! only redacted text, so what the page shows here is redacted too.
+
+use redflag::store::{HistoryEntry, HistoryQuery};
+use serde::Serialize;
+use tauri::State;
+
+use super::blocking;
+use crate::error::{Error, Result};
+use crate::state::Desktop;
+
+/// One row of the list.
+#[derive(Debug, Serialize)]
+pub struct HistoryItem {
+    pub id: i64,
+    pub created_at: i64,
+    pub label: redflag::Label,
+    pub score: f32,
+    pub summary: String,
+    /// The redacted text.
+    pub text: String,
+    /// Flag titles, strongest first.
+    pub flags: Vec<String>,
+    pub channel: String,
+}
+
+impl From<HistoryEntry> for HistoryItem {
+    fn from(e: HistoryEntry) -> Self {
+        let titles = e.analysis["flags"]
+            .as_array()
+            .map(|flags| flags.iter().filter_map(|f| f["title"].as_str().map(str::to_string)).collect::<Vec<_>>());
+        HistoryItem {
+            id: e.id,
+            created_at: e.created_at,
+            label: e.label,
+            score: e.score,
+            summary: e.analysis["summary"].as_str().unwrap_or_default().to_string(),
+            text: e.redacted_text,
+            flags: titles.unwrap_or(e.flags),
+            channel: e.channel,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Exported {
+    pub path: String,
+    pub count: usize,
+}
+
+#[tauri::command]
+pub async fn history_list(
+    state: State<'_, Desktop>,
+    query: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<HistoryItem>> {
+    let store = state.store()?;
+    let search = query.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+    let q = HistoryQuery { search, limit: limit.unwrap_or(200), ..HistoryQuery::default() };
+    blocking(move || Ok(store.history_list(&q)?.into_iter().map(HistoryItem::from).collect())).await
+}
+
+/// One stored check, as an analysis whose `text` is the redacted text and whose evidence points into it.
+#[tauri::command]
+pub async fn history_get(state: State<'_, Desktop>, id: i64) -> Result<serde_json::Value> {
+    let store = state.store()?;
+    let entry = blocking(move || store.history_get(id).map_err(Error::from)).await?;
+    let entry = entry.ok_or_else(|| Error::NotFound("that check is no longer in the history".into()))?;
+    Ok(with_redacted_text(entry.analysis, &entry.redacted_text))
+}
+
+#[tauri::command]
+pub async fn history_delete(state: State<'_, Desktop>, id: i64) -> Result<bool> {
+    let store = state.store()?;
+    blocking(move || Ok(store.history_delete(id)?)).await
+}
+
+#[tauri::command]
+pub async fn history_clear(state: State<'_, Desktop>) -> Result<usize> {
+    let store = state.store()?;
+    blocking(move || Ok(store.history_clear()?)).await
+}
+
+/// Write every check to `redflag-history-<date>.json` in the Downloads folder (or `REDFLAG_EXPORT_DIR`). The app
+/// has no file-system permission in the page, so the backend picks the place and says where.
+#[tauri::command]
+pub async fn history_export(state: State<'_, Desktop>) -> Result<Exported> {
+    let store = state.store()?;
+    let dir = state
+        .paths
+        .export_dir
+        .clone()
+        .or_else(|| directories::UserDirs::new().and_then(|d| d.download_dir().map(|p| p.to_path_buf())))
+        .or_else(|| directories::UserDirs::new().map(|d| d.home_dir().to_path_buf()))
+        .ok_or_else(|| Error::Config("no Downloads or home folder is known; set REDFLAG_EXPORT_DIR".into()))?;
+    blocking(move || {
+        let entries = store.history_list(&HistoryQuery::default())?;
+        let path = dir.join(format!("redflag-history-{}.json", date(redflag::escalate::unix_now())));
+        let json = serde_json::to_vec_pretty(&entries).map_err(|e| Error::Internal(e.to_string()))?;
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&path, json))
+            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Exported { path: path.display().to_string(), count: entries.len() })
+    })
+    .await
+}
+
+/// The stored evidence offsets point into the original text, which was never stored. Point each piece of
+/// evidence at its (redacted) snippet in the redacted text instead, or drop it when the snippet is not there.
+fn with_redacted_text(mut analysis: serde_json::Value, text: &str) -> serde_json::Value {
+    let repoint = |evidence: &mut serde_json::Value| {
+        let snippet = evidence["snippet"].as_str().unwrap_or_default().to_string();
+        match text.find(&snippet).filter(|_| !snippet.is_empty()) {
+            Some(start) => {
+                evidence["start"] = start.into();
+                evidence["end"] = (start + snippet.len()).into();
+                true
+            }
+            None => false,
+        }
+    };
+    if let Some(flags) = analysis["flags"].as_array_mut() {
+        for flag in flags {
+            if let Some(list) = flag["evidence"].as_array_mut() {
+                list.retain_mut(repoint);
+            }
+        }
+    }
+    if let Some(reasons) = analysis.pointer_mut("/llm/reasons").and_then(|r| r.as_array_mut()) {
+        for reason in reasons {
+            if let Some(e) = reason.get_mut("evidence") {
+                if !repoint(e) {
+                    reason.as_object_mut().map(|r| r.remove("evidence"));
+                }
+            }
+        }
+    }
+    analysis["text"] = text.into();
+    analysis
+}
+
+/// `YYYY-MM-DD` (UTC) for Unix seconds: the civil-from-days algorithm (Howard Hinnant's), because one file name is
+/// not worth a date-time crate.
+fn date(unix: i64) -> String {
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(1_795_564_800), "2026-11-25");
+    }
+
+    #[test]
+    fn evidence_is_repointed_into_the_redacted_text() {
+        let analysis = serde_json::json!({
+            "flags": [{"evidence": [{"start": 40, "end": 50, "snippet": "pay a fee"}, {"start": 1, "end": 2, "snippet": "gone"}]}],
+            "llm": {"reasons": [{"reason": "r", "evidence": {"start": 0, "end": 3, "snippet": "[PHONE]"}}]}
+        });
+        let out = with_redacted_text(analysis, "Call [PHONE] and pay a fee.");
+        assert_eq!(out["flags"][0]["evidence"], serde_json::json!([{"start": 17, "end": 26, "snippet": "pay a fee"}]));
+        assert_eq!(out["llm"]["reasons"][0]["evidence"]["start"], 5);
+        assert_eq!(out["text"], "Call [PHONE] and pay a fee.");
+    }
+}

@@ -1,0 +1,276 @@
+//! What the app holds between commands, managed once by Tauri: the analyser (rules and model, loaded once at
+//! start-up), the configuration as the settings page last saved it, the store, the escalator, and the recent
+//! checks that "Ask AI" can still refer to. Settings changes swap the whole [`Loaded`] snapshot, so a command in
+//! flight keeps the configuration it started with.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use redflag::config::{Config, Policy};
+use redflag::escalate::Escalator;
+use redflag::redact::Redactor;
+use redflag::store::Store;
+use redflag::{Analysis, Analyzer};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+use crate::secrets::SecretStore;
+use crate::settings::{self, DesktopPrefs, Paths, Settings};
+
+/// "Ask AI" works on one of the last few checks; older ones have scrolled out of the person's view anyway.
+const RECENT_CHECKS: usize = 32;
+
+/// The configuration in force, and everything built from it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub prefs: DesktopPrefs,
+    pub store: Option<Arc<Store>>,
+    pub db_path: Option<PathBuf>,
+    /// The escalator, or the sentence saying why verdicts are local only.
+    pub escalator: std::result::Result<Arc<Escalator>, String>,
+    pub redactor: Redactor,
+}
+
+/// What the page is told about the LLM tier for one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ai {
+    /// `offered`, `not_needed`, `unavailable` or `done`.
+    pub state: &'static str,
+    pub reason: String,
+    /// Ask without the confirmation step.
+    pub auto: bool,
+}
+
+/// One check as the page sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub check_id: Option<u64>,
+    pub analysis: Analysis,
+    pub ai: Ai,
+}
+
+#[derive(Debug)]
+struct Recent {
+    id: u64,
+    analysis: Analysis,
+    history_id: Option<i64>,
+    /// Set while the LLM is being asked; `ai_cancel` notifies it.
+    cancel: Option<Arc<Notify>>,
+}
+
+#[derive(Debug, Default)]
+struct Checks {
+    next_id: u64,
+    recent: VecDeque<Recent>,
+    /// The hash of the text saved last, so typing pauses and blur do not save the same text twice.
+    last_saved: Option<String>,
+}
+
+/// Reads an environment variable; tests pass an empty environment so a developer's `OPENAI_API_KEY` stays out.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub struct Desktop {
+    pub analyzer: Arc<Analyzer>,
+    pub paths: Paths,
+    pub secrets: SecretStore,
+    env: Env,
+    loaded: RwLock<Arc<Loaded>>,
+    checks: Mutex<Checks>,
+}
+
+impl std::fmt::Debug for Desktop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desktop").field("paths", &self.paths).field("secrets", &self.secrets).finish_non_exhaustive()
+    }
+}
+
+impl Desktop {
+    /// The app as a person runs it: the built-in rules and model, the CLI's config file (or `REDFLAG_CONFIG`),
+    /// and the keyring (or `REDFLAG_SECRET_STORE=file`).
+    pub fn from_env() -> anyhow::Result<Desktop> {
+        let analyzer = Analyzer::builtin()?.with_builtin_model()?;
+        let paths = Paths::from_env()?;
+        let forced = std::env::var("REDFLAG_SECRET_STORE").ok();
+        let secrets = SecretStore::detect(paths.key_file.clone(), forced.as_deref());
+        Ok(Desktop::new(analyzer, paths, secrets, Arc::new(|name| std::env::var(name).ok()))?)
+    }
+
+    pub fn new(analyzer: Analyzer, paths: Paths, secrets: SecretStore, env: Env) -> Result<Desktop> {
+        let loaded = load(&paths, &secrets, &env)?;
+        Ok(Desktop {
+            analyzer: Arc::new(analyzer),
+            paths,
+            secrets,
+            env,
+            loaded: RwLock::new(Arc::new(loaded)),
+            checks: Mutex::new(Checks { next_id: 1, ..Checks::default() }),
+        })
+    }
+
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.loaded.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Read the files again after the settings page changed them.
+    pub fn reload(&self) -> Result<()> {
+        let fresh = Arc::new(load(&self.paths, &self.secrets, &self.env)?);
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+
+    pub fn settings(&self) -> Settings {
+        let loaded = self.loaded();
+        let mut s = Settings::from_config(&loaded.config, loaded.prefs, &*self.env);
+        s.key_storage = self.secrets.kind().into();
+        s.key_storage_detail = self.secrets.describe();
+        s.config_path = self.paths.config.display().to_string();
+        s.db_path = loaded.db_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        s
+    }
+
+    fn checks(&self) -> MutexGuard<'_, Checks> {
+        self.checks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a check of this text should be saved: not when the same text was the last one saved.
+    pub fn claim_save(&self, hash: &str) -> bool {
+        let mut checks = self.checks();
+        if checks.last_saved.as_deref() == Some(hash) {
+            return false;
+        }
+        checks.last_saved = Some(hash.to_string());
+        true
+    }
+
+    /// Keep `analysis` for "Ask AI" and describe it to the page.
+    pub fn remember(&self, analysis: Analysis, history_id: Option<i64>) -> Check {
+        let ai = self.ai_for(&analysis);
+        let mut checks = self.checks();
+        let id = checks.next_id;
+        checks.next_id += 1;
+        if checks.recent.len() == RECENT_CHECKS {
+            checks.recent.pop_front();
+        }
+        checks.recent.push_back(Recent { id, analysis: analysis.clone(), history_id, cancel: None });
+        Check { check_id: Some(id), analysis, ai }
+    }
+
+    fn ai_for(&self, a: &Analysis) -> Ai {
+        let loaded = self.loaded();
+        match &loaded.escalator {
+            Err(why) => Ai { state: "unavailable", reason: why.clone(), auto: false },
+            Ok(e) if e.wants(a) => Ai {
+                state: "offered",
+                reason: "Redflag is not sure about this one; an AI can give a second opinion.".into(),
+                auto: loaded.prefs.auto_ask,
+            },
+            Ok(_) => Ai {
+                state: "not_needed",
+                reason: "Redflag is confident, so nothing was sent to an AI.".into(),
+                auto: false,
+            },
+        }
+    }
+
+    /// A copy of a recent check.
+    pub fn recent(&self, id: u64) -> Result<(Analysis, Option<i64>)> {
+        let checks = self.checks();
+        let r = checks.recent.iter().find(|r| r.id == id).ok_or_else(gone)?;
+        Ok((r.analysis.clone(), r.history_id))
+    }
+
+    /// Mark check `id` as being asked about; the returned signal fires if the person cancels.
+    pub fn start_ask(&self, id: u64) -> Result<Arc<Notify>> {
+        let mut checks = self.checks();
+        let r = checks.recent.iter_mut().find(|r| r.id == id).ok_or_else(gone)?;
+        if r.cancel.is_some() {
+            return Err(Error::Input("the AI is already being asked about this text".into()));
+        }
+        let cancel = Arc::new(Notify::new());
+        r.cancel = Some(cancel.clone());
+        Ok(cancel)
+    }
+
+    /// The ask is over: store the merged verdict (when there is one) in place of the local one.
+    pub fn finish_ask(&self, id: u64, merged: Option<(Analysis, Option<i64>)>) {
+        let mut checks = self.checks();
+        if let Some(r) = checks.recent.iter_mut().find(|r| r.id == id) {
+            r.cancel = None;
+            if let Some((analysis, history_id)) = merged {
+                r.analysis = analysis;
+                r.history_id = history_id;
+            }
+        }
+    }
+
+    /// Cancel the ask about check `id`, if one is running. `notify_one` keeps a permit, so a cancel that lands
+    /// before the ask starts waiting still counts.
+    pub fn cancel_ask(&self, id: u64) -> bool {
+        let checks = self.checks();
+        match checks.recent.iter().find(|r| r.id == id).and_then(|r| r.cancel.as_ref()) {
+            Some(cancel) => {
+                cancel.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The store, or an error the page can show.
+    pub fn store(&self) -> Result<Arc<Store>> {
+        self.loaded()
+            .store
+            .clone()
+            .ok_or_else(|| Error::Store("it could not be opened at start-up; see the log, then restart Redflag".into()))
+    }
+}
+
+fn gone() -> Error {
+    Error::NotFound("that check is no longer open: check the text again".into())
+}
+
+/// Read the configuration and build what depends on it.
+fn load(paths: &Paths, secrets: &SecretStore, env: &Env) -> Result<Loaded> {
+    let key = secrets.get().unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        None
+    });
+    let config = settings::load_config(&paths.config, key.as_ref().map(|k| k.expose_secret()), |n| env(n))?;
+    let prefs = DesktopPrefs::load(&paths.prefs)?;
+    let db_path = config.db_path.clone().or_else(Store::default_path);
+    // Without the store the app still checks texts; history and the LLM cache say why they are missing.
+    let store = match &db_path {
+        Some(p) => match Store::open(p) {
+            Ok(store) => {
+                if let Err(e) =
+                    store.purge_expired(config.history_retention, config.cache_ttl, redflag::escalate::unix_now())
+                {
+                    tracing::warn!("old history or expired cache entries were not purged: {e}");
+                }
+                Some(Arc::new(store))
+            }
+            Err(e) => {
+                tracing::error!("the Redflag database cannot be opened: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let escalator = if prefs.offline_only {
+        Err("Local verdict only: offline mode is on, so nothing leaves this computer.".into())
+    } else if !config.llm_configured {
+        Err("Local verdict only: no AI service is set up. Add an API key or a local server in Settings.".into())
+    } else if config.policy == Policy::Never {
+        Err("Local verdict only: asking an AI is switched off in Settings.".into())
+    } else {
+        Escalator::new(&config, store.clone())
+            .map(Arc::new)
+            .map_err(|e| format!("Local verdict only: the AI settings cannot be used ({e})."))
+    };
+    let redactor = Redactor::new(&config.names);
+    Ok(Loaded { config, prefs, store, db_path, escalator, redactor })
+}

@@ -1,0 +1,280 @@
+//! The commands as the page calls them, through Tauri's IPC on the mock runtime: real analyser, real SQLite file,
+//! real config files in a temp dir, and a fake OpenAI server on loopback for "Ask AI".
+
+#[path = "../../tests/common/fake_openai.rs"]
+mod fake_openai;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fake_openai::{Behaviour, FakeOpenAi, verdict};
+use redflag::Analyzer;
+use redflag_desktop::Desktop;
+use redflag_desktop::secrets::SecretStore;
+use redflag_desktop::settings::Paths;
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+
+const SCAM: &str = "Hello dear, I am Linda from Amazon HR. Part-time online job: like and rate products from home, \
+                    earn $300-$800 per day, salary paid daily. To unlock your tasks you must recharge a deposit of \
+                    100 USDT first. Contact me on WhatsApp +1 415 555 0132 or Telegram @linda_hr.";
+const LEGIT: &str = "Software Engineer II, Payments team. We are hiring a backend engineer to build our payment \
+                     services in Go and PostgreSQL. You will design APIs, review code and mentor engineers. \
+                     Requirements: 3+ years of experience with distributed systems. Benefits: health insurance, \
+                     401(k) matching and a yearly learning budget. Apply through our careers page.";
+
+struct Harness {
+    _app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    dir: tempfile::TempDir,
+}
+
+impl Harness {
+    /// The app with `config` as its config file and everything else in a fresh temp dir.
+    fn new(config: &str) -> Harness {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = dir.path().join("redflag.db");
+        let text = format!("[store]\npath = {:?}\n{config}", db.display().to_string());
+        std::fs::write(dir.path().join("config.toml"), text).expect("write the config");
+        let paths =
+            Paths { export_dir: Some(dir.path().join("exports")), ..Paths::beside(dir.path().join("config.toml")) };
+        let secrets = SecretStore::detect(paths.key_file.clone(), Some("file"));
+        let analyzer = Analyzer::builtin().expect("rules").with_builtin_model().expect("the shipped model");
+        let desktop = Desktop::new(analyzer, paths, secrets, Arc::new(|_| None)).expect("the app state");
+        let app = redflag_desktop::app(mock_builder(), desktop).build(mock_context(noop_assets())).expect("the app");
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("a window");
+        Harness { _app: app, window, dir }
+    }
+
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        self.invoke(cmd, InvokeBody::Json(args), Default::default())
+    }
+
+    fn invoke(&self, cmd: &str, body: InvokeBody, headers: tauri::http::HeaderMap) -> Result<Value, Value> {
+        invoke(&self.window, cmd, body, headers)
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.call(cmd, args).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    fn err_kind(&self, cmd: &str, args: Value) -> String {
+        let e = self.call(cmd, args).expect_err("an error");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "errors carry a message: {e}");
+        e["kind"].as_str().expect("a kind").to_string()
+    }
+
+    fn history(&self) -> Vec<Value> {
+        self.ok("history_list", json!({})).as_array().expect("a list").clone()
+    }
+}
+
+/// One IPC call, as `window.__TAURI__.core.invoke` makes it.
+fn invoke(
+    window: &WebviewWindow<MockRuntime>,
+    cmd: &str,
+    body: InvokeBody,
+    headers: tauri::http::HeaderMap,
+) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        // The local origin on Linux and macOS; a remote origin would be refused by the ACL, as in the app.
+        url: "tauri://localhost".parse().expect("a url"),
+        body,
+        headers,
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    tauri::test::get_ipc_response(window, request).map(|b| b.deserialize::<Value>().expect("JSON"))
+}
+
+fn flag_ids(check: &Value) -> Vec<&str> {
+    check["analysis"]["flags"].as_array().expect("flags").iter().filter_map(|f| f["id"].as_str()).collect()
+}
+
+#[test]
+fn a_task_scam_is_flagged_with_evidence_and_saved_once() {
+    let h = Harness::new("");
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    assert_eq!(check["analysis"]["label"], "scam", "{check}");
+    let flags = check["analysis"]["flags"].as_array().expect("flags");
+    assert!(!flags.is_empty());
+    let text = check["analysis"]["text"].as_str().expect("the analysed text");
+    for e in flags.iter().flat_map(|f| f["evidence"].as_array().expect("evidence")) {
+        let (start, end) = (e["start"].as_u64().expect("start") as usize, e["end"].as_u64().expect("end") as usize);
+        assert_eq!(&text[start..end], e["snippet"].as_str().expect("snippet"), "evidence points into the text");
+    }
+    // No endpoint is configured: the page must say the verdict is local only.
+    assert_eq!(check["ai"]["state"], "unavailable");
+    assert!(check["ai"]["reason"].as_str().expect("reason").contains("Local verdict only"));
+
+    // Saved once, redacted; a repeat of the same text (blur after paste) is not saved again; live typing never is.
+    h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    h.ok("analyze_text", json!({"text": LEGIT, "save": false}));
+    let history = h.history();
+    assert_eq!(history.len(), 1, "{history:?}");
+    let stored = history[0]["text"].as_str().expect("text");
+    assert!(!stored.contains("555 0132"), "the phone number is redacted before saving: {stored}");
+    assert_eq!(history[0]["label"], "scam");
+    assert!(!history[0]["flags"].as_array().expect("titles").is_empty());
+}
+
+#[test]
+fn an_ordinary_posting_is_not_flagged() {
+    let h = Harness::new("");
+    let check = h.ok("analyze_text", json!({"text": LEGIT, "save": false}));
+    assert_ne!(check["analysis"]["label"], "scam", "{check}");
+    assert!(check["analysis"]["score"].as_f64().expect("score") < 0.5, "{check}");
+}
+
+#[test]
+fn bad_input_gets_a_kind_and_a_message() {
+    let h = Harness::new("");
+    assert_eq!(h.err_kind("analyze_text", json!({"text": "   ", "save": true})), "input");
+    assert_eq!(h.err_kind("history_get", json!({"id": 999})), "not_found");
+    assert_eq!(h.err_kind("ai_preview", json!({"checkId": 12345})), "llm", "no endpoint: the AI is unavailable");
+    let mut headers = tauri::http::HeaderMap::new();
+    headers.insert("x-file-name", "cv.docx".parse().expect("header"));
+    let e = h.invoke("analyze_file", InvokeBody::Raw(b"PK\x03\x04".to_vec()), headers).expect_err("unsupported");
+    assert_eq!(e["kind"], "unsupported_file");
+}
+
+#[test]
+fn files_are_read_by_their_format() {
+    let h = Harness::new("");
+    let eml = format!(
+        "From: Amazon HR <amazon.hr.jobs@gmail.com>\r\nSubject: Job offer\r\nContent-Type: text/plain\r\n\r\n{SCAM}\r\n"
+    );
+    let mut headers = tauri::http::HeaderMap::new();
+    headers.insert("x-file-name", "offer%20letter.eml".parse().expect("header"));
+    let check = h.invoke("analyze_file", InvokeBody::Raw(eml.into_bytes()), headers).expect("an e-mail");
+    assert_eq!(check["analysis"]["label"], "scam");
+    assert!(check["analysis"]["text"].as_str().expect("text").contains("Subject: Job offer"));
+    assert_eq!(h.history().len(), 1, "an opened file is saved");
+}
+
+#[test]
+fn settings_round_trip_through_the_files_and_the_key_stays_private() {
+    let h = Harness::new("# my notes\n");
+    let mut s = h.ok("settings_get", json!({}));
+    assert_eq!(s["key_storage"], "file");
+    assert!(s["key_storage_detail"].as_str().expect("detail").contains("readable only by you"));
+    assert_eq!(s["api_key_set"], false);
+    s["base_url"] = json!("http://127.0.0.1:11434/v1");
+    s["model"] = json!("llama3.2");
+    s["policy"] = json!("auto");
+    s["monthly_usd"] = json!(2.5);
+    s["offline_only"] = json!(true);
+    let saved = h.ok("settings_save", json!({"settings": s}));
+    assert_eq!(saved["model"], "llama3.2");
+    assert_eq!(saved["offline_only"], true);
+    let file = std::fs::read_to_string(h.dir.path().join("config.toml")).expect("the config");
+    assert!(file.contains("# my notes") && file.contains("monthly_usd = 2.5"), "{file}");
+
+    // Offline only wins over a configured endpoint.
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": false}));
+    assert!(check["ai"]["reason"].as_str().expect("reason").contains("offline"), "{check}");
+
+    let s = h.ok("api_key_set", json!({"key": "sk-test-abc"}));
+    assert_eq!(s["api_key_set"], true);
+    let key_file = h.dir.path().join("api-key");
+    assert_eq!(std::fs::read_to_string(&key_file).expect("the key file"), "sk-test-abc");
+    assert!(!std::fs::read_to_string(h.dir.path().join("config.toml")).expect("config").contains("sk-test"));
+    assert_eq!(h.err_kind("api_key_set", json!({"key": "sk with spaces"})), "input");
+    let s = h.ok("api_key_clear", json!({}));
+    assert_eq!(s["api_key_set"], false);
+    assert!(!key_file.exists());
+
+    let mut bad = h.ok("settings_get", json!({}));
+    bad["daily_usd"] = json!(-1.0);
+    assert_eq!(h.err_kind("settings_save", json!({"settings": bad})), "config");
+}
+
+#[test]
+fn ask_ai_shows_what_is_sent_then_merges_the_answer() {
+    let fake = FakeOpenAi::start(verdict("scam", 0.97));
+    let h = Harness::new(&format!(
+        "[llm]\nbase_url = {:?}\nmodel = \"local-test\"\n[escalation]\npolicy = \"always\"\n",
+        fake.base_url
+    ));
+    let events = Arc::new(AtomicUsize::new(0));
+    let seen = events.clone();
+    h.window.listen_any("ai-progress", move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    });
+
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    assert_eq!(check["ai"]["state"], "offered", "{check}");
+    let id = check["check_id"].as_u64().expect("a check id");
+
+    let preview = h.ok("ai_preview", json!({"checkId": id}));
+    let sent = preview["redacted"].as_str().expect("the redacted text");
+    assert!(!sent.contains("555 0132") && sent.contains("[PHONE]"), "phone numbers are redacted: {sent}");
+    assert!(preview["redactions"].as_u64().expect("count") >= 1);
+    assert_eq!(preview["estimate_usd"], 0.0, "a loopback server with an unknown model costs nothing");
+    assert_eq!(fake.calls(), 0, "a preview sends nothing");
+
+    let merged = h.ok("ai_ask", json!({"checkId": id}));
+    assert_eq!(merged["ai"]["state"], "done");
+    assert_eq!(merged["analysis"]["llm"]["label"], "scam", "{merged}");
+    assert_eq!(fake.calls(), 1);
+    let body = fake.last_request().expect("a request").body;
+    assert!(!body.to_string().contains("555 0132"), "only the redacted text left the machine");
+    assert_eq!(events.load(Ordering::SeqCst), 2, "sending and merging");
+
+    // The history holds the merged verdict in place of the local one.
+    let history = h.history();
+    assert_eq!(history.len(), 1);
+    let stored = h.ok("history_get", json!({"id": history[0]["id"]}));
+    assert!(stored["llm"].is_object(), "{stored}");
+    assert_eq!(flag_ids(&json!({"analysis": stored})).len(), flag_ids(&merged).len());
+}
+
+#[test]
+fn ask_ai_can_be_cancelled() {
+    let fake = FakeOpenAi::start(Behaviour::Hang);
+    let h = Harness::new(&format!("[llm]\nbase_url = {:?}\n[escalation]\npolicy = \"always\"\n", fake.base_url));
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": false}));
+    let id = check["check_id"].as_u64().expect("a check id");
+    let window = h.window.clone();
+    let asker = std::thread::spawn(move || {
+        invoke(&window, "ai_ask", InvokeBody::Json(json!({"checkId": id})), Default::default())
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while fake.calls() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the LLM was never asked");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(h.ok("ai_cancel", json!({"checkId": id})), json!(true));
+    let result = asker.join().expect("the asking thread");
+    assert_eq!(result.expect_err("cancelled")["kind"], "cancelled");
+    assert_eq!(h.ok("ai_cancel", json!({"checkId": id})), json!(false), "nothing is running any more");
+}
+
+#[test]
+fn history_search_delete_clear_and_export() {
+    let h = Harness::new("");
+    h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    h.ok("analyze_text", json!({"text": LEGIT, "save": true}));
+    assert_eq!(h.history().len(), 2);
+    let found = h.ok("history_list", json!({"query": "payments"}));
+    assert_eq!(found.as_array().expect("a list").len(), 1, "{found}");
+
+    let exported = h.ok("history_export", json!({}));
+    assert_eq!(exported["count"], 2);
+    let path = exported["path"].as_str().expect("a path");
+    assert!(Path::new(path).starts_with(h.dir.path().join("exports")));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("the export")).expect("JSON");
+    assert_eq!(json.as_array().expect("entries").len(), 2);
+
+    let first = h.history()[0]["id"].clone();
+    assert_eq!(h.ok("history_delete", json!({"id": first})), json!(true));
+    assert_eq!(h.ok("history_delete", json!({"id": first})), json!(false));
+    assert_eq!(h.ok("history_clear", json!({})), json!(1));
+    assert!(h.history().is_empty());
+}

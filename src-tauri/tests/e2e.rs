@@ -1,0 +1,231 @@
+//! The real app, end to end: the built `redflag-desktop` binary in a real WebKitGTK window under Xvfb, driven
+//! through WebKitWebDriver (Debian's webkit2gtk-driver) with fantoccini, as a person would use it: paste a task
+//! scam (a real X11 clipboard and Ctrl+V), type an ordinary posting, check the clipboard with the shortcut, open
+//! settings and the history. It saves a screenshot of the verdict to `target/e2e-scam.png` and prints how long the
+//! window took to become interactive and how long a paste took to become a verdict.
+//!
+//! Needs an X display: the README's test command runs the suite under `xvfb-run -a`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const SCAM: &str = "Hello dear, I am Linda from Amazon HR. Part-time online job: like and rate products from home, \
+                    earn $300-$800 per day, salary paid daily. To unlock your tasks you must recharge a deposit of \
+                    100 USDT first. Contact me on WhatsApp +1 415 555 0132.";
+const POSTING: &str = "Registered Nurse - Medical/Surgical Unit (Full Time, Nights)
+
+St. Mary's Regional Hospital is seeking a Registered Nurse to join our 32-bed medical/surgical unit. You will provide \
+direct patient care, coordinate with physicians and therapists, and educate patients and families.
+
+Requirements:
+- Current RN license in the State of Ohio
+- BLS certification; ACLS preferred
+- 1+ year of acute care experience
+
+We offer competitive pay based on experience, shift differentials, medical, dental and vision coverage, a 403(b) \
+plan with employer match, and tuition reimbursement.
+
+To apply, submit your application through the careers section of our website. Interviews are held on site.";
+
+/// WebKitWebDriver, stopped with SIGTERM and waited for: SIGKILL would orphan the WebKit processes it started.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// Start the driver with the app's environment (it passes its own to the app it launches).
+fn start_driver(home: &Path) -> (Driver, u16) {
+    let port = free_port();
+    let config = home.join("config/redflag/config.toml");
+    std::fs::create_dir_all(config.parent().expect("a parent")).expect("the config dir");
+    let db = home.join("data/redflag.db");
+    std::fs::write(&config, format!("[store]\npath = {:?}\n", db.display().to_string())).expect("the config");
+    let child = Command::new("WebKitWebDriver")
+        .arg(format!("--port={port}"))
+        .env("TAURI_WEBVIEW_AUTOMATION", "true")
+        .env("REDFLAG_CONFIG", &config)
+        .env("REDFLAG_SECRET_STORE", "file")
+        .env("REDFLAG_EXPORT_DIR", home.join("exports"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("REDFLAG_LLM_API_KEY")
+        .env_remove("REDFLAG_LLM_BASE_URL")
+        .env_remove("REDFLAG_DB")
+        .spawn()
+        .expect("WebKitWebDriver runs (Debian package webkit2gtk-driver; scripts/setup.sh installs it)");
+    let driver = Driver(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "WebKitWebDriver did not listen on port {port}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    (driver, port)
+}
+
+/// Poll `script` (a function body returning a value) until `done` accepts its result.
+async fn wait_for(c: &Client, what: &str, script: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = c.execute(script, vec![]).await.expect("the script runs");
+        if done(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; last value {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The verdict once a render newer than `after` finished: `{label, words, ms, seq}`.
+async fn verdict_after(c: &Client, after: i64) -> Value {
+    let script = "const v = document.getElementById('verdict'); \
+                  return {label: v.dataset.label || '', words: v.textContent.trim(), \
+                          ms: Number(v.dataset.ms || -1), seq: Number(v.dataset.seq || 0)};";
+    wait_for(c, "a verdict", script, |v| v["seq"].as_i64().unwrap_or(0) > after).await
+}
+
+async fn seq(c: &Client) -> i64 {
+    let v = c.execute("return Number(document.getElementById('verdict').dataset.seq || 0);", vec![]).await;
+    v.expect("the script runs").as_i64().unwrap_or(0)
+}
+
+fn target_dir() -> PathBuf {
+    // target/debug/redflag-desktop -> target
+    let bin = Path::new(env!("CARGO_BIN_EXE_redflag-desktop"));
+    bin.parent().and_then(Path::parent).expect("the binary lives in target/<profile>/").to_path_buf()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "no X display: run the tests under `xvfb-run -a` (the README's test command does)"
+    );
+    let home = tempfile::tempdir().expect("a temp dir");
+    let (_driver, port) = start_driver(home.path());
+    let caps = json!({"webkitgtk:browserOptions": {"binary": env!("CARGO_BIN_EXE_redflag-desktop"), "args": []}});
+    let caps = caps.as_object().expect("an object").clone();
+
+    let launched = Instant::now();
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the app");
+    wait_for(&c, "the page to be ready", "return document.body.dataset.ready === 'true';", |v| v == &json!(true)).await;
+    let interactive = launched.elapsed();
+    let ready_ms = c.execute("return Number(document.body.dataset.readyMs);", vec![]).await.expect("readyMs");
+    eprintln!("e2e: launch to interactive window {interactive:?} (page ready {ready_ms} ms after navigation)");
+
+    // 1. Paste a task scam: a real clipboard, a real Ctrl+V.
+    let mut clipboard = arboard::Clipboard::new().expect("the X clipboard");
+    clipboard.set_text(SCAM).expect("clipboard text");
+    let input = c.find(Locator::Id("input")).await.expect("the text box");
+    input.click().await.expect("focus the text box");
+    let before = seq(&c).await;
+    let pasted = Instant::now();
+    input.send_keys(&format!("{}v{}", char::from(Key::Control), char::from(Key::Null))).await.expect("Ctrl+V");
+    let v = verdict_after(&c, before).await;
+    eprintln!("e2e: paste to verdict {:?} as the test saw it, {} ms inside the page", pasted.elapsed(), v["ms"]);
+    assert_eq!(v["label"], "scam", "{v}");
+    assert_eq!(v["words"], "Likely scam");
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(target_dir().join("e2e-scam.png"), png).expect("save the screenshot");
+    let marks = c.find_all(Locator::Css("#text-view mark")).await.expect("marks");
+    assert!(!marks.is_empty(), "the evidence is highlighted in the text");
+    // Clicking a flag brings its evidence into view and focus.
+    let flag = c.find(Locator::Css("#flags button.flag")).await.expect("a red flag");
+    let id = flag.attr("data-flag-id").await.expect("attr").expect("a flag id");
+    flag.click().await.expect("click the flag");
+    let focused = wait_for(
+        &c,
+        "the evidence to get focus",
+        "const a = document.activeElement; \
+        return a && a.tagName === 'MARK' ? a.dataset.flagId : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert!(focused.as_str().expect("ids").split(' ').any(|f| f == id), "{focused} vs {id}");
+    let ai = c.find(Locator::Id("ai-status")).await.expect("the AI line").text().await.expect("text");
+    assert!(ai.contains("Local verdict only"), "no AI is set up, and the page says so: {ai}");
+
+    // 2. Type an ordinary posting: live verdicts while typing, not flagged.
+    c.find(Locator::Id("clear")).await.expect("Clear").click().await.expect("clear");
+    let input = c.find(Locator::Id("input")).await.expect("the text box");
+    input.click().await.expect("focus");
+    input.send_keys(POSTING).await.expect("type the posting");
+    let v = wait_for(
+        &c,
+        "the verdict on the whole posting",
+        "const v = document.getElementById('verdict'); \
+        const t = document.getElementById('text-view').textContent; \
+        return t.includes('Interviews are held on site') ? v.dataset.label : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert_eq!(v, "legit");
+    assert!(c.find_all(Locator::Css("#flags button.flag")).await.expect("flags").is_empty(), "no red flags");
+
+    // 3. The clipboard shortcut checks what was copied, without pasting.
+    clipboard.set_text(SCAM.replace("Linda", "Maria")).expect("clipboard text");
+    let before = seq(&c).await;
+    c.find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .send_keys(&format!("{}{}V{}", char::from(Key::Control), char::from(Key::Shift), char::from(Key::Null)))
+        .await
+        .expect("Ctrl+Shift+V");
+    assert_eq!(verdict_after(&c, before).await["label"], "scam");
+
+    // 4. Settings open, with the key storage explained.
+    c.find(Locator::Id("tab-settings")).await.expect("Settings").click().await.expect("open settings");
+    let storage = wait_for(
+        &c,
+        "the settings",
+        "const s = document.getElementById('key-storage'); \
+        return document.getElementById('view-settings').hidden ? null : s.textContent;",
+        |v| v.as_str().is_some_and(|s| !s.is_empty()),
+    )
+    .await;
+    assert!(storage.as_str().expect("text").contains("readable only by you"), "{storage}");
+
+    // 5. The history lists the checks, redacted.
+    c.find(Locator::Id("tab-history")).await.expect("History").click().await.expect("open history");
+    let items = wait_for(
+        &c,
+        "the history",
+        "const items = document.querySelectorAll('#history-list li.history-item'); \
+        return Array.from(items).map(i => i.textContent);",
+        |v| v.as_array().is_some_and(|a| a.len() >= 3),
+    )
+    .await;
+    let all = items.to_string();
+    assert!(all.contains("Registered Nurse") && all.contains("Amazon HR"), "{all}");
+    assert!(!all.contains("555 0132"), "the phone number was redacted before saving: {all}");
+
+    c.close().await.expect("end the session");
+    assert!(home.path().join("data/redflag.db").is_file(), "the history lives in the configured database");
+}

@@ -1,0 +1,275 @@
+// Draws an Analysis into the Check view's result panel: verdict and gauge, red flags, the person's own text with
+// the evidence highlighted, and what to do next.
+//
+// Design: the static skeleton lives in index.html; this module only fills it. User text is only ever set with
+// textContent or as text nodes (never innerHTML), so a posting cannot inject markup. Overlapping evidence is drawn
+// as flat <mark> segments (see spans.js); each mark lists every flag covering it in data-flag-id (space separated,
+// so `[data-flag-id~="id"]` selects it). A small controller remembers, per flag, where each piece of evidence
+// starts, so pressing a flag again walks to its next piece of evidence.
+
+import { locate, segment } from './spans.js';
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+
+export const LABEL_WORDS = { scam: 'Likely scam', uncertain: 'Not sure', legit: 'Looks legitimate' };
+
+const ICONS = {
+  scam: ['M8 2h8l6 6v8l-6 6H8l-6-6V8z', 'M12 6.5v7', 'M12 16.8v.4'],
+  uncertain: ['M12 2.5 22.5 21h-21z', 'M9.8 10a2.3 2.3 0 1 1 3.3 2.1c-.7.3-1.1.9-1.1 1.6v.6', 'M12 17.6v.4'],
+  legit: ['M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20z', 'M7 12.5l3.2 3.2L17 9'],
+};
+
+const TIER_WORDS = { rules: 'built-in rules', model: 'the on-device model', llm: 'the AI' };
+
+const NEXT_STEPS = {
+  scam: [
+    'Don’t pay anything — no “deposit”, “training fee”, equipment or crypto.',
+    'Don’t send ID, bank details or selfies.',
+    'Don’t cash a cheque or forward parcels for them.',
+    'Stop replying and block the number.',
+    'Report it: use the job site’s “report” button; on WhatsApp, Block & report; in the US at reportfraud.ftc.gov; in the UK to Action Fraud (actionfraud.police.uk).',
+  ],
+  uncertain: [
+    'Verify the company on its own website (not a link they sent).',
+    'Look up the recruiter on the company’s careers page.',
+    'Never pay to get a job.',
+    'Ask for a video interview and a written offer.',
+  ],
+  legit: [
+    'Looks fine, but still never pay to get a job, and check the company’s own site before sending documents.',
+  ],
+};
+
+/** Builds an SVG element; attributes are presentation attributes, which the CSP allows (unlike style="..."). */
+export function svg(name, attrs = {}, children = []) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  el.append(...children);
+  return el;
+}
+
+export function labelIcon(label) {
+  const paths = (ICONS[label] ?? ICONS.uncertain).map((d, i) => svg('path', { d, class: i ? 'icon-mark' : 'icon-shape' }));
+  return svg('svg', { viewBox: '0 0 24 24', class: 'label-icon', 'aria-hidden': 'true', focusable: 'false' }, paths);
+}
+
+export const percent = (score) => Math.round(Math.min(1, Math.max(0, Number(score) || 0)) * 100);
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// ---- Empty state and banner ----
+
+export function renderEmpty(message) {
+  $('result-body').hidden = true;
+  $('empty-state').hidden = false;
+  if (message) $('empty-text').textContent = message;
+  showBanner(null);
+  highlights.reset();
+}
+
+export function showBanner(text) {
+  $('history-banner').hidden = !text;
+  $('history-banner-text').textContent = text ?? '';
+}
+
+// ---- Verdict ----
+
+function renderVerdict(a) {
+  const label = LABEL_WORDS[a.label] ? a.label : 'uncertain';
+  const verdict = $('verdict');
+  verdict.dataset.label = a.label;
+  verdict.replaceChildren(labelIcon(label), el('span', 'verdict-words', LABEL_WORDS[label]));
+
+  const pct = percent(a.score);
+  const gauge = $('gauge');
+  gauge.dataset.label = label;
+  gauge.setAttribute('aria-valuenow', String(pct));
+  gauge.setAttribute('aria-valuetext', `${pct}% likely to be a scam`);
+  // A semicircle of radius 48; pathLength=100 lets the dash length be the percentage itself.
+  const arc = 'M12 62 A48 48 0 0 1 108 62';
+  gauge.replaceChildren(svg('svg', { viewBox: '0 0 120 74', 'aria-hidden': 'true', focusable: 'false' }, [
+    svg('path', { d: arc, pathLength: 100, class: 'gauge-track' }),
+    svg('path', { d: arc, pathLength: 100, class: pct ? 'gauge-value' : 'gauge-value zero', 'stroke-dasharray': `${pct} 100` }),
+    svg('text', { x: 60, y: 56, 'text-anchor': 'middle', 'font-size': 24, class: 'gauge-pct' }, [`${pct}%`]),
+    svg('text', { x: 60, y: 72, 'text-anchor': 'middle', 'font-size': 10, class: 'gauge-caption' }, ['scam likelihood']),
+  ]));
+
+  const sure = a.score >= 0.85 || a.score <= 0.15;
+  $('confidence').textContent = sure ? 'Redflag is confident.' : 'Redflag is not sure.';
+  $('confidence').dataset.sure = String(sure);
+  $('summary').textContent = a.summary ?? '';
+  const tiers = (a.tiers ?? []).map((t) => TIER_WORDS[t] ?? t);
+  $('tiers').textContent = tiers.length ? `Checked by ${joinWords(tiers)}.` : '';
+}
+
+function joinWords(words) {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
+}
+
+// ---- Highlights: the text with evidence marks, and jumping between them ----
+
+const highlights = {
+  entries: new Map(), // id → [{start, all: [mark...], reason?}] in text order
+  cursor: new Map(), // id → how many times its flag was pressed
+  origin: null, // the button that last sent focus into the text
+
+  reset() {
+    this.entries = new Map();
+    this.cursor = new Map();
+    this.origin = null;
+  },
+
+  count(id) {
+    return this.entries.get(id)?.length ?? 0;
+  },
+
+  /** Shows the next (or the given) piece of evidence for `id`; returns {index, count} or null. */
+  show(id, origin, index) {
+    const list = this.entries.get(id);
+    if (!list?.length) return null;
+    const i = index ?? (this.cursor.get(id) ?? 0) % list.length;
+    if (index === undefined) this.cursor.set(id, i + 1);
+    const entry = list[i];
+    const reduced = matchMedia('(prefers-reduced-motion: reduce)').matches;
+    entry.all[0].scrollIntoView({ block: 'center', behavior: reduced ? 'auto' : 'smooth' });
+    for (const mark of entry.all) {
+      mark.classList.remove('flash');
+      void mark.offsetWidth; // restart the animation when the same evidence is shown twice in a row
+      mark.classList.add('flash');
+    }
+    entry.all[0].focus({ preventScroll: true });
+    this.origin = origin ?? null;
+    return { index: i, count: list.length };
+  },
+};
+
+export const showEvidence = (id, origin, index) => highlights.show(id, origin, index);
+
+/** Shows the place the AI's reason number `reason` quotes, if it was found in the text. */
+export function showLlmReason(reason, origin) {
+  const i = highlights.entries.get('llm')?.findIndex((e) => e.reason === reason) ?? -1;
+  return i >= 0 ? highlights.show('llm', origin, i) : null;
+}
+
+function renderText(a, fallbackText, titles) {
+  const text = typeof a.text === 'string' ? a.text : fallbackText ?? '';
+  const items = [];
+  for (const flag of a.flags ?? []) {
+    for (const ev of flag.evidence ?? []) items.push({ id: flag.id, start: ev.start, end: ev.end, snippet: ev.snippet });
+  }
+  (a.llm?.reasons ?? []).forEach((r, reason) => {
+    if (r.evidence) items.push({ id: 'llm', start: r.evidence.start, end: r.evidence.end, snippet: r.evidence.snippet, reason });
+  });
+  const ranges = locate(text, items);
+  const entries = new Map(ranges.map((r) => [r, { start: r.start, all: [], reason: items[r.n].reason }]));
+
+  const view = $('text-view');
+  const frag = document.createDocumentFragment();
+  for (const seg of segment(text, ranges)) {
+    const part = text.slice(seg.start, seg.end);
+    if (!seg.ids.length) {
+      frag.append(part);
+      continue;
+    }
+    const mark = el('mark', 'ev', part);
+    const flagIds = seg.ids.filter((id) => id !== 'llm');
+    mark.dataset.flagId = seg.ids.join(' ');
+    mark.tabIndex = -1;
+    mark.title = seg.ids.map((id) => titles.get(id)).join('\n');
+    mark.classList.toggle('llm', seg.ids.includes('llm'));
+    mark.classList.toggle('llm-only', !flagIds.length);
+    mark.classList.toggle('multi', flagIds.length > 1);
+    for (const r of ranges) if (r.start <= seg.start && r.end >= seg.end) entries.get(r).all.push(mark);
+    frag.append(mark);
+  }
+  view.replaceChildren(frag);
+  view.scrollTop = 0;
+
+  highlights.reset();
+  for (const [r, entry] of entries) {
+    if (!highlights.entries.has(r.id)) highlights.entries.set(r.id, []);
+    highlights.entries.get(r.id).push(entry);
+  }
+  for (const list of highlights.entries.values()) list.sort((x, y) => x.start - y.start);
+}
+
+// ---- Flags ----
+
+function whereText(count, shown) {
+  if (!count) return 'Not shown in the text.';
+  if (shown) return `Showing ${shown.index + 1} of ${count}${count > 1 ? ' — press again for the next' : ''}.`;
+  return count === 1 ? 'Show it in your text.' : `Show it in your text (${count} places).`;
+}
+
+function renderFlags(a) {
+  const list = $('flags');
+  const flags = a.flags ?? [];
+  list.replaceChildren(...flags.map((flag) => {
+    const button = el('button', 'flag');
+    button.type = 'button';
+    button.dataset.flagId = flag.id;
+    const where = el('span', 'flag-where', whereText(highlights.count(flag.id)));
+    button.append(el('strong', 'flag-title', flag.title), el('span', 'flag-explanation', flag.explanation), where);
+    button.addEventListener('click', () => {
+      const shown = highlights.show(flag.id, button);
+      if (shown) where.textContent = whereText(shown.count, shown);
+    });
+    const item = el('li');
+    item.append(button);
+    return item;
+  }));
+  list.hidden = !flags.length;
+  $('no-flags').hidden = flags.length > 0;
+}
+
+function renderNextSteps(a) {
+  const steps = NEXT_STEPS[a.label] ?? NEXT_STEPS.uncertain;
+  $('next-steps').dataset.label = a.label;
+  $('next-steps').replaceChildren(...steps.map((s) => el('li', '', s)));
+  const notes = a.notes ?? [];
+  $('notes').replaceChildren(...notes.map((n) => el('li', '', n)));
+  $('notes').hidden = !notes.length;
+}
+
+/** Renders everything but the AI panel. `fallbackText` is shown when the analysis carries no text. */
+export function renderAnalysis(a, { fallbackText } = {}) {
+  const titles = new Map((a.flags ?? []).map((f) => [f.id, f.title]));
+  titles.set('llm', 'The AI pointed at this');
+  renderVerdict(a);
+  renderText(a, fallbackText, titles);
+  renderFlags(a);
+  renderNextSteps(a);
+  $('empty-state').hidden = true;
+  $('result-body').hidden = false;
+}
+
+// Marks are focusable only by script: Enter or Escape goes back to the flag that led there, and clicking a mark
+// points at the flag that explains it.
+export function wireTextView() {
+  const view = $('text-view');
+  view.addEventListener('keydown', (e) => {
+    if ((e.key === 'Enter' || e.key === 'Escape') && e.target.matches('mark') && highlights.origin?.isConnected) {
+      e.preventDefault();
+      e.stopPropagation();
+      highlights.origin.focus();
+    }
+  });
+  view.addEventListener('click', (e) => {
+    const mark = e.target.closest('mark[data-flag-id]');
+    const id = mark?.dataset.flagId.split(' ').find((x) => x !== 'llm');
+    const button = id && document.querySelector(`#flags .flag[data-flag-id="${CSS.escape(id)}"]`);
+    if (!button) return;
+    button.scrollIntoView({ block: 'nearest' });
+    button.classList.remove('flash');
+    void button.offsetWidth;
+    button.classList.add('flash');
+  });
+  view.addEventListener('animationend', (e) => e.target.classList.remove('flash'));
+  $('flags').addEventListener('animationend', (e) => e.target.classList.remove('flash'));
+}
