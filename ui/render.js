@@ -54,7 +54,8 @@ export function labelIcon(label) {
   return svg('svg', { viewBox: '0 0 24 24', class: 'label-icon', 'aria-hidden': 'true', focusable: 'false' }, paths);
 }
 
-export const percent = (score) => Math.round(Math.min(1, Math.max(0, Number(score) || 0)) * 100);
+// Shown between 1 and 99: a calibrated probability is never certainty, and "100%" would read as a guarantee.
+export const percent = (score) => Math.min(99, Math.max(1, Math.round((Number(score) || 0) * 100)));
 
 function el(tag, className, text) {
   const node = document.createElement(tag);

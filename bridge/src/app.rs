@@ -73,6 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
+        // The web channel: the desktop app's page, calling /v1/analyze from the same origin.
+        .route("/", get(routes::web::index))
+        .route("/{file}", get(routes::web::file))
         .merge(api)
         .fallback(routes::not_found)
         .with_state(state)

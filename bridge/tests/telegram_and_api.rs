@@ -118,6 +118,30 @@ async fn the_api_needs_a_key_and_returns_the_analysis() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_channel_serves_the_page_and_nothing_else() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let client = reqwest::Client::new();
+    let r = client.get(format!("{}/", bridge.base)).send().await.expect("answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = r.headers()["content-security-policy"].to_str().expect("ascii").to_string();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    let page = r.text().await.expect("the page");
+    assert!(page.contains(r#"src="app.js""#), "the desktop app's page: {page}");
+
+    let r = client.get(format!("{}/spans.js", bridge.base)).send().await.expect("answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/javascript; charset=utf-8");
+    for path in ["/nope.js", "/..%2FCargo.toml", "/Cargo.toml"] {
+        let r = client.get(format!("{}{path}", bridge.base)).send().await.expect("answer");
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // The API routes are unchanged by the page's catch-all.
+    assert_eq!(client.get(format!("{}/healthz", bridge.base)).send().await.expect("answer").status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulate_posts_a_signed_webhook_in_mock_mode() {
     // Development without Twilio credentials: mock mode, replies logged, webhooks signed with the dev token.
     let dir = tempfile::tempdir().expect("temp dir");

@@ -4,7 +4,8 @@
 //! settings and the history. It saves a screenshot of the verdict to `target/e2e-scam.png` and prints how long the
 //! window took to become interactive and how long a paste took to become a verdict.
 //!
-//! Needs an X display: the README's test command runs the suite under `xvfb-run -a`.
+//! Needs an X display: the README's test command runs the suite under `xvfb-run -a`. `REDFLAG_DESKTOP_BIN` points
+//! it at another build of the app (scripts/bench-desktop.sh uses it to time the release build).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -126,7 +127,8 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     );
     let home = tempfile::tempdir().expect("a temp dir");
     let (_driver, port) = start_driver(home.path());
-    let caps = json!({"webkitgtk:browserOptions": {"binary": env!("CARGO_BIN_EXE_redflag-desktop"), "args": []}});
+    let app = std::env::var("REDFLAG_DESKTOP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_redflag-desktop").into());
+    let caps = json!({"webkitgtk:browserOptions": {"binary": app, "args": []}});
     let caps = caps.as_object().expect("an object").clone();
 
     let launched = Instant::now();

@@ -9,6 +9,7 @@ pub mod api;
 pub mod health;
 pub mod telegram;
 pub mod twilio;
+pub mod web;
 
 use std::sync::Arc;
 
