@@ -4,7 +4,7 @@
 //! The page's own CSP replaces the API's `default-src 'none'`: its scripts, styles and calls stay on this origin.
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
