@@ -62,6 +62,10 @@ export async function initAi(h) {
   });
 }
 
+// Whether a saved check is to be sent right away ("Ask without confirming"); each check id at most once.
+const autoAskDue = (next, committed) =>
+  next.ai?.state === 'offered' && next.ai.auto && committed && next.check_id != null && !autoAsked.has(next.check_id);
+
 /** Draws the panel for a freshly rendered Check. `committed`: it came from a saved check (auto-ask allowed). */
 export function renderAi(next, { committed = false } = {}) {
   const sameCheck = next?.check_id != null && next.check_id === check?.check_id;
@@ -77,7 +81,7 @@ export function renderAi(next, { committed = false } = {}) {
   if (a.llm) return body(...doneView(a, ai));
   if (ai.state === 'offered') {
     body(...offerView(ai.reason));
-    if (ai.auto && committed && next.check_id != null && !autoAsked.has(next.check_id)) {
+    if (autoAskDue(next, committed)) {
       autoAsked.add(next.check_id);
       start(true);
     }
@@ -90,10 +94,20 @@ export function renderAi(next, { committed = false } = {}) {
 
 /**
  * The save after a typing pause confirmed the verdict on screen. If the person is already previewing or sending,
- * leave the panel alone (only learn the id if we had none); otherwise draw it as usual.
+ * leave the panel alone (only learn the id if we had none). When idle with the same offer on screen, only take
+ * the new check: that save is often the textarea's blur on mousedown over "Ask AI", and its answer can arrive
+ * before mouseup; redrawing would replace the button under the pointer and the click would be lost.
+ * Otherwise draw it as usual.
  */
 export function adoptAi(next) {
-  if (phase === 'idle') return renderAi(next, { committed: true });
+  if (phase === 'idle') {
+    const same = check && next.ai?.state === check.ai?.state && next.ai?.reason === check.ai?.reason;
+    if (same && !autoAskDue(next, true)) {
+      check = next;
+      return;
+    }
+    return renderAi(next, { committed: true });
+  }
   if (check?.check_id == null) check = next;
 }
 

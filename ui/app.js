@@ -3,10 +3,12 @@
 // Design: every way in (paste, typing, file, drop, clipboard, AI answer, history item) ends in show(), which
 // draws one Check. Requests are numbered and only the newest may draw, so a slow answer never overwrites a
 // newer one. Typing gives live verdicts (not saved); a pause, leaving the field, or a paste saves the check to
-// the history once. Tests read body[data-ready], and #verdict's data-ms (event → drawn) and data-seq.
+// the history once. Screen readers hear one sentence (#verdict-announce) when the label changes or a paste, file,
+// clipboard check or AI answer completes, not the whole card on every keystroke. Tests read body[data-ready], and
+// #verdict's data-ms (event → drawn) and data-seq.
 
 import * as api from './api.js';
-import { renderAnalysis, renderEmpty, showBanner, wireTextView } from './render.js';
+import { renderAnalysis, renderEmpty, showBanner, wireTextView, announceVerdict } from './render.js';
 import { initAi, renderAi, adoptAi, renderStoredAi, cancelAi, drop as dropAi } from './ai.js';
 import { initHistory, loadHistory, formatDate } from './history.js';
 import { initSettings, loadSettings, applyPrefs, textSize } from './settings.js';
@@ -30,6 +32,7 @@ const state = {
   signature: '', // what is on screen, to skip redrawing an identical verdict
   shownText: null, // the textarea text that verdict is for
   savedText: null, // the text last saved to the history
+  label: null, // the label last announced, or null when nothing is
 };
 let liveTimer = 0;
 let saveTimer = 0;
@@ -69,8 +72,12 @@ function stamp(t0) {
   verdict.dataset.seq = String(++state.renders);
 }
 
-function show(check, { t0, saved, text }) {
+/** `announce`: a check the person asked for (paste, file, clipboard, AI answer) is read out even when the label
+ * stays; otherwise only a changed label is. */
+function show(check, { t0, saved, text, announce = false }) {
   const signature = signatureOf(check.analysis);
+  if (announce || check.analysis.label !== state.label) announceVerdict(check.analysis);
+  state.label = check.analysis.label;
   if (saved && state.check && text === state.shownText && signature === state.signature) {
     // The save after a typing pause usually confirms the live verdict: only its id and AI offer are new.
     state.check = check;
@@ -91,12 +98,14 @@ function reset() {
   state.check = null;
   state.signature = '';
   state.shownText = null;
+  state.label = null;
+  announceVerdict(null);
   dropAi();
   renderEmpty(EMPTY_TEXT);
 }
 
 /** Runs one request; only the newest may draw. `fill`: put the text the backend read into the textarea. */
-async function run(request, { t0, saved, fill = false, text = input.value }) {
+async function run(request, { t0, saved, fill = false, text = input.value, announce = false }) {
   const mine = ++state.request;
   try {
     const check = await request();
@@ -107,18 +116,18 @@ async function run(request, { t0, saved, fill = false, text = input.value }) {
       input.value = text; // setting .value fires no input event, so this starts no new check
     }
     if (saved) state.savedText = text;
-    show(check, { t0, saved, text });
+    show(check, { t0, saved, text, announce });
   } catch (err) {
     if (mine === state.request) showError(err);
   }
 }
 
-function checkText(save, t0) {
+function checkText(save, t0, announce = false) {
   clearTimeout(liveTimer);
   if (save) clearTimeout(saveTimer);
   const text = input.value;
   if (!text.trim()) return reset();
-  return run(() => api.analyzeText(text, save), { t0, saved: save, text });
+  return run(() => api.analyzeText(text, save), { t0, saved: save, text, announce });
 }
 
 function saveIfChanged() {
@@ -131,14 +140,14 @@ function checkFile(file, t0) {
   selectTab('check');
   if (file.size > MAX_FILE) return showError({ kind: 'input', message: 'This file is too big to check (over 25 MB).' });
   stopTimers();
-  run(() => api.analyzeFile(file), { t0, saved: true, fill: true });
+  run(() => api.analyzeFile(file), { t0, saved: true, fill: true, announce: true });
 }
 
 function checkClipboard(t0) {
   if (!caps.clipboard) return;
   selectTab('check');
   stopTimers();
-  run(() => api.analyzeClipboard(), { t0, saved: true, fill: true });
+  run(() => api.analyzeClipboard(), { t0, saved: true, fill: true, announce: true });
 }
 
 function openHistoryItem(analysis, entry, t0) {
@@ -147,6 +156,8 @@ function openHistoryItem(analysis, entry, t0) {
   state.check = null;
   state.signature = '';
   state.shownText = null;
+  state.label = null; // another verdict is on screen: the next check of the text is read out
+  announceVerdict(null);
   selectTab('check');
   renderAnalysis(analysis, { fallbackText: entry.text });
   renderStoredAi(analysis);
@@ -191,7 +202,7 @@ function wireInput() {
     // The textarea's value changes after the paste event; read it on the next turn.
     setTimeout(() => {
       pasting = false;
-      checkText(true, t0);
+      checkText(true, t0, true);
     }, 0);
   });
   input.addEventListener('input', (e) => {
@@ -199,7 +210,7 @@ function wireInput() {
     const t0 = performance.now();
     stopTimers();
     if (!input.value.trim()) return reset();
-    if (e.inputType === 'insertFromDrop') return checkText(true, t0); // text dropped in: like a paste
+    if (e.inputType === 'insertFromDrop') return checkText(true, t0, true); // text dropped in: like a paste
     liveTimer = setTimeout(() => checkText(false, t0), LIVE_DELAY);
     saveTimer = setTimeout(saveIfChanged, SAVE_DELAY);
   });
@@ -273,6 +284,15 @@ function wireDrop() {
 
 // ---- Keyboard shortcuts ----
 
+// Shortcuts that start a check act only on the Check view, from the posting's field or from outside any field:
+// Ctrl+Shift+V in the API-key field would otherwise check (and save to the history) the key itself.
+function checkShortcutAllowed() {
+  if ($('view-check').hidden) return false;
+  const focused = document.activeElement;
+  if (focused === input) return true;
+  return !(focused?.isContentEditable || focused?.matches?.('input, textarea, select'));
+}
+
 function wireKeys() {
   window.addEventListener('keydown', (e) => {
     const ctrl = e.ctrlKey || e.metaKey;
@@ -281,10 +301,10 @@ function wireKeys() {
       if ($(`tab-${tab}`).hidden) return;
       e.preventDefault();
       selectTab(tab, true);
-    } else if (ctrl && !e.altKey && e.code === 'KeyO' && !e.shiftKey) {
+    } else if (ctrl && !e.altKey && e.code === 'KeyO' && !e.shiftKey && checkShortcutAllowed()) {
       e.preventDefault();
       $('file-input').click();
-    } else if (ctrl && !e.altKey && e.shiftKey && e.code === 'KeyV' && caps.clipboard) {
+    } else if (ctrl && !e.altKey && e.shiftKey && e.code === 'KeyV' && caps.clipboard && checkShortcutAllowed()) {
       e.preventDefault(); // in a textarea this would otherwise paste as plain text
       checkClipboard(performance.now());
     } else if (ctrl && !e.altKey && (e.key === '=' || e.key === '+' || e.code === 'NumpadAdd')) {
@@ -314,6 +334,17 @@ function applyCapabilities() {
 
 const settingsView = initSettings({ onError: showError, onBridgeKeyChange: showKeyForm });
 
+// Settings were saved or the key changed. An open preview named the old service and model, so it goes and must be
+// shown again before anything is sent; the offer itself may change too (offline only, a key), so the text is
+// checked again, without saving. A verdict the AI already gave stays: checking again would hide it.
+document.addEventListener('redflag:settings-changed', () => {
+  dropAi();
+  const shown = state.check;
+  if (!shown || shown.analysis.llm) return; // empty, a history item, or the AI's answer
+  renderAi(shown); // the old preview's Send button goes now, not when the new check answers
+  if (input.value.trim()) checkText(false, performance.now());
+});
+
 async function start() {
   applyPrefs();
   applyCapabilities();
@@ -326,7 +357,7 @@ async function start() {
   initHistory({ onOpen: openHistoryItem, onError: showError });
   renderEmpty(EMPTY_TEXT);
   const ai = initAi({
-    onCheck: (check) => run(async () => check, { t0: performance.now(), saved: true, text: state.shownText ?? input.value }),
+    onCheck: (check) => run(async () => check, { t0: performance.now(), saved: true, text: state.shownText ?? input.value, announce: true }),
     onError: showError,
     // The AI needs a saved check; this saves the current text without redrawing what is on screen.
     ensureCheck: async () => {

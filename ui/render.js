@@ -109,6 +109,25 @@ function renderVerdict(a) {
   $('tiers').textContent = tiers.length ? `Checked by ${joinWords(tiers)}.` : '';
 }
 
+// ---- Announcement: one short sentence in #verdict-announce, the verdict's only live region ----
+
+let announceTimer = 0;
+
+/** Says the verdict of `a` to screen readers; null empties the region. app.js decides when it is worth saying. */
+export function announceVerdict(a) {
+  const node = $('verdict-announce');
+  clearTimeout(announceTimer);
+  // Emptied first and filled a moment later: the same sentence set again (the same posting pasted twice) is
+  // otherwise not read again.
+  node.textContent = '';
+  if (!a) return;
+  const label = LABEL_WORDS[a.label] ? a.label : 'uncertain';
+  const n = a.flags?.length ?? 0;
+  const flags = n ? `${n} red ${n === 1 ? 'flag' : 'flags'}` : 'no red flags';
+  const sentence = `${LABEL_WORDS[label]}, ${percent(a.score)}% scam likelihood, ${flags}.`;
+  announceTimer = setTimeout(() => { node.textContent = sentence; }, 100);
+}
+
 function joinWords(words) {
   return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`;
 }

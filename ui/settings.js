@@ -2,7 +2,9 @@
 //
 // Design: the form is filled from `settings_get` and saved as the same shape; read-only fields (key storage,
 // paths, env overrides) are merged back unchanged, the backend ignores them. The API key is never read back: the
-// field starts empty and the line next to it says whether a key is saved and where. Text size is one custom
+// field starts empty and the line next to it says whether a key is saved and where. Key actions redraw only the
+// key's lines, so other unsaved edits survive them. Every successful change dispatches `redflag:settings-changed`
+// on document: the Check view then drops an open AI preview, which named the old service. Text size is one custom
 // property (--text-scale) on :root that every rem in style.css derives from.
 
 import { settingsGet, settingsSave, apiKeySet, apiKeyClear, bridgeKey, capabilities } from './api.js';
@@ -49,16 +51,27 @@ export function textSize(step) {
 
 const numberOrNull = (input) => (input.value.trim() === '' ? null : Number(input.value));
 
-function fill(s) {
+/** The key's lines only. `current` takes all of `s`: read() puts the form's fields over it, so edits stay. */
+function fillKey(s) {
   current = s;
-  $('set-offline').checked = s.offline_only;
-  $('set-base-url').value = s.base_url ?? '';
-  $('set-model').value = s.model ?? '';
   $('set-api-key').value = '';
+  // api_key_set: a key saved by this app; a key from the environment is explained by the note below instead.
   $('set-api-key').placeholder = s.api_key_set ? 'A key is saved' : 'Paste the key here';
   $('key-state').textContent = s.api_key_set ? 'A key is saved.' : 'No key saved.';
   $('key-storage').textContent = s.key_storage_detail ?? '';
+  $('key-note').textContent = s.api_key_note ?? '';
+  $('key-note').hidden = !s.api_key_note;
   $('key-remove').disabled = !s.api_key_set;
+}
+
+function fill(s) {
+  fillKey(s);
+  // The settings file could not be read at start-up, so the app runs on defaults; saving rewrites the file.
+  $('config-error-text').textContent = s.config_error ?? '';
+  $('config-error').hidden = !s.config_error;
+  $('set-offline').checked = s.offline_only;
+  $('set-base-url').value = s.base_url ?? '';
+  $('set-model').value = s.model ?? '';
   $('set-policy').value = s.policy;
   $('set-auto-ask').checked = s.auto_ask;
   $('set-daily').value = s.daily_usd ?? '';
@@ -89,14 +102,40 @@ function read() {
 }
 
 const status = (text) => { $('settings-status').textContent = text; };
+const changed = () => document.dispatchEvent(new CustomEvent('redflag:settings-changed'));
 
-async function run(action, done) {
+async function keyAction(action, done) {
   status('');
   try {
-    fill(await action());
+    fillKey(await action());
     status(done);
+    changed();
   } catch (err) {
     hooks.onError(err);
+  }
+}
+
+async function save() {
+  const button = $('settings-save');
+  button.disabled = true; // a second click while the first save runs would save twice
+  status('');
+  let saved = false;
+  try {
+    // A key typed here and then the main Save: save it too rather than dropping it silently. First, so that a
+    // refused key stops before the settings change.
+    const key = $('set-api-key').value.trim();
+    if (key) {
+      fillKey(await apiKeySet(key));
+      saved = true;
+    }
+    fill(await settingsSave(read()));
+    saved = true;
+    status(key ? 'Key and settings saved.' : 'Saved.');
+  } catch (err) {
+    hooks.onError(err);
+  } finally {
+    button.disabled = false;
+    if (saved) changed(); // once, also when the key was saved and the settings then failed
   }
 }
 
@@ -119,13 +158,13 @@ export function initSettings(h) {
   const form = $('settings-form');
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    // type=number gives '' for text it cannot read; :invalid catches that, negative numbers and fractional days.
+    // type=number gives '' for text it cannot read; :invalid catches that, negative numbers and an empty address.
     const bad = form.querySelector('input:invalid, select:invalid'); // not the fieldset, which matches too
     if (bad) {
       status(`${form.querySelector(`label[for="${bad.id}"]`)?.textContent ?? 'A field'}: ${bad.validationMessage}`);
       return bad.focus();
     }
-    if (current) run(() => settingsSave(read()), 'Saved.');
+    if (current && !$('settings-save').disabled) save();
   });
   form.addEventListener('input', () => status(''));
   for (const preset of form.querySelectorAll('.preset')) {
@@ -137,7 +176,7 @@ export function initSettings(h) {
   $('key-save').addEventListener('click', () => {
     const key = $('set-api-key').value.trim();
     if (!key) return status('Paste a key first.');
-    run(() => apiKeySet(key), 'Key saved.');
+    keyAction(() => apiKeySet(key), 'Key saved.');
   });
   $('set-api-key').addEventListener('keydown', (e) => {
     if (e.key === 'Enter') {
@@ -145,7 +184,7 @@ export function initSettings(h) {
       $('key-save').click();
     }
   });
-  $('key-remove').addEventListener('click', () => run(apiKeyClear, 'Key removed.'));
+  $('key-remove').addEventListener('click', () => keyAction(apiKeyClear, 'Key removed.'));
 
   $('set-theme').addEventListener('change', (e) => {
     localStorage.setItem(THEME, e.target.value);

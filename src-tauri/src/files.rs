@@ -4,8 +4,8 @@
 
 use crate::error::{Error, Result};
 
-/// Larger files are not postings; refusing them early keeps a stray video from freezing the window.
-pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+/// Larger files are not postings (the page refuses them before sending, at the same size); refusing them early keeps a stray video from freezing the window.
+pub const MAX_FILE_BYTES: usize = 25 * 1024 * 1024;
 
 /// The text to check in `bytes`, a file called `name`.
 pub fn extract(name: &str, bytes: &[u8]) -> Result<String> {

@@ -23,7 +23,8 @@ const OVERRIDES: &[&str] = &[
     "REDFLAG_DB",
 ];
 
-/// What the settings page shows and sends back. Fields after `retention_days` are read-only facts.
+/// What the settings page shows and sends back. Fields after `retention_days` are read-only facts; `api_key_set`
+/// means a key saved by this app (in the keyring or the key file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub base_url: String,
@@ -47,6 +48,12 @@ pub struct Settings {
     pub db_path: String,
     #[serde(default)]
     pub env_overrides: Vec<String>,
+    /// Where a key comes from when it is not (only) the saved one, as a sentence; empty otherwise.
+    #[serde(default)]
+    pub api_key_note: String,
+    /// Why the config files could not be used at start-up (the app then runs on defaults).
+    #[serde(default)]
+    pub config_error: Option<String>,
 }
 
 /// The app-only choices, in `desktop.toml`.
@@ -103,22 +110,63 @@ impl Paths {
     }
 }
 
-/// The core's configuration from `path` (defaults if it does not exist yet), with `key` standing in as
-/// `REDFLAG_LLM_API_KEY` when the environment sets no key: the saved key then counts as a configured endpoint in
-/// the core's own rules (policy defaults, OpenAI-key scoping).
+/// The core's configuration from `path` (defaults if it does not exist yet), with the saved `key` standing in as
+/// `REDFLAG_LLM_API_KEY` unless the environment sets that: the saved key then counts as a configured endpoint in
+/// the core's own rules, and it wins over a shell's `OPENAI_API_KEY`, which is meant for other tools and must not
+/// go to whatever endpoint the person chose here.
 pub fn load_config(path: &Path, key: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
     };
-    let env = |name: &str| {
-        env(name).or_else(|| {
-            let unset = env("REDFLAG_LLM_API_KEY").is_none() && env("OPENAI_API_KEY").is_none();
-            (name == "REDFLAG_LLM_API_KEY" && unset).then(|| key.map(str::to_string)).flatten()
-        })
+    config_from(&text, path, key, env)
+}
+
+/// [`load_config`] on text already read (`""` gives the defaults).
+pub fn config_from(text: &str, path: &Path, key: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
+    let env = |name: &str| match name {
+        "REDFLAG_LLM_API_KEY" => env(name).or_else(|| key.map(str::to_string)),
+        _ => env(name),
     };
-    Ok(Config::from_toml_with(&text, path, env)?)
+    Ok(Config::from_toml_with(text, path, env)?)
+}
+
+/// What the settings page shows: the files' values, not the environment's (those would be written into the file
+/// by the next save), with `auto` as the policy when the file names none (the core's `never` then only means "no
+/// endpoint yet", and saving it would keep the AI off once one is set up).
+pub fn for_page(
+    paths: &Paths,
+    key: Option<&str>,
+    prefs: DesktopPrefs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings> {
+    let text = match std::fs::read_to_string(&paths.config) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", paths.config.display()))),
+    };
+    let files = config_from(&text, &paths.config, key, |_| None)?;
+    let mut s = Settings::from_config(&files, prefs, env);
+    let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
+    if doc.get("escalation").and_then(|t| t.get("policy")).is_none() {
+        s.policy = Policy::Auto;
+    }
+    s.api_key_set = key.is_some();
+    let file_key = doc.get("llm").and_then(|t| t.get("api_key")).is_some();
+    let on_openai = files.llm.base_url.contains("api.openai.com");
+    s.api_key_note = match (key.is_some(), env("REDFLAG_LLM_API_KEY").is_some(), env("OPENAI_API_KEY").is_some()) {
+        (true, true, _) => "REDFLAG_LLM_API_KEY from the environment is used instead of the saved key.".into(),
+        (false, true, _) => "REDFLAG_LLM_API_KEY from the environment is used while no key is saved here.".into(),
+        (false, false, _) if file_key => {
+            format!("The api_key in {} is used while no key is saved here.", paths.config.display())
+        }
+        (false, false, true) if on_openai => {
+            "OPENAI_API_KEY from the environment is used while no key is saved here.".into()
+        }
+        _ => String::new(),
+    };
+    Ok(s)
 }
 
 impl Settings {
@@ -134,7 +182,7 @@ impl Settings {
             auto_ask: prefs.auto_ask,
             history_enabled: config.history_enabled,
             retention_days: config.history_retention.map(|d| d.as_secs_f64() / 86_400.0),
-            api_key_set: config.llm.api_key.is_some(),
+            api_key_set: false,
             key_storage: String::new(),
             key_storage_detail: String::new(),
             config_path: String::new(),
@@ -144,6 +192,8 @@ impl Settings {
                 .filter(|n| env(n).is_some_and(|v| !v.trim().is_empty()))
                 .map(|n| n.to_string())
                 .collect(),
+            api_key_note: String::new(),
+            config_error: None,
         }
     }
 
@@ -217,14 +267,28 @@ fn set(doc: &mut toml_edit::DocumentMut, table: &str, key: &str, value: Option<t
     }
 }
 
+/// Replace `path` with `text` so a reader sees the old file or the new one, never half of each. A symlinked
+/// dotfile stays a symlink (its target is replaced) and the file keeps its permissions: a config holding an
+/// `api_key` may be private.
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
     let fail = |e: std::io::Error| Error::Config(format!("cannot save {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(&dir).map_err(fail)?;
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let written = std::fs::write(&tmp, text).and_then(|()| match std::fs::metadata(&path) {
+        Ok(old) => std::fs::set_permissions(&tmp, old.permissions()),
+        Err(_) => Ok(()),
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -267,16 +331,58 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_key_configures_the_endpoint_unless_the_environment_has_one() {
+    fn a_saved_key_configures_the_endpoint_and_wins_over_a_shell_openai_key() {
+        use secrecy::ExposeSecret;
         let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().join("config.toml");
-        let config = load_config(&path, Some("sk-saved"), |_| None).expect("loads");
+        std::fs::write(&path, "[llm]\nbase_url = \"https://api.groq.com/openai/v1\"\n").expect("writes");
+        let config = load_config(&path, Some("gsk-saved"), |_| None).expect("loads");
         assert!(config.llm_configured);
         assert_eq!(config.policy, Policy::Auto);
-        let env = |n: &str| (n == "OPENAI_API_KEY").then(|| "sk-env".to_string());
-        let config = load_config(&path, Some("sk-saved"), env).expect("loads");
-        use secrecy::ExposeSecret;
-        assert_eq!(config.llm.api_key.expect("a key").expose_secret(), "sk-env");
+        let env = |n: &str| (n == "OPENAI_API_KEY").then(|| "sk-openai".to_string());
+        let config = load_config(&path, Some("gsk-saved"), env).expect("loads");
+        assert_eq!(config.llm.api_key.expect("a key").expose_secret(), "gsk-saved");
+        let env = |n: &str| (n == "REDFLAG_LLM_API_KEY").then(|| "gsk-env".to_string());
+        let config = load_config(&path, Some("gsk-saved"), env).expect("loads");
+        assert_eq!(config.llm.api_key.expect("a key").expose_secret(), "gsk-env", "the environment still wins");
+    }
+
+    #[test]
+    fn the_page_shows_the_files_not_the_environment() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let paths = Paths::beside(dir.path().join("config.toml"));
+        let env = |n: &str| match n {
+            "REDFLAG_LLM_MODEL" => Some("gpt-from-env".to_string()),
+            "OPENAI_API_KEY" => Some("sk-env".to_string()),
+            _ => None,
+        };
+        let s = for_page(&paths, None, DesktopPrefs::default(), &env).expect("the page");
+        assert_eq!(s.model, LlmConfig::DEFAULT_MODEL, "an override is not shown, so it is not saved into the file");
+        assert_eq!(s.env_overrides, ["REDFLAG_LLM_MODEL", "OPENAI_API_KEY"]);
+        assert_eq!(s.policy, Policy::Auto, "no policy in the file: the one that applies once an AI is set up");
+        assert!(!s.api_key_set);
+        assert!(s.api_key_note.contains("OPENAI_API_KEY"), "{}", s.api_key_note);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saving_keeps_a_private_config_private_and_a_symlink_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let real = dir.path().join("dotfiles/redflag.toml");
+        std::fs::create_dir_all(real.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(&real, "[llm]\napi_key = \"sk-in-file\"\n").expect("writes");
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let link = dir.path().join("config.toml");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let paths = Paths::beside(link.clone());
+        let mut s = for_page(&paths, None, DesktopPrefs::default(), &|_| None).expect("the page");
+        assert!(s.api_key_note.contains("api_key"), "{}", s.api_key_note);
+        s.daily_usd = Some(1.0);
+        s.save(&paths).expect("saves");
+        assert!(std::fs::symlink_metadata(&link).expect("exists").file_type().is_symlink());
+        assert_eq!(std::fs::metadata(&real).expect("exists").permissions().mode() & 0o777, 0o600);
+        assert!(std::fs::read_to_string(&real).expect("reads").contains("daily_usd = 1.0"));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Loaded {
     /// The escalator, or the sentence saying why verdicts are local only.
     pub escalator: std::result::Result<Arc<Escalator>, String>,
     pub redactor: Redactor,
+    /// Why the config files could not be used, when the app runs on defaults instead.
+    pub config_error: Option<String>,
 }
 
 /// What the page is told about the LLM tier for one check.
@@ -58,16 +60,21 @@ struct Recent {
     id: u64,
     analysis: Analysis,
     history_id: Option<i64>,
+    /// SHA-256 of the text as the person gave it, the key of [`Checks::last_saved`].
+    hash: String,
     /// Set while the LLM is being asked; `ai_cancel` notifies it.
     cancel: Option<Arc<Notify>>,
+    /// The LLM configuration (fingerprint) the person saw in the preview; asking with another is refused.
+    previewed: Option<String>,
 }
 
 #[derive(Debug, Default)]
 struct Checks {
     next_id: u64,
     recent: VecDeque<Recent>,
-    /// The hash of the text saved last, so typing pauses and blur do not save the same text twice.
-    last_saved: Option<String>,
+    /// The text saved last (its hash) and its history row, so a typing pause, a blur or a repeat of the same text
+    /// is not saved twice, and a live check of that text still knows its row (for "Ask AI" to replace).
+    last_saved: Option<(String, Option<i64>)>,
 }
 
 /// Reads an environment variable; tests pass an empty environment so a developer's `OPENAI_API_KEY` stays out.
@@ -80,6 +87,9 @@ pub struct Desktop {
     env: Env,
     loaded: RwLock<Arc<Loaded>>,
     checks: Mutex<Checks>,
+    /// Held across a settings write and the reload after it, so two saves cannot interleave and leave the older
+    /// configuration in force.
+    pub saving: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Desktop {
@@ -108,6 +118,7 @@ impl Desktop {
             env,
             loaded: RwLock::new(Arc::new(loaded)),
             checks: Mutex::new(Checks { next_id: 1, ..Checks::default() }),
+            saving: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -122,32 +133,76 @@ impl Desktop {
         Ok(())
     }
 
+    /// What the settings page shows: the files' values (see [`settings::for_page`]) and where things are kept.
     pub fn settings(&self) -> Settings {
         let loaded = self.loaded();
-        let mut s = Settings::from_config(&loaded.config, loaded.prefs, &*self.env);
+        let key = self.secrets.get().unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            None
+        });
+        let key = key.as_ref().map(|k| k.expose_secret());
+        let mut s = settings::for_page(&self.paths, key, loaded.prefs, &*self.env)
+            .unwrap_or_else(|_| Settings::from_config(&loaded.config, loaded.prefs, &*self.env));
         s.key_storage = self.secrets.kind().into();
         s.key_storage_detail = self.secrets.describe();
         s.config_path = self.paths.config.display().to_string();
         s.db_path = loaded.db_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        s.config_error = loaded.config_error.clone();
         s
+    }
+
+    /// After the settings changed: an endpoint that was switched off after a refusal (bad key, no quota) is
+    /// tried again, since saving is how the person says they fixed it.
+    pub fn retry_escalation(&self) {
+        if let Ok(escalator) = &self.loaded().escalator {
+            if let Err(e) = escalator.enable() {
+                tracing::warn!("cannot switch escalation back on: {e}");
+            }
+        }
     }
 
     fn checks(&self) -> MutexGuard<'_, Checks> {
         self.checks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a check of this text should be saved: not when the same text was the last one saved.
+    /// The history row of this text if it is the text saved last.
+    pub fn saved_row(&self, hash: &str) -> Option<i64> {
+        match &self.checks().last_saved {
+            Some((h, id)) if h == hash => *id,
+            _ => None,
+        }
+    }
+
+    /// Whether a check of this text should be saved: not when the same text was the last one saved (or is being
+    /// saved right now). A `true` must be followed by [`Desktop::saved`].
     pub fn claim_save(&self, hash: &str) -> bool {
         let mut checks = self.checks();
-        if checks.last_saved.as_deref() == Some(hash) {
+        if checks.last_saved.as_ref().is_some_and(|(h, _)| h == hash) {
             return false;
         }
-        checks.last_saved = Some(hash.to_string());
+        checks.last_saved = Some((hash.to_string(), None));
         true
     }
 
+    /// The text claimed by [`Desktop::claim_save`] was saved as row `id`, or (`None`) could not be saved, in
+    /// which case a later check of it tries again.
+    pub fn saved(&self, hash: &str, id: Option<i64>) {
+        let mut checks = self.checks();
+        if checks.last_saved.as_ref().is_some_and(|(h, _)| h == hash) {
+            checks.last_saved = id.map(|id| (hash.to_string(), Some(id)));
+        }
+    }
+
+    /// History rows were deleted (`None`: all of them): the same text pasted again must be saved again.
+    pub fn forget_saved(&self, id: Option<i64>) {
+        let mut checks = self.checks();
+        if id.is_none() || checks.last_saved.as_ref().is_some_and(|(_, row)| *row == id) {
+            checks.last_saved = None;
+        }
+    }
+
     /// Keep `analysis` for "Ask AI" and describe it to the page.
-    pub fn remember(&self, analysis: Analysis, history_id: Option<i64>) -> Check {
+    pub fn remember(&self, analysis: Analysis, hash: String, history_id: Option<i64>) -> Check {
         let ai = self.ai_for(&analysis);
         let mut checks = self.checks();
         let id = checks.next_id;
@@ -155,40 +210,76 @@ impl Desktop {
         if checks.recent.len() == RECENT_CHECKS {
             checks.recent.pop_front();
         }
-        checks.recent.push_back(Recent { id, analysis: analysis.clone(), history_id, cancel: None });
+        checks.recent.push_back(Recent {
+            id,
+            analysis: analysis.clone(),
+            history_id,
+            hash,
+            cancel: None,
+            previewed: None,
+        });
         Check { check_id: Some(id), analysis, ai }
     }
 
     fn ai_for(&self, a: &Analysis) -> Ai {
         let loaded = self.loaded();
-        match &loaded.escalator {
-            Err(why) => Ai { state: "unavailable", reason: why.clone(), auto: false },
-            Ok(e) if e.wants(a) => Ai {
-                state: "offered",
-                reason: "Redflag is not sure about this one; an AI can give a second opinion.".into(),
-                auto: loaded.prefs.auto_ask,
-            },
-            Ok(_) => Ai {
-                state: "not_needed",
-                reason: "Redflag is confident, so nothing was sent to an AI.".into(),
-                auto: false,
-            },
+        let escalator = match &loaded.escalator {
+            Err(why) => return Ai { state: "unavailable", reason: why.clone(), auto: false },
+            Ok(e) => e,
+        };
+        if !escalator.wants(a) {
+            let reason = "Redflag is confident, so nothing was sent to an AI.".into();
+            return Ai { state: "not_needed", reason, auto: false };
+        }
+        // An endpoint that refused the key or the quota stays off until the settings change; offering it would
+        // only fail again.
+        let refused = loaded.store.as_ref().and_then(|s| s.llm_disabled(&loaded.config.llm_fingerprint()).ok());
+        if let Some(Some(why)) = refused {
+            let reason = format!(
+                "Local verdict only: the AI service refused the last request ({why}). Check the key and the model \
+                 in Settings; saving them tries again."
+            );
+            return Ai { state: "unavailable", reason, auto: false };
+        }
+        Ai {
+            state: "offered",
+            reason: "Redflag is not sure about this one; an AI can give a second opinion.".into(),
+            auto: loaded.prefs.auto_ask,
         }
     }
 
-    /// A copy of a recent check.
+    /// A copy of a recent check and its history row: its own, or the row its text was saved as after it was
+    /// checked (a live check while typing, saved by the pause that followed).
     pub fn recent(&self, id: u64) -> Result<(Analysis, Option<i64>)> {
         let checks = self.checks();
         let r = checks.recent.iter().find(|r| r.id == id).ok_or_else(gone)?;
-        Ok((r.analysis.clone(), r.history_id))
+        let saved_as = match &checks.last_saved {
+            Some((hash, row)) if *hash == r.hash => *row,
+            _ => None,
+        };
+        Ok((r.analysis.clone(), r.history_id.or(saved_as)))
     }
 
-    /// Mark check `id` as being asked about; the returned signal fires if the person cancels.
-    pub fn start_ask(&self, id: u64) -> Result<Arc<Notify>> {
+    /// Remember which LLM configuration the person saw in the preview of check `id`.
+    pub fn previewed(&self, id: u64, fingerprint: String) {
+        if let Some(r) = self.checks().recent.iter_mut().find(|r| r.id == id) {
+            r.previewed = Some(fingerprint);
+        }
+    }
+
+    /// Mark check `id` as being asked about with the configuration `fingerprint`; the returned signal fires if
+    /// the person cancels. Refused when the preview showed another configuration: what was shown is what is sent.
+    pub fn start_ask(&self, id: u64, fingerprint: &str) -> Result<Arc<Notify>> {
         let mut checks = self.checks();
         let r = checks.recent.iter_mut().find(|r| r.id == id).ok_or_else(gone)?;
         if r.cancel.is_some() {
             return Err(Error::Input("the AI is already being asked about this text".into()));
+        }
+        if r.previewed.as_deref().is_some_and(|p| p != fingerprint) {
+            r.previewed = None;
+            return Err(Error::Llm(
+                "the AI settings changed after the preview; look at what would be sent again before sending".into(),
+            ));
         }
         let cancel = Arc::new(Notify::new());
         r.cancel = Some(cancel.clone());
@@ -198,12 +289,15 @@ impl Desktop {
     /// The ask is over: store the merged verdict (when there is one) in place of the local one.
     pub fn finish_ask(&self, id: u64, merged: Option<(Analysis, Option<i64>)>) {
         let mut checks = self.checks();
-        if let Some(r) = checks.recent.iter_mut().find(|r| r.id == id) {
-            r.cancel = None;
-            if let Some((analysis, history_id)) = merged {
-                r.analysis = analysis;
-                r.history_id = history_id;
-            }
+        let Some(r) = checks.recent.iter_mut().find(|r| r.id == id) else { return };
+        r.cancel = None;
+        let Some((analysis, history_id)) = merged else { return };
+        r.analysis = analysis;
+        r.history_id = history_id;
+        let hash = r.hash.clone();
+        // The merged verdict's row replaced the local one: later checks of the same text point at it.
+        if let Some(last) = checks.last_saved.as_mut().filter(|(h, _)| *h == hash) {
+            last.1 = history_id;
         }
     }
 
@@ -233,14 +327,25 @@ fn gone() -> Error {
     Error::NotFound("that check is no longer open: check the text again".into())
 }
 
-/// Read the configuration and build what depends on it.
+/// Read the configuration and build what depends on it. A config file the core refuses (a typo, a key from a newer
+/// version) does not keep the app from opening: it runs on the defaults and the settings page shows why.
 fn load(paths: &Paths, secrets: &SecretStore, env: &Env) -> Result<Loaded> {
     let key = secrets.get().unwrap_or_else(|e| {
         tracing::warn!("{e}");
         None
     });
-    let config = settings::load_config(&paths.config, key.as_ref().map(|k| k.expose_secret()), |n| env(n))?;
-    let prefs = DesktopPrefs::load(&paths.prefs)?;
+    let key = key.as_ref().map(|k| k.expose_secret());
+    let mut config_error = None;
+    let config = settings::load_config(&paths.config, key, |n| env(n)).or_else(|e| {
+        tracing::error!("the config file is not used: {e}");
+        config_error = Some(format!("{e}. Redflag is using its default settings until this is fixed."));
+        settings::config_from("", &paths.config, key, |n| env(n))
+    })?;
+    let prefs = DesktopPrefs::load(&paths.prefs).unwrap_or_else(|e| {
+        tracing::error!("{e}");
+        config_error.get_or_insert_with(|| format!("{e}. Saving the settings replaces it."));
+        DesktopPrefs::default()
+    });
     let db_path = config.db_path.clone().or_else(Store::default_path);
     // Without the store the app still checks texts; history and the LLM cache say why they are missing.
     let store = match &db_path {
@@ -272,5 +377,5 @@ fn load(paths: &Paths, secrets: &SecretStore, env: &Env) -> Result<Loaded> {
             .map_err(|e| format!("Local verdict only: the AI settings cannot be used ({e})."))
     };
     let redactor = Redactor::new(&config.names);
-    Ok(Loaded { config, prefs, store, db_path, escalator, redactor })
+    Ok(Loaded { config, prefs, store, db_path, escalator, redactor, config_error })
 }

@@ -278,3 +278,67 @@ fn history_search_delete_clear_and_export() {
     assert_eq!(h.ok("history_clear", json!({})), json!(1));
     assert!(h.history().is_empty());
 }
+
+#[test]
+fn asking_about_a_live_check_replaces_the_row_its_text_was_saved_as() {
+    let fake = FakeOpenAi::start(verdict("scam", 0.97));
+    let h = Harness::new(&format!("[llm]\nbase_url = {:?}\n[escalation]\npolicy = \"always\"\n", fake.base_url));
+    // Typing gives a live check; the pause (or the blur when the person reaches for "Ask AI") saves the text.
+    let live = h.ok("analyze_text", json!({"text": SCAM, "save": false}));
+    h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    assert_eq!(h.history().len(), 1);
+    h.ok("ai_ask", json!({"checkId": live["check_id"]}));
+    let history = h.history();
+    assert_eq!(history.len(), 1, "the merged verdict replaced the saved row: {history:?}");
+    // A row deleted by the person is saved again when the same text comes back.
+    h.ok("history_delete", json!({"id": history[0]["id"]}));
+    h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    assert_eq!(h.history().len(), 1);
+}
+
+#[test]
+fn what_the_preview_showed_is_what_is_sent() {
+    let fake = FakeOpenAi::start(verdict("scam", 0.97));
+    let h = Harness::new(&format!("[llm]\nbase_url = {:?}\n[escalation]\npolicy = \"always\"\n", fake.base_url));
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": false}));
+    let id = check["check_id"].clone();
+    h.ok("ai_preview", json!({"checkId": id}));
+    let mut s = h.ok("settings_get", json!({}));
+    s["model"] = json!("another-model");
+    h.ok("settings_save", json!({"settings": s}));
+    assert_eq!(h.err_kind("ai_ask", json!({"checkId": id})), "llm", "the endpoint changed after the preview");
+    assert_eq!(fake.calls(), 0);
+    // After looking again, it goes.
+    let preview = h.ok("ai_preview", json!({"checkId": id}));
+    assert_eq!(preview["model"], "another-model");
+    h.ok("ai_ask", json!({"checkId": id}));
+    assert_eq!(fake.calls(), 1);
+}
+
+#[test]
+fn a_refused_key_stops_the_offer_until_the_settings_are_saved_again() {
+    let fake = FakeOpenAi::start(Behaviour::Unauthorized);
+    let h = Harness::new(&format!("[llm]\nbase_url = {:?}\n[escalation]\npolicy = \"always\"\n", fake.base_url));
+    h.ok("api_key_set", json!({"key": "sk-wrong"}));
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": false}));
+    let asked = h.ok("ai_ask", json!({"checkId": check["check_id"]}));
+    assert_eq!(asked["analysis"]["escalation"]["status"], "disabled", "{asked}");
+    let check = h.ok("analyze_text", json!({"text": LEGIT, "save": false}));
+    assert_eq!(check["ai"]["state"], "unavailable", "{check}");
+    assert!(check["ai"]["reason"].as_str().expect("reason").contains("Settings"));
+
+    fake.set(verdict("legit", 0.05));
+    h.ok("api_key_set", json!({"key": "sk-right"}));
+    let check = h.ok("analyze_text", json!({"text": LEGIT, "save": false}));
+    assert_eq!(check["ai"]["state"], "offered", "a new key is tried: {check}");
+}
+
+#[test]
+fn a_broken_config_file_opens_on_defaults_and_says_why() {
+    let h = Harness::new("[llm]\nmodle = \"typo\"\n");
+    let s = h.ok("settings_get", json!({}));
+    let why = s["config_error"].as_str().expect("the error is shown");
+    assert!(why.contains("modle") && why.contains("default settings"), "{why}");
+    let check = h.ok("analyze_text", json!({"text": SCAM, "save": true}));
+    assert_eq!(check["analysis"]["label"], "scam", "checking still works");
+}

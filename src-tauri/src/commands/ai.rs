@@ -35,6 +35,7 @@ pub async fn ai_preview(state: State<'_, Desktop>, check_id: u64) -> Result<Prev
     let escalator = loaded.escalator.as_ref().map_err(|why| Error::Llm(why.clone()))?;
     let (analysis, _) = state.recent(check_id)?;
     let out = escalator.outbound(&analysis);
+    state.previewed(check_id, loaded.config.llm_fingerprint());
     Ok(Preview {
         redactions: out.redacted.pieces.len(),
         redacted: out.redacted.text,
@@ -52,7 +53,7 @@ pub async fn ai_ask<R: Runtime>(app: AppHandle<R>, state: State<'_, Desktop>, ch
     let loaded = state.loaded();
     let escalator = loaded.escalator.clone().map_err(Error::Llm)?;
     let (mut analysis, old_history) = state.recent(check_id)?;
-    let cancel = state.start_ask(check_id)?;
+    let cancel = state.start_ask(check_id, &loaded.config.llm_fingerprint())?;
     progress(&app, check_id, "sending");
     let asked = tokio::select! {
         () = escalator.escalate(&mut analysis, None) => true,

@@ -57,10 +57,13 @@ async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
     let analyzer = Arc::clone(&state.analyzer);
     let loaded = state.loaded();
     let hash = redflag::escalate::sha256_hex(&text);
-    let save = save && loaded.config.history_enabled && state.claim_save(&hash);
-    let (analysis, history_id) = blocking(move || {
+    // The text saved last keeps its row: a live check of it, or a repeat, is not saved again but "Ask AI" on it
+    // still replaces that row.
+    let known = state.saved_row(&hash);
+    let save = save && loaded.config.history_enabled && known.is_none() && state.claim_save(&hash);
+    let result = blocking(move || {
         let analysis = analyzer.analyze(&Input::text(text))?;
-        let history_id = match (&loaded.store, save) {
+        let recorded = match (&loaded.store, save) {
             (Some(store), true) => {
                 redflag::escalate::record_history(store, &analysis, &loaded.redactor, "desktop", None)
                     .map_err(|e| tracing::warn!("this check was not saved in the history: {e}"))
@@ -68,8 +71,12 @@ async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
             }
             _ => None,
         };
-        Ok((analysis, history_id))
+        Ok((analysis, recorded))
     })
-    .await?;
-    Ok(state.remember(analysis, history_id))
+    .await;
+    if save {
+        state.saved(&hash, result.as_ref().ok().and_then(|(_, id)| *id));
+    }
+    let (analysis, recorded) = result?;
+    Ok(state.remember(analysis, hash, recorded.or(known)))
 }

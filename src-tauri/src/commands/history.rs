@@ -72,13 +72,17 @@ pub async fn history_get(state: State<'_, Desktop>, id: i64) -> Result<serde_jso
 #[tauri::command]
 pub async fn history_delete(state: State<'_, Desktop>, id: i64) -> Result<bool> {
     let store = state.store()?;
-    blocking(move || Ok(store.history_delete(id)?)).await
+    let deleted = blocking(move || Ok(store.history_delete(id)?)).await?;
+    state.forget_saved(Some(id));
+    Ok(deleted)
 }
 
 #[tauri::command]
 pub async fn history_clear(state: State<'_, Desktop>) -> Result<usize> {
     let store = state.store()?;
-    blocking(move || Ok(store.history_clear()?)).await
+    let deleted = blocking(move || Ok(store.history_clear()?)).await?;
+    state.forget_saved(None);
+    Ok(deleted)
 }
 
 /// Write every check to `redflag-history-<date>.json` in the Downloads folder (or `REDFLAG_EXPORT_DIR`). The app
@@ -106,36 +110,40 @@ pub async fn history_export(state: State<'_, Desktop>) -> Result<Exported> {
 }
 
 /// The stored evidence offsets point into the original text, which was never stored. Point each piece of
-/// evidence at its (redacted) snippet in the redacted text instead, or drop it when the snippet is not there.
+/// evidence at its (redacted) snippet in the redacted text instead: the occurrence nearest the original offset, so
+/// a phrase that appears twice keeps both highlights. Evidence whose snippet is not there is dropped.
 fn with_redacted_text(mut analysis: serde_json::Value, text: &str) -> serde_json::Value {
     let repoint = |evidence: &mut serde_json::Value| {
-        let snippet = evidence["snippet"].as_str().unwrap_or_default().to_string();
-        match text.find(&snippet).filter(|_| !snippet.is_empty()) {
+        let Some(e) = evidence.as_object_mut() else { return false };
+        let snippet = e.get("snippet").and_then(|s| s.as_str()).unwrap_or_default().to_string();
+        let was = e.get("start").and_then(serde_json::Value::as_u64).unwrap_or(0) as usize;
+        let nearest = text.match_indices(snippet.as_str()).map(|(i, _)| i).min_by_key(|i| i.abs_diff(was));
+        match nearest.filter(|_| !snippet.is_empty()) {
             Some(start) => {
-                evidence["start"] = start.into();
-                evidence["end"] = (start + snippet.len()).into();
+                e.insert("start".into(), start.into());
+                e.insert("end".into(), (start + snippet.len()).into());
                 true
             }
             None => false,
         }
     };
-    if let Some(flags) = analysis["flags"].as_array_mut() {
+    if let Some(flags) = analysis.get_mut("flags").and_then(|f| f.as_array_mut()) {
         for flag in flags {
-            if let Some(list) = flag["evidence"].as_array_mut() {
+            if let Some(list) = flag.get_mut("evidence").and_then(|e| e.as_array_mut()) {
                 list.retain_mut(repoint);
             }
         }
     }
     if let Some(reasons) = analysis.pointer_mut("/llm/reasons").and_then(|r| r.as_array_mut()) {
-        for reason in reasons {
-            if let Some(e) = reason.get_mut("evidence") {
-                if !repoint(e) {
-                    reason.as_object_mut().map(|r| r.remove("evidence"));
-                }
+        for reason in reasons.iter_mut().filter_map(|r| r.as_object_mut()) {
+            if reason.get_mut("evidence").is_some_and(|e| !repoint(e)) {
+                reason.remove("evidence");
             }
         }
     }
-    analysis["text"] = text.into();
+    if let Some(a) = analysis.as_object_mut() {
+        a.insert("text".into(), text.into());
+    }
     analysis
 }
 
@@ -168,12 +176,28 @@ mod tests {
     #[test]
     fn evidence_is_repointed_into_the_redacted_text() {
         let analysis = serde_json::json!({
-            "flags": [{"evidence": [{"start": 40, "end": 50, "snippet": "pay a fee"}, {"start": 1, "end": 2, "snippet": "gone"}]}],
+            "flags": [{"evidence": [
+                {"start": 20, "end": 29, "snippet": "pay a fee"},
+                {"start": 1, "end": 2, "snippet": "gone"},
+                {"start": 50, "end": 59, "snippet": "pay a fee"},
+                "not an object"
+            ]}],
             "llm": {"reasons": [{"reason": "r", "evidence": {"start": 0, "end": 3, "snippet": "[PHONE]"}}]}
         });
-        let out = with_redacted_text(analysis, "Call [PHONE] and pay a fee.");
-        assert_eq!(out["flags"][0]["evidence"], serde_json::json!([{"start": 17, "end": 26, "snippet": "pay a fee"}]));
+        let out = with_redacted_text(analysis, "Call [PHONE] and pay a fee. Then pay a fee again.");
+        assert_eq!(
+            out["flags"][0]["evidence"],
+            serde_json::json!([
+                {"start": 17, "end": 26, "snippet": "pay a fee"},
+                {"start": 33, "end": 42, "snippet": "pay a fee"}
+            ]),
+            "each snippet goes to the occurrence nearest where it was; broken entries are dropped"
+        );
+        assert_eq!(
+            with_redacted_text(serde_json::json!(["not an analysis"]), "x"),
+            serde_json::json!(["not an analysis"])
+        );
         assert_eq!(out["llm"]["reasons"][0]["evidence"]["start"], 5);
-        assert_eq!(out["text"], "Call [PHONE] and pay a fee.");
+        assert_eq!(out["text"], "Call [PHONE] and pay a fee. Then pay a fee again.");
     }
 }

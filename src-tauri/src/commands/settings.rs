@@ -16,10 +16,10 @@ pub fn settings_get(state: State<'_, Desktop>) -> Settings {
 
 #[tauri::command]
 pub async fn settings_save(state: State<'_, Desktop>, settings: Settings) -> Result<Settings> {
+    let _saving = state.saving.lock().await;
     let paths = state.paths.clone();
     blocking(move || settings.save(&paths)).await?;
-    state.reload()?;
-    Ok(state.settings())
+    reloaded(&state)
 }
 
 #[tauri::command]
@@ -28,14 +28,22 @@ pub async fn api_key_set(state: State<'_, Desktop>, key: String) -> Result<Setti
     if key.is_empty() || key.chars().any(char::is_whitespace) {
         return Err(Error::Input("paste the API key alone, without spaces".into()));
     }
+    let _saving = state.saving.lock().await;
     state.secrets.set(&SecretString::from(key.to_string()))?;
-    state.reload()?;
-    Ok(state.settings())
+    reloaded(&state)
 }
 
 #[tauri::command]
 pub async fn api_key_clear(state: State<'_, Desktop>) -> Result<Settings> {
+    let _saving = state.saving.lock().await;
     state.secrets.clear()?;
+    reloaded(&state)
+}
+
+/// Apply what was saved, and give a switched-off endpoint another chance: saving is how the person says they fixed
+/// it.
+fn reloaded(state: &Desktop) -> Result<Settings> {
     state.reload()?;
+    state.retry_escalation();
     Ok(state.settings())
 }
