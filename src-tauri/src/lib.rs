@@ -53,6 +53,7 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    desktop.warm_up();
     if let Err(e) = app(tauri::Builder::default(), desktop).run(tauri::generate_context!()) {
         eprintln!("redflag-desktop: the window could not be opened: {e}");
         std::process::exit(1);

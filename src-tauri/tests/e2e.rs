@@ -200,7 +200,9 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
         .send_keys(&format!("{}{}V{}", char::from(Key::Control), char::from(Key::Shift), char::from(Key::Null)))
         .await
         .expect("Ctrl+Shift+V");
-    assert_eq!(verdict_after(&c, before).await["label"], "scam");
+    let v = verdict_after(&c, before).await;
+    eprintln!("e2e: clipboard shortcut to verdict {} ms inside the page", v["ms"]);
+    assert_eq!(v["label"], "scam");
 
     // 4. Settings open, with the key storage explained.
     c.find(Locator::Id("tab-settings")).await.expect("Settings").click().await.expect("open settings");

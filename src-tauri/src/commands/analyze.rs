@@ -62,7 +62,9 @@ async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
     let known = state.saved_row(&hash);
     let save = save && loaded.config.history_enabled && known.is_none() && state.claim_save(&hash);
     let result = blocking(move || {
+        let started = std::time::Instant::now();
         let analysis = analyzer.analyze(&Input::text(text))?;
+        let analysed = started.elapsed();
         let recorded = match (&loaded.store, save) {
             (Some(store), true) => {
                 redflag::escalate::record_history(store, &analysis, &loaded.redactor, "desktop", None)
@@ -71,6 +73,7 @@ async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
             }
             _ => None,
         };
+        tracing::debug!(?analysed, saved = ?started.elapsed() - analysed, "checked");
         Ok((analysis, recorded))
     })
     .await;
