@@ -1,8 +1,9 @@
 //! The real app, end to end: the built `redflag-desktop` binary in a real WebKitGTK window under Xvfb, driven
 //! through WebKitWebDriver (Debian's webkit2gtk-driver) with fantoccini, as a person would use it: paste a task
 //! scam (a real X11 clipboard and Ctrl+V), type an ordinary posting, check the clipboard with the shortcut, open
-//! settings and the history. It saves a screenshot of the verdict to `target/e2e-scam.png` and prints how long the
-//! window took to become interactive and how long a paste took to become a verdict.
+//! settings and the history. It saves screenshots of the verdict (`target/e2e-scam.png`) and of the highlighted
+//! evidence a flag scrolled to (`target/e2e-evidence.png`), and prints how long the window took to become
+//! interactive and how long a paste took to become a verdict.
 //!
 //! Needs an X display: the README's test command runs the suite under `xvfb-run -a`. `REDFLAG_DESKTOP_BIN` points
 //! it at another build of the app (scripts/bench-desktop.sh uses it to time the release build).
@@ -171,6 +172,9 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     )
     .await;
     assert!(focused.as_str().expect("ids").split(' ').any(|f| f == id), "{focused} vs {id}");
+    // The second picture shows the highlighted text the click scrolled to.
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(target_dir().join("e2e-evidence.png"), png).expect("save the screenshot");
     let ai = c.find(Locator::Id("ai-status")).await.expect("the AI line").text().await.expect("text");
     assert!(ai.contains("Local verdict only"), "no AI is set up, and the page says so: {ai}");
 
