@@ -75,7 +75,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(routes::health::metrics))
         // The web channel: the desktop app's page, calling /v1/analyze from the same origin.
         .route("/", get(routes::web::index))
-        .route("/{file}", get(routes::web::file))
+        // Any other method on a one-segment path is an unknown route (404), as it was before the page existed.
+        .route("/{file}", get(routes::web::file).fallback(routes::not_found))
         .merge(api)
         .fallback(routes::not_found)
         .with_state(state)
