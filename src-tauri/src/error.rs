@@ -69,12 +69,6 @@ impl From<redflag::Error> for Error {
     }
 }
 
-impl From<tauri::Error> for Error {
-    fn from(e: tauri::Error) -> Self {
-        Error::Internal(e.to_string())
-    }
-}
-
 pub type Result<T> = std::result::Result<T, Error>;
 
 #[cfg(test)]

@@ -105,7 +105,7 @@ fn line(e: &HistoryEntry) -> String {
     format!(
         "{:>5}  {}  {:<17} {:>3.0}%  {}",
         e.id,
-        super::cost::utc(e.created_at),
+        redflag::escalate::utc(e.created_at),
         e.label.words(),
         e.score * 100.0,
         preview

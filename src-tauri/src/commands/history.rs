@@ -99,7 +99,8 @@ pub async fn history_export(state: State<'_, Desktop>) -> Result<Exported> {
         .ok_or_else(|| Error::Config("no Downloads or home folder is known; set REDFLAG_EXPORT_DIR".into()))?;
     blocking(move || {
         let entries = store.history_list(&HistoryQuery::default())?;
-        let path = dir.join(format!("redflag-history-{}.json", date(redflag::escalate::unix_now())));
+        let day = &redflag::escalate::utc(redflag::escalate::unix_now())[..10];
+        let path = dir.join(format!("redflag-history-{day}.json"));
         let json = serde_json::to_vec_pretty(&entries).map_err(|e| Error::Internal(e.to_string()))?;
         std::fs::create_dir_all(&dir)
             .and_then(|()| std::fs::write(&path, json))
@@ -147,31 +148,9 @@ fn with_redacted_text(mut analysis: serde_json::Value, text: &str) -> serde_json
     analysis
 }
 
-/// `YYYY-MM-DD` (UTC) for Unix seconds: the civil-from-days algorithm (Howard Hinnant's), because one file name is
-/// not worth a date-time crate.
-fn date(unix: i64) -> String {
-    let z = unix.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(951_782_400), "2000-02-29");
-        assert_eq!(date(1_795_564_800), "2026-11-25");
-    }
 
     #[test]
     fn evidence_is_repointed_into_the_redacted_text() {
