@@ -11,7 +11,8 @@ cargo build --release --workspace --locked
 cargo test --workspace --locked --no-run --test e2e
 export REDFLAG_DESKTOP_BIN="$PWD/target/release/redflag-desktop"
 for i in $(seq "$runs"); do
-  xvfb-run -a -s "-screen 0 1366x900x24" cargo test --workspace --locked --test e2e -- --nocapture 2>&1 |
+  xvfb-run -a -s "-screen 0 1366x900x24" cargo test --workspace --locked --test e2e -- --nocapture --exact \
+    a_job_seeker_checks_a_scam_and_a_real_posting 2>&1 |
     grep '^e2e:' | sed "s/^/run $i: /"
 done
 

@@ -1,9 +1,10 @@
 //! The real app, end to end: the built `redflag-desktop` binary in a real WebKitGTK window under Xvfb, driven
 //! through WebKitWebDriver (Debian's webkit2gtk-driver) with fantoccini, as a person would use it: paste a task
 //! scam (a real X11 clipboard and Ctrl+V), type an ordinary posting, check the clipboard with the shortcut, open
-//! settings and the history. It saves screenshots of the verdict (`target/e2e-scam.png`) and of the highlighted
-//! evidence a flag scrolled to (`target/e2e-evidence.png`), and prints how long the window took to become
-//! interactive and how long a paste took to become a verdict.
+//! settings and the history; and, against a fake OpenAI server, ask the AI after seeing what will be sent. It
+//! saves screenshots of the verdict (`target/e2e-scam.png`) and of the highlighted evidence a flag scrolled to
+//! (`target/e2e-evidence.png`), and prints how long the window took to become interactive and how long a paste
+//! took to become a verdict.
 //!
 //! Needs an X display: the README's test command runs the suite under `xvfb-run -a`. `REDFLAG_DESKTOP_BIN` points
 //! it at another build of the app (scripts/bench-desktop.sh uses it to time the release build).
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/common/fake_openai.rs"]
+mod fake_openai;
+
+use fake_openai::{FakeOpenAi, verdict};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -57,13 +62,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
-/// Start the driver with the app's environment (it passes its own to the app it launches).
-fn start_driver(home: &Path) -> (Driver, u16) {
+/// Start the driver with the app's environment (it passes its own to the app it launches); `config` is appended to
+/// the app's config file.
+fn start_driver(home: &Path, config_extra: &str) -> (Driver, u16) {
     let port = free_port();
     let config = home.join("config/redflag/config.toml");
     std::fs::create_dir_all(config.parent().expect("a parent")).expect("the config dir");
     let db = home.join("data/redflag.db");
-    std::fs::write(&config, format!("[store]\npath = {:?}\n", db.display().to_string())).expect("the config");
+    let text = format!("[store]\npath = {:?}\n{config_extra}", db.display().to_string());
+    std::fs::write(&config, text).expect("the config");
     let child = Command::new("WebKitWebDriver")
         .arg(format!("--port={port}"))
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
@@ -120,18 +127,16 @@ fn target_dir() -> PathBuf {
     bin.parent().and_then(Path::parent).expect("the binary lives in target/<profile>/").to_path_buf()
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
+/// The app launched through a fresh driver, once its page is interactive; also returns how long that took.
+async fn launch(home: &Path, config: &str) -> (Driver, Client, Duration) {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "no X display: run the tests under `xvfb-run -a` (the README's test command does)"
     );
-    let home = tempfile::tempdir().expect("a temp dir");
-    let (_driver, port) = start_driver(home.path());
+    let (driver, port) = start_driver(home, config);
     let app = std::env::var("REDFLAG_DESKTOP_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_redflag-desktop").into());
     let caps = json!({"webkitgtk:browserOptions": {"binary": app, "args": []}});
     let caps = caps.as_object().expect("an object").clone();
-
     let launched = Instant::now();
     let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
@@ -139,7 +144,13 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
         .await
         .expect("a WebDriver session with the app");
     wait_for(&c, "the page to be ready", "return document.body.dataset.ready === 'true';", |v| v == &json!(true)).await;
-    let interactive = launched.elapsed();
+    (driver, c, launched.elapsed())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
+    let home = tempfile::tempdir().expect("a temp dir");
+    let (_driver, c, interactive) = launch(home.path(), "").await;
     let ready_ms = c.execute("return Number(document.body.dataset.readyMs);", vec![]).await.expect("readyMs");
     eprintln!("e2e: launch to interactive window {interactive:?} (page ready {ready_ms} ms after navigation)");
 
@@ -236,4 +247,56 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
 
     c.close().await.expect("end the session");
     assert!(home.path().join("data/redflag.db").is_file(), "the history lives in the configured database");
+}
+
+/// Ask AI in the real window: the preview shows the redacted text before anything is sent, Send asks the (fake)
+/// OpenAI-compatible server on loopback, and the AI's verdict is shown. Typed, not pasted: the other test owns the
+/// X clipboard.
+#[tokio::test(flavor = "current_thread")]
+async fn ask_ai_shows_what_is_sent_then_the_second_opinion() {
+    let fake = FakeOpenAi::start(verdict("scam", 0.96));
+    let home = tempfile::tempdir().expect("a temp dir");
+    let config =
+        format!("[llm]\nbase_url = {:?}\nmodel = \"local-test\"\n[escalation]\npolicy = \"always\"\n", fake.base_url);
+    let (_driver, c, _) = launch(home.path(), &config).await;
+
+    let input = c.find(Locator::Id("input")).await.expect("the text box");
+    input.click().await.expect("focus");
+    input.send_keys(SCAM).await.expect("type the message");
+    let ask = wait_for(
+        &c,
+        "the Ask AI button",
+        "const b = document.getElementById('ask-ai'); \
+        return b && !b.disabled && document.getElementById('input').value.endsWith('0132.');",
+        |v| v == &json!(true),
+    )
+    .await;
+    assert_eq!(ask, json!(true));
+    c.find(Locator::Id("ask-ai")).await.expect("Ask AI").click().await.expect("click Ask AI");
+    let preview = wait_for(
+        &c,
+        "the preview",
+        "const p = document.getElementById('ai-preview'); \
+        return p ? p.textContent : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    let preview = preview.as_str().expect("text");
+    assert!(preview.contains("[PHONE]") && !preview.contains("555 0132"), "the redacted text is shown: {preview}");
+    assert_eq!(fake.calls(), 0, "nothing is sent before Send");
+
+    c.find(Locator::Id("ai-send")).await.expect("Send").click().await.expect("click Send");
+    let answer = wait_for(
+        &c,
+        "the AI's verdict",
+        "const v = document.querySelector('#ai-panel .ai-verdict'); \
+        return v ? v.textContent : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert!(answer.as_str().expect("text").contains('%'), "the AI's score is shown: {answer}");
+    assert_eq!(fake.calls(), 1);
+    let sent = fake.last_request().expect("a request").body.to_string();
+    assert!(!sent.contains("555 0132"), "only the redacted text left the machine");
+    c.close().await.expect("end the session");
 }
