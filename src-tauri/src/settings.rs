@@ -115,12 +115,7 @@ impl Paths {
 /// the core's own rules, and it wins over a shell's `OPENAI_API_KEY`, which is meant for other tools and must not
 /// go to whatever endpoint the person chose here.
 pub fn load_config(path: &Path, key: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
-    };
-    config_from(&text, path, key, env)
+    config_from(&read_or_empty(path)?, path, key, env)
 }
 
 /// [`load_config`] on text already read (`""` gives the defaults).
@@ -141,11 +136,7 @@ pub fn for_page(
     prefs: DesktopPrefs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings> {
-    let text = match std::fs::read_to_string(&paths.config) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", paths.config.display()))),
-    };
+    let text = read_or_empty(&paths.config)?;
     let files = config_from(&text, &paths.config, key, |_| None)?;
     let mut s = Settings::from_config(&files, prefs, env);
     let doc: toml_edit::DocumentMut = text.parse().unwrap_or_default();
@@ -201,11 +192,7 @@ impl Settings {
     /// first, so an invalid value is refused here with the core's message and the old file stays.
     pub fn save(&self, paths: &Paths) -> Result<()> {
         self.validate()?;
-        let old = match std::fs::read_to_string(&paths.config) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(Error::Config(format!("cannot read {}: {e}", paths.config.display()))),
-        };
+        let old = read_or_empty(&paths.config)?;
         let mut doc: toml_edit::DocumentMut = old.parse().map_err(|e: toml_edit::TomlError| {
             Error::Config(format!("{} is not valid TOML ({}); fix or delete it", paths.config.display(), e.message()))
         })?;
@@ -247,6 +234,15 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// The config file's text; a file that does not exist yet reads as empty (the defaults).
+fn read_or_empty(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(Error::Config(format!("cannot read {}: {e}", path.display()))),
     }
 }
 

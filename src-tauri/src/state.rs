@@ -77,6 +77,12 @@ struct Checks {
     last_saved: Option<(String, Option<i64>)>,
 }
 
+impl Checks {
+    fn saved_row(&self, hash: &str) -> Option<i64> {
+        self.last_saved.as_ref().filter(|(h, _)| h == hash).and_then(|(_, row)| *row)
+    }
+}
+
 /// Reads an environment variable; tests pass an empty environment so a developer's `OPENAI_API_KEY` stays out.
 pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -184,10 +190,7 @@ impl Desktop {
 
     /// The history row of this text if it is the text saved last.
     pub fn saved_row(&self, hash: &str) -> Option<i64> {
-        match &self.checks().last_saved {
-            Some((h, id)) if h == hash => *id,
-            _ => None,
-        }
+        self.checks().saved_row(hash)
     }
 
     /// Whether a check of this text should be saved: not when the same text was the last one saved (or is being
@@ -270,11 +273,7 @@ impl Desktop {
     pub fn recent(&self, id: u64) -> Result<(Analysis, Option<i64>)> {
         let checks = self.checks();
         let r = checks.recent.iter().find(|r| r.id == id).ok_or_else(gone)?;
-        let saved_as = match &checks.last_saved {
-            Some((hash, row)) if *hash == r.hash => *row,
-            _ => None,
-        };
-        Ok((r.analysis.clone(), r.history_id.or(saved_as)))
+        Ok((r.analysis.clone(), r.history_id.or_else(|| checks.saved_row(&r.hash))))
     }
 
     /// Remember which LLM configuration the person saw in the preview of check `id`.
