@@ -22,6 +22,10 @@ pub trait Classifier: Send + Sync + std::fmt::Debug {
     fn score(&self, doc: &Document, flags: &[Flag]) -> Result<f32>;
     /// The uncertainty band this model was calibrated with.
     fn thresholds(&self) -> Thresholds;
+    /// Whether the shared data's test fold was among this model's training data.
+    fn trained_on_test_fold(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]

@@ -66,6 +66,8 @@ pub struct Example {
     pub scam: bool,
     pub input: Input,
     pub group: String,
+    /// `0..FOLDS`, from the group's hash; [`Split`] names what the fold is for.
+    pub fold: u64,
     pub split: Split,
 }
 
@@ -354,7 +356,7 @@ fn assign_splits(raw: Vec<Raw>) -> Vec<Example> {
                 VALIDATION_FOLD => Split::Validation,
                 _ => Split::Train,
             };
-            Example { id: r.id, family: r.family, source: r.source, scam: r.scam, input: r.input, group, split }
+            Example { id: r.id, family: r.family, source: r.source, scam: r.scam, input: r.input, group, fold, split }
         })
         .collect()
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 /// The local tiers are unsure about these (scores between the thresholds), so `auto` escalates them.
 const UNSURE: &str = "Hi, are you interested in a part-time job? Reply for details.";
 const UNSURE_WITH_EMAIL: &str =
-    "We are hiring data entry clerks, work from home, weekly pay. Send your resume to hr@quickjobs-online.com";
+    "We are hiring clerks, work from home, weekly pay. Send your resume to hr@quickjobs-online.com";
 
 /// One isolated Redflag installation: its own database, an empty config file, pointed at a fake server.
 struct Setup {

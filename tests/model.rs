@@ -160,8 +160,11 @@ fn held_out_data_is_calibrated_and_separable() {
         eprintln!("skipped: {} not found (the shared data set is needed for this test)", data.display());
         return;
     }
-    let out = redflag().args(["eval", "--data"]).arg(&data).assert().success().get_output().stdout.clone();
-    let table = String::from_utf8(out).expect("utf-8");
+    let output = redflag().args(["eval", "--data"]).arg(&data).assert().success().get_output().clone();
+    let table = String::from_utf8(output.stdout).expect("utf-8");
+    // The shipped head trained on every fold after the test fold measured its recipe; eval must say so.
+    let note = String::from_utf8(output.stderr).expect("utf-8");
+    assert!(note.contains("also trained on the data's test fold") && note.contains("--keep-test-fold-out"), "{note}");
     let all = table.lines().find(|l| l.starts_with("| all |")).expect("overall row");
     let cols: Vec<&str> = all.split('|').map(str::trim).collect();
     // | all | n | scams | precision | recall | F1 | FPR | PR-AUC | ROC-AUC | ECE | ...

@@ -48,6 +48,13 @@ pub fn run(analyzer: &Analyzer, args: EvalArgs) -> anyhow::Result<()> {
         e.0.push(*s);
         e.1.push(c.scam);
     }
+    if args.data.is_dir() && analyzer.classifier().is_some_and(|m| m.trained_on_test_fold()) {
+        eprintln!(
+            "note: this model also trained on the data's test fold, so these numbers measure how well it fits data \
+             it has seen. MODEL_CARD.md has the held-out numbers; for a model to measure here, train with \
+             `redflag train --keep-test-fold-out --out DIR` and pass `--model DIR`."
+        );
+    }
     let band = analyzer.thresholds();
     println!(
         "model: {}   band: legit <= {:.2} < uncertain < {:.2} <= scam",

@@ -31,6 +31,10 @@ pub struct TrainArgs {
     dim: usize,
     #[arg(long, default_value_t = 60)]
     max_epochs: usize,
+    /// Ship the head trained on folds 1-4 instead of all five, so that `redflag eval --data` on the data
+    /// directory scores a test fold the model never saw (the default ships the stronger model).
+    #[arg(long)]
+    keep_test_fold_out: bool,
 }
 
 struct Bar(ProgressBar);
@@ -58,6 +62,7 @@ pub fn run(rules: &RuleSet, args: TrainArgs) -> anyhow::Result<()> {
         dim: args.dim,
         max_epochs: args.max_epochs,
         max_band: 0.12,
+        ship_test_fold: !args.keep_test_fold_out,
     };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} {elapsed}").context("progress template")?,

@@ -9,8 +9,10 @@
 //! `classifier.safetensors` (token table as f16, IDF weights, standardisation, head), `tokenizer.json` (the
 //! encoder's WordPiece tokenizer). The same files are compiled into the binary, so the model needs no path.
 
+pub mod calibrate;
 pub mod distill;
 pub mod features;
+pub mod fit;
 pub mod head;
 pub mod metrics;
 pub mod train;
@@ -33,18 +35,25 @@ pub const CONFIG_FILE: &str = "classifier.json";
 pub const WEIGHTS_FILE: &str = "classifier.safetensors";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
-/// `sigmoid(a * logit + b)`, fitted on the validation split.
+/// `sigmoid(a * logit + b)`, fitted on out-of-fold predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Platt {
     pub a: f32,
     pub b: f32,
 }
 
+/// The most log-odds the model's own calibrated verdict may carry either way (about 1 in 400) before the rules'
+/// evidence is added. The n-gram head can be extremely sure of text unlike anything it trained on (a fake-cheque
+/// e-mail read as an ordinary letter came out at -40), and no sample we calibrate on can vouch for odds beyond
+/// this; capped, four strong rule flags outweigh it, one does not.
+pub const MODEL_LOG_ODDS_CAP: f32 = 6.0;
+
 impl Platt {
     /// The calibrated probability after adding `evidence` (log-odds from the rule flags, see
     /// [`crate::score::rule_evidence`]).
     pub fn apply_with(&self, logit: f32, evidence: f32) -> f32 {
-        1.0 / (1.0 + (-(self.a * logit + self.b + evidence)).exp())
+        let model = (self.a * logit + self.b).clamp(-MODEL_LOG_ODDS_CAP, MODEL_LOG_ODDS_CAP);
+        1.0 / (1.0 + (-(model + evidence)).exp())
     }
 }
 
@@ -60,6 +69,10 @@ pub struct ModelConfig {
     pub meta_features: Vec<String>,
     pub calibration: Platt,
     pub thresholds: Thresholds,
+    /// Whether the shipped head also trained on the shared data's test fold (after that fold measured the same
+    /// recipe trained without it); `redflag eval` on the data directory warns when it did.
+    #[serde(default)]
+    pub trained_on_test_fold: bool,
 }
 
 /// The loaded classifier; immutable and shareable across threads.
@@ -200,5 +213,29 @@ impl Classifier for LocalModel {
 
     fn thresholds(&self) -> Thresholds {
         self.config.thresholds
+    }
+
+    fn trained_on_test_fold(&self) -> bool {
+        self.config.trained_on_test_fold
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_alone_is_never_surer_than_its_cap_and_strong_flags_outweigh_it() {
+        let platt = Platt { a: 1.0, b: 0.0 };
+        let floor = 1.0 / (1.0 + MODEL_LOG_ODDS_CAP.exp());
+        assert!((platt.apply_with(-40.0, 0.0) - floor).abs() < 1e-6);
+        assert!((platt.apply_with(40.0, 0.0) - (1.0 - floor)).abs() < 1e-6);
+        // Inside the cap the calibration is untouched.
+        assert!((platt.apply_with(1.0, 0.0) - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
+        // Four strong flags (w = 0.9 each, about +5.1 log-odds) overrule a model that is sure the text is fine.
+        let evidence = 4.0 * ((0.9f32 / 0.1).ln() - (0.05f32 / 0.95).ln());
+        assert!(platt.apply_with(-40.0, evidence) > 0.99);
+        // One does not.
+        assert!(platt.apply_with(-40.0, evidence / 4.0) < 0.5);
     }
 }
