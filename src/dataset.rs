@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::input::{Input, Posting};
 
-/// Number of folds; fold [`TEST_FOLD`] is held out for reporting, [`VALIDATION_FOLD`] calibrates and stops
-/// training early, the rest train.
+/// Number of folds; fold [`TEST_FOLD`] is held out for reporting, [`VALIDATION_FOLD`] chooses the head and stops
+/// its training early, the rest train (see `model::train` for how folds 1-4 are then cross-fitted).
 pub const FOLDS: u64 = 5;
 pub const TEST_FOLD: u64 = 0;
 pub const VALIDATION_FOLD: u64 = 1;

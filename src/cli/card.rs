@@ -1,5 +1,5 @@
-//! MODEL_CARD.md and the short summary `redflag train` prints, generated from the training report so the numbers
-//! in the card are always the numbers of the shipped weights.
+//! MODEL_CARD.md and the short summary `redflag train` prints, generated from the training report so the card
+//! always describes the run that wrote the weights beside it: its method, and the numbers of the head it measured.
 
 use std::fmt::Write;
 
@@ -83,9 +83,9 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
         s,
         "\nSplit: examples are grouped by company profile and near-duplicate text (union-find over fingerprints), \
          and whole groups go to one of five folds by FNV-1a hash of the group. Fold 0 is the held-out test set: \
-         nothing in it influenced the model. Folds 1-4 choose the head (trained on 2-4, early-stopped on 1), \
-         calibrate it (cross-fitted: each fold scored by a head trained on the other three) and train the shipped \
-         head.\n\n\
+         nothing in it influenced the head it measures, its calibration or its band. Folds 1-4 choose the head \
+         (trained on 2-4, early-stopped on 1), calibrate it (cross-fitted: each fold scored by a head trained on the \
+         other three) and train the measured head.{shipped_split}\n\n\
          ## Method\n\
          1. all-MiniLM-L6-v2 (Apache-2.0) is distilled into a static table: each of the 30,522 WordPiece tokens is \
          encoded alone and mean-pooled, then PCA reduces 384 to {dim} dimensions; stored as f16.\n\
@@ -94,10 +94,17 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          digit runs become `0`, so 2013 postings and 2024 chat messages share features.\n\
          3. Features: embedding, one indicator per rule flag, and document facts (posting or message, company \
          profile, logo, remote, length, contact counts, rules score), standardised on folds 1-4.\n\
-         4. Heads trained with AdamW (seed {seed}) on a loss where every (source family, label) cell weighs the same; \
-         trained on folds 2-4 and early-stopped on fold 1's loss. Candidates (fold 1, threshold 0.5, uncalibrated):\n\n",
+         4. Heads trained with AdamW (seed {seed}) on a loss where every (source family, label) cell weighs the same, \
+         EMSCAD's two cells {emphasis}x that (fake postings that read like real ones are the hardest distinction \
+         here); trained on folds 2-4 and early-stopped on fold 1's loss. Candidates (fold 1, threshold 0.5, uncalibrated):\n\n",
         dim = opts.dim,
-        seed = opts.seed
+        seed = opts.seed,
+        emphasis = r.emscad_emphasis,
+        shipped_split = if r.shipped_on_all_folds {
+            " The shipped head then trains on all five folds, the test fold included, once it has measured the recipe."
+        } else {
+            " The measured head is the shipped one."
+        }
     );
     s.push_str(metrics_header());
     for c in &r.candidates {
@@ -146,8 +153,11 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
         "\n## Cross-validated on folds 1-4\n\
          Four times the examples of the test fold, so smaller error bars: each example scored by a head that never \
          saw its group, calibrated by a Platt fit on the other three folds' predictions. These heads trained on \
-         three folds, the shipped one on four, so this slightly understates the shipped model. The band is the \
-         shipped one, fitted on these same predictions, so its two columns are slightly optimistic.\n\n"
+         three folds, the measured one on four and the shipped one on {trained}, so this understates the shipped \
+         model a little. Slightly optimistic, on the other hand: the band is the shipped one, fitted on these same \
+         predictions, and fold 1's head is the candidate early-stopped on fold 1. All heads train for the same \
+         number of epochs, so those with more folds take more steps.\n\n",
+        trained = if r.shipped_on_all_folds { "five" } else { "four" },
     );
     s.push_str(metrics_header());
     s.push_str(&metrics_row("all", &r.crossval));
@@ -173,4 +183,58 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          ```\n"
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use redflag::model::Platt;
+    use redflag::score::Thresholds;
+
+    use super::*;
+
+    fn card(shipped_on_all_folds: bool) -> String {
+        let report = TrainReport {
+            version: "v".into(),
+            examples: HashMap::from([("emscad/scam".to_string(), 3)]),
+            candidates: Vec::new(),
+            chosen: "mlp".into(),
+            epochs: 13,
+            calibration: Platt { a: 1.0, b: 0.0 },
+            thresholds: Thresholds { legit: 0.07, scam: 0.93 },
+            test: Metrics::default(),
+            test_by_family: Vec::new(),
+            shipped_on_all_folds,
+            emscad_emphasis: 3.0,
+            crossval: Metrics::default(),
+            crossval_by_family: Vec::new(),
+        };
+        let opts = TrainOptions {
+            data: PathBuf::new(),
+            encoder: PathBuf::new(),
+            out: PathBuf::new(),
+            work: PathBuf::new(),
+            seed: 1,
+            dim: 256,
+            max_epochs: 60,
+            max_band: 0.12,
+            ship_test_fold: shipped_on_all_folds,
+        };
+        model_card(&report, &opts, "r")
+    }
+
+    #[test]
+    fn the_card_says_which_folds_the_shipped_head_saw() {
+        let all = card(true);
+        assert!(all.contains("The shipped head then trains on all five folds"), "{all}");
+        assert!(all.contains("the shipped one on five"), "{all}");
+        assert!(all.contains("--keep-test-fold-out"), "{all}");
+        let measured = card(false);
+        assert!(measured.contains("The measured head is the shipped one."), "{measured}");
+        assert!(measured.contains("That head is the shipped one."), "{measured}");
+        assert!(measured.contains("the shipped one on four"), "{measured}");
+        assert!(!measured.contains("all five folds"), "{measured}");
+    }
 }

@@ -5,8 +5,8 @@
 use super::Platt;
 use crate::score::Thresholds;
 
-/// Platt scaling by Newton's method on the log loss, with Platt's smoothed targets so a separable validation
-/// split does not push the slope to infinity.
+/// Platt scaling by Newton's method on the log loss, with Platt's smoothed targets so separable predictions do not
+/// push the slope to infinity.
 pub fn fit_platt(logits: &[f32], labels: &[bool]) -> Platt {
     let positives = labels.iter().filter(|l| **l).count() as f64;
     let negatives = labels.len() as f64 - positives;

@@ -63,7 +63,9 @@ pub fn fit(
     };
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     let (mut best_loss, mut best_epoch, mut best_state) = (f32::INFINITY, 0, None);
+    let mut ran = 0;
     for epoch in 0..max_epochs {
+        ran = epoch + 1;
         rng.shuffle(&mut order);
         for chunk in order.chunks(BATCH) {
             let ws = Tensor::from_vec(chunk.iter().map(|&i| weights[i]).collect::<Vec<_>>(), chunk.len(), &device)?;
@@ -85,7 +87,8 @@ pub fn fit(
             restore(&varmap, &state)?;
             Ok((varmap, best_epoch))
         }
-        None => Ok((varmap, max_epochs)),
+        // A fixed run, or a validation loss that never became finite: the last epoch's variables.
+        None => Ok((varmap, ran)),
     }
 }
 

@@ -45,7 +45,7 @@ pub struct Platt {
 /// The most log-odds the model's own calibrated verdict may carry either way (about 1 in 400) before the rules'
 /// evidence is added. The n-gram head can be extremely sure of text unlike anything it trained on (a fake-cheque
 /// e-mail read as an ordinary letter came out at -40), and no sample we calibrate on can vouch for odds beyond
-/// this; capped, four strong rule flags outweigh it, one does not.
+/// this; capped, two strong rule flags (about +5 log-odds each) outweigh it, one does not.
 pub const MODEL_LOG_ODDS_CAP: f32 = 6.0;
 
 impl Platt {
@@ -225,6 +225,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_config_from_before_the_test_fold_flag_loads_as_not_trained_on_it() {
+        let mut config: serde_json::Value =
+            serde_json::from_str(include_str!("../../models/classifier.json")).expect("shipped config");
+        config.as_object_mut().expect("object").remove("trained_on_test_fold");
+        let config: ModelConfig = serde_json::from_value(config).expect("loads without the key");
+        assert!(!config.trained_on_test_fold);
+    }
+
+    #[test]
     fn the_model_alone_is_never_surer_than_its_cap_and_strong_flags_outweigh_it() {
         let platt = Platt { a: 1.0, b: 0.0 };
         let floor = 1.0 / (1.0 + MODEL_LOG_ODDS_CAP.exp());
@@ -232,10 +241,11 @@ mod tests {
         assert!((platt.apply_with(40.0, 0.0) - (1.0 - floor)).abs() < 1e-6);
         // Inside the cap the calibration is untouched.
         assert!((platt.apply_with(1.0, 0.0) - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
-        // Four strong flags (w = 0.9 each, about +5.1 log-odds) overrule a model that is sure the text is fine.
-        let evidence = 4.0 * ((0.9f32 / 0.1).ln() - (0.05f32 / 0.95).ln());
-        assert!(platt.apply_with(-40.0, evidence) > 0.99);
-        // One does not.
-        assert!(platt.apply_with(-40.0, evidence / 4.0) < 0.5);
+        // Strong flags (w = 0.9: about +5.1 log-odds each) overrule a model that is sure the text is fine: two
+        // tip it, four make it a confident scam. One does not.
+        let flag = (0.9f32 / 0.1).ln() - (0.05f32 / 0.95).ln();
+        assert!(platt.apply_with(-40.0, 2.0 * flag) > 0.5);
+        assert!(platt.apply_with(-40.0, 4.0 * flag) > 0.99);
+        assert!(platt.apply_with(-40.0, flag) < 0.5);
     }
 }

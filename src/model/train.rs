@@ -46,7 +46,7 @@ pub struct TrainOptions {
     pub seed: u64,
     pub dim: usize,
     pub max_epochs: usize,
-    /// The most inputs the uncertainty band may hold on the validation mix.
+    /// The most inputs the uncertainty band may hold, as a share of the out-of-fold predictions on folds 1-4.
     pub max_band: f64,
     /// After the test fold has measured the head trained on folds 1-4, ship one trained on all five folds.
     pub ship_test_fold: bool,
@@ -79,11 +79,13 @@ pub struct TrainReport {
     pub epochs: usize,
     pub calibration: Platt,
     pub thresholds: Thresholds,
-    /// The shipped model on the test fold.
+    /// The head trained on folds 1-4 (shipped too unless `shipped_on_all_folds`) on the test fold.
     pub test: Metrics,
     pub test_by_family: Vec<(String, Metrics)>,
     /// Whether the shipped head then also trained on the test fold.
     pub shipped_on_all_folds: bool,
+    /// The extra weight EMSCAD's cells had in the loss.
+    pub emscad_emphasis: f32,
     /// Out-of-fold predictions on folds 1-4, each fold calibrated by the others (the band is the shipped one).
     pub crossval: Metrics,
     pub crossval_by_family: Vec<(String, Metrics)>,
@@ -288,6 +290,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         test,
         test_by_family,
         shipped_on_all_folds: opts.ship_test_fold,
+        emscad_emphasis: EMSCAD_EMPHASIS,
         crossval,
         crossval_by_family,
     })
