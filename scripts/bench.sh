@@ -20,4 +20,4 @@ if [ ! -f target/redflag-train/heldout.jsonl ]; then
   # Exports target/redflag-train/{train,validation,heldout}.jsonl; writes the model to a scratch directory.
   target/release/redflag train --data ../shared/data --out target/redflag-train/model --work target/redflag-train
 fi
-python3 benches/sklearn_baseline.py --dir target/redflag-train --json target/redflag-train/baseline.json
+python3 benches/sklearn_baseline.py --dir target/redflag-train --json target/redflag-train/baseline.json --crossval

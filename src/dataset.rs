@@ -69,6 +69,10 @@ pub struct Example {
     /// `0..FOLDS`, from the group's hash; [`Split`] names what the fold is for.
     pub fold: u64,
     pub split: Split,
+    /// The same posting presented the other way (fields if `input` is pasted text, pasted text if it has fields).
+    /// Set for EMSCAD only, whose short fields say as much as its text: training learns from both views, while
+    /// evaluation and calibration read `input` alone, so every posting counts once there.
+    pub other_view: Option<Input>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,17 +94,23 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, DataError> {
     load_board_postings(dir, &mut raw)?;
     load_sms(dir, &mut raw)?;
     let mut examples = assign_splits(raw);
-    // People paste postings as one block of text far more often than they have the fields. Half the postings
-    // (chosen by a hash of the id, so the choice is fixed) are presented that way, so "free text" does not come to
-    // mean "a chat message" to the model.
-    for e in &mut examples {
+    present(&mut examples);
+    Ok(examples)
+}
+
+/// People paste postings as one block of text far more often than they have the fields. Half the postings (chosen
+/// by a hash of the id, so the choice is fixed) are presented that way, so "free text" does not come to mean "a
+/// chat message" to the model; EMSCAD's keep the other presentation as their second view.
+fn present(examples: &mut [Example]) {
+    for e in examples {
         if let Input::Posting(p) = &e.input {
-            if fnv1a(e.id.as_bytes()) % 2 == 1 {
-                e.input = Input::Text(pasted(p));
+            let text = Input::Text(pasted(p));
+            let other = if fnv1a(e.id.as_bytes()) % 2 == 1 { std::mem::replace(&mut e.input, text) } else { text };
+            if e.family == Family::Emscad {
+                e.other_view = Some(other);
             }
         }
     }
-    Ok(examples)
 }
 
 /// A posting as someone would paste it from a job board: its text fields, one paragraph each.
@@ -356,7 +366,17 @@ fn assign_splits(raw: Vec<Raw>) -> Vec<Example> {
                 VALIDATION_FOLD => Split::Validation,
                 _ => Split::Train,
             };
-            Example { id: r.id, family: r.family, source: r.source, scam: r.scam, input: r.input, group, fold, split }
+            Example {
+                id: r.id,
+                family: r.family,
+                source: r.source,
+                scam: r.scam,
+                input: r.input,
+                group,
+                fold,
+                split,
+                other_view: None,
+            }
         })
         .collect()
 }
@@ -378,6 +398,44 @@ mod tests {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn emscad_postings_keep_their_other_view_and_board_postings_have_one() {
+        let posting = Posting {
+            title: Some("Data Entry".into()),
+            description: Some("Type forms.".into()),
+            has_company_logo: Some(false),
+            ..Posting::default()
+        };
+        let example = |id: &str, family| Example {
+            id: id.into(),
+            family,
+            source: "t".into(),
+            scam: true,
+            input: Input::Posting(Box::new(posting.clone())),
+            group: "g".into(),
+            fold: 2,
+            split: Split::Train,
+            other_view: None,
+        };
+        // Ids whose hash falls each way, so both presentations are covered.
+        let ids: Vec<String> = (0..40).map(|i| format!("emscad:{i}")).collect();
+        let pasted_first = ids.iter().find(|id| fnv1a(id.as_bytes()) % 2 == 1).expect("an odd hash");
+        let fields_first = ids.iter().find(|id| fnv1a(id.as_bytes()) % 2 == 0).expect("an even hash");
+        let mut examples = vec![
+            example(pasted_first, Family::Emscad),
+            example(fields_first, Family::Emscad),
+            example(pasted_first, Family::BoardPostings),
+        ];
+        present(&mut examples);
+        let text = "Data Entry\n\nType forms.";
+        assert!(matches!(&examples[0].input, Input::Text(t) if t == text));
+        assert!(matches!(&examples[0].other_view, Some(Input::Posting(p)) if p.has_company_logo == Some(false)));
+        assert!(matches!(&examples[1].input, Input::Posting(_)));
+        assert!(matches!(&examples[1].other_view, Some(Input::Text(t)) if t == text));
+        assert!(matches!(&examples[2].input, Input::Text(_)));
+        assert!(examples[2].other_view.is_none(), "only EMSCAD trains on both views");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use fake_openai::{Behaviour, FakeOpenAi, verdict};
 use serde_json::Value;
 
 /// The local tiers are unsure about these (scores between the thresholds), so `auto` escalates them.
-const UNSURE: &str = "Hi, are you interested in a part-time job? Reply for details.";
+const UNSURE: &str = "Hello, we have a part-time position that may suit you. Reply for details.";
 const UNSURE_WITH_EMAIL: &str =
     "We are hiring clerks, work from home, weekly pay. Send your resume to hr@quickjobs-online.com";
 

@@ -76,6 +76,28 @@ fn rule_flags_raise_the_model_score() {
 }
 
 #[test]
+fn a_structured_posting_is_read_by_its_fields_too() {
+    // The same ad as fields and as pasted text: only the fields say there is no logo and which industry it is, and
+    // the model reads that (the field indicators), so the two scores differ. Catches field features that are
+    // trained but not wired into inference, or the reverse.
+    let posting = redflag::Posting {
+        title: Some("Administrative Assistant".into()),
+        location: Some("US, TX, Houston".into()),
+        description: Some("We are looking for an assistant to handle data entry and customer calls.".into()),
+        employment_type: Some("Full-time".into()),
+        industry: Some("Oil & Energy".into()),
+        function: Some("Administrative".into()),
+        has_company_logo: Some(false),
+        ..redflag::Posting::default()
+    };
+    let analyzer = analyzer();
+    let fields = analyzer.analyze(&Input::Posting(Box::new(posting.clone()))).expect("analysis");
+    let pasted = analyzer.analyze(&Input::text(redflag::dataset::pasted(&posting))).expect("analysis");
+    assert!((fields.score - pasted.score).abs() > 1e-4, "fields {} vs pasted {}", fields.score, pasted.score);
+    assert!(!LocalModel::builtin().expect("model").config().field_tokens.is_empty());
+}
+
+#[test]
 fn thresholds_form_a_band() {
     let t = LocalModel::builtin().expect("model").thresholds();
     assert!(0.0 < t.legit && t.legit < t.scam && t.scam < 1.0, "{t:?}");

@@ -1,7 +1,8 @@
 //! The local classifier: the tier that makes Redflag free, private and instant.
 //!
 //! A document's features are a static sentence embedding distilled from all-MiniLM-L6-v2 ([`distill`]), one
-//! indicator per rule flag, and a few facts ([`features`]); a small candle head ([`head`]) turns them into a logit,
+//! indicator per rule flag, a few facts ([`features`]) and, for structured postings, indicators of what the short
+//! fields say ([`fields`]); a small candle head ([`head`]) turns them into a logit,
 //! and Platt scaling fitted on a grouped validation split turns that into a calibrated probability. Two thresholds
 //! stored with the weights mark the band of inputs the model is unsure about.
 //!
@@ -12,6 +13,7 @@
 pub mod calibrate;
 pub mod distill;
 pub mod features;
+pub mod fields;
 pub mod fit;
 pub mod head;
 pub mod metrics;
@@ -29,6 +31,7 @@ use crate::analyzer::Classifier;
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::score::Thresholds;
+use fields::FieldIndex;
 use head::{BagBatch, Head, HeadConfig};
 
 pub const CONFIG_FILE: &str = "classifier.json";
@@ -67,6 +70,10 @@ pub struct ModelConfig {
     /// Rule ids, in the order of their indicator features.
     pub rule_ids: Vec<String>,
     pub meta_features: Vec<String>,
+    /// Field tokens ([`fields`]) with an indicator feature each, in feature order after the document facts. Models
+    /// from before field features have none.
+    #[serde(default)]
+    pub field_tokens: Vec<String>,
     pub calibration: Platt,
     pub thresholds: Thresholds,
     /// Whether the shipped head also trained on the shared data's test fold (after that fold measured the same
@@ -85,6 +92,7 @@ pub struct LocalModel {
     idf: Vec<f32>,
     mean: Vec<f32>,
     std: Vec<f32>,
+    fields: FieldIndex,
     head: Head,
 }
 
@@ -150,7 +158,11 @@ impl LocalModel {
         let (table, idf, mean, std) =
             (get("static.table")?, get("static.idf")?, get("features.mean")?, get("features.std")?);
         let vocab = idf.len();
-        let inputs = config.dim + config.rule_ids.len() + config.meta_features.len();
+        let fields = FieldIndex::new(&config.field_tokens);
+        if fields.len() != config.field_tokens.len() {
+            return Err(bad(CONFIG_FILE, "the field tokens repeat; retrain the model".into()));
+        }
+        let inputs = config.dim + config.rule_ids.len() + config.meta_features.len() + fields.len();
         if table.len() != vocab * config.dim
             || mean.len() != inputs
             || std.len() != inputs
@@ -166,7 +178,7 @@ impl LocalModel {
         }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let head = Head::load(vb.pp("head"), &config.head).map_err(|e| bad(WEIGHTS_FILE, format!("head: {e}")))?;
-        Ok(LocalModel { config, tokenizer, table, idf, mean, std, head })
+        Ok(LocalModel { config, tokenizer, table, idf, mean, std, fields, head })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -179,6 +191,7 @@ impl LocalModel {
             .map_err(|m| Error::Model { origin: "tokenizer".into(), message: m })?;
         let mut f = features::embed(&ids, &self.table, &self.idf, self.config.dim);
         f.extend(features::rule_and_meta(doc, flags, &self.config.rule_ids));
+        f.extend(self.fields.indicators(&fields::tokens(doc)));
         for ((x, m), s) in f.iter_mut().zip(&self.mean).zip(&self.std) {
             *x = (*x - m) / s;
         }
@@ -231,6 +244,21 @@ mod tests {
         config.as_object_mut().expect("object").remove("trained_on_test_fold");
         let config: ModelConfig = serde_json::from_value(config).expect("loads without the key");
         assert!(!config.trained_on_test_fold);
+    }
+
+    #[test]
+    fn repeated_field_tokens_are_refused_with_a_clear_error() {
+        let mut config: serde_json::Value =
+            serde_json::from_str(include_str!("../../models/classifier.json")).expect("shipped config");
+        config["field_tokens"] = serde_json::json!(["has:title", "has:title"]);
+        let err = LocalModel::from_bytes(
+            config.to_string().as_bytes(),
+            include_bytes!("../../models/classifier.safetensors"),
+            include_bytes!("../../models/tokenizer.json"),
+            "test",
+        )
+        .expect_err("refused");
+        assert!(err.to_string().contains("field tokens repeat"), "{err}");
     }
 
     #[test]

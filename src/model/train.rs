@@ -2,8 +2,8 @@
 //!
 //! 1. Load the labelled corpora with a grouped split ([`crate::dataset`]).
 //! 2. Distil the sentence encoder into a static token table (cached under the work directory; it takes a minute).
-//! 3. Featurise every document with the same code inference uses ([`super::features`]), learn IDF weights and
-//!    standardisation on folds 1-4 (never the test fold).
+//! 3. Featurise every document with the same code inference uses ([`super::features`], [`super::fields`]), learn
+//!    IDF weights, the field-token vocabulary and standardisation on folds 1-4 (never the test fold).
 //! 4. Train candidate heads (logistic, one hidden layer; with and without the embedding) with AdamW ([`fit`]) on
 //!    a class- and source-balanced loss, on folds 2-4, early-stopped on fold 1; keep the best by PR-AUC on fold 1,
 //!    with its epoch count.
@@ -27,6 +27,7 @@ use serde::Serialize;
 use tokenizers::Tokenizer;
 
 use super::features::{self, META_FEATURES};
+use super::fields::{self, FieldIndex};
 use super::fit::{self, SplitData, Stop};
 use super::head::HeadConfig;
 use super::metrics::{self, Metrics};
@@ -84,6 +85,8 @@ pub struct TrainReport {
     pub test_by_family: Vec<(String, Metrics)>,
     /// Whether the shipped head then also trained on the test fold.
     pub shipped_on_all_folds: bool,
+    /// Field-token indicators the model reads ([`fields`]).
+    pub field_features: usize,
     /// The extra weight EMSCAD's cells had in the loss.
     pub emscad_emphasis: f32,
     /// Out-of-fold predictions on folds 1-4, each fold calibrated by the others (the band is the shipped one).
@@ -106,6 +109,11 @@ struct Row {
     example: Example,
     tokens: Vec<u32>,
     rule_meta: Vec<f32>,
+    /// What a structured posting's short fields say ([`fields::tokens`]).
+    fields: Vec<String>,
+    /// This row is an EMSCAD posting's second view ([`Example::other_view`]): it trains, but is not measured or
+    /// calibrated on except in the per-view rows of the report.
+    other_view: bool,
     /// Log-odds the rule flags add to the calibrated score.
     evidence: f32,
 }
@@ -136,32 +144,44 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", tokenizer_path.display()))?;
     let rule_ids: Vec<String> = rules.rules().map(|r| r.id.clone()).collect();
 
-    progress.stage("featurising", examples.len() as u64);
-    let rows: Vec<Row> = examples
+    let views: Vec<(Example, bool)> = examples
+        .into_iter()
+        .flat_map(|mut e| {
+            let other = e.other_view.take().map(|input| (Example { input, ..e.clone() }, true));
+            std::iter::once((e, false)).chain(other)
+        })
+        .collect();
+    progress.stage("featurising", views.len() as u64);
+    let rows: Vec<Row> = views
         .into_par_iter()
-        .filter_map(|example| {
+        .filter_map(|(example, other_view)| {
             let doc = Document::from_input(&example.input).ok()?;
             let flags = rules.evaluate(&doc);
             let tokens = features::token_ids(&tokenizer, &doc).ok()?;
             let rule_meta = features::rule_and_meta(&doc, &flags, &rule_ids);
+            let fields = fields::tokens(&doc);
             let evidence = crate::score::rule_evidence(&flags);
             progress.advance(1);
-            Some(Row { example, tokens, rule_meta, evidence })
+            Some(Row { example, tokens, rule_meta, fields, other_view, evidence })
         })
         .collect();
     export_splits(&opts.work, &rows)?;
 
     let vocab = table.len() / opts.dim;
     let idf = inverse_document_frequency(&rows, vocab);
+    let field_tokens =
+        fields::vocabulary(rows.iter().filter(|r| r.example.split != Split::Test).map(|r| r.fields.as_slice()));
+    let field_index = FieldIndex::new(&field_tokens);
     let mut matrix: Vec<Vec<f32>> = rows
         .par_iter()
         .map(|r| {
             let mut f = features::embed(&r.tokens, &table, &idf, opts.dim);
             f.extend_from_slice(&r.rule_meta);
+            f.extend(field_index.indicators(&r.fields));
             f
         })
         .collect();
-    let (mean, std) = standardisation(&rows, &matrix);
+    let (mean, std) = standardisation(&rows, &matrix, field_index.len());
     for f in &mut matrix {
         for ((x, m), s) in f.iter_mut().zip(&mean).zip(&std) {
             *x = (*x - m) / s;
@@ -169,9 +189,14 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     }
     let bags: Vec<Vec<u32>> = rows.par_iter().map(|r| features::ngram_buckets(&r.tokens, vocab, BAG_BUCKETS)).collect();
     let corpus = Corpus { rows: &rows, matrix: &matrix, bags: &bags, embedding_dim: opts.dim };
-    let split = |s: Split| -> Vec<usize> { (0..rows.len()).filter(|&i| rows[i].example.split == s).collect() };
-    let (train_idx, val_idx, test_idx) = (split(Split::Train), split(Split::Validation), split(Split::Test));
-    let fitting: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].example.split != Split::Test).collect();
+    // Every view trains; measurement, early stopping and calibration see each example once, as `input` has it.
+    let select = |keep: &dyn Fn(&Row) -> bool| -> Vec<usize> { (0..rows.len()).filter(|&i| keep(&rows[i])).collect() };
+    let train_idx = select(&|r| r.example.split == Split::Train);
+    let val_idx = select(&|r| r.example.split == Split::Validation && !r.other_view);
+    let test_views = select(&|r| r.example.split == Split::Test);
+    let test_idx = select(&|r| r.example.split == Split::Test && !r.other_view);
+    let fitting_views = select(&|r| r.example.split != Split::Test);
+    let fitting = select(&|r| r.example.split != Split::Test && !r.other_view);
     let inputs = matrix[0].len();
 
     // 1. Choose a head and its epoch count: train on folds 2-4, early-stop on fold 1.
@@ -207,7 +232,8 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     // the chosen number of epochs, so every example outside the test fold gets an honest out-of-fold logit.
     let mut out_of_fold = vec![0f32; rows.len()];
     for fold in (0..dataset::FOLDS).filter(|f| *f != dataset::TEST_FOLD) {
-        let (inner, scored): (Vec<usize>, Vec<usize>) = fitting.iter().partition(|&&i| rows[i].example.fold != fold);
+        let (inner, scored): (Vec<usize>, Vec<usize>) =
+            fitting_views.iter().partition(|&&i| rows[i].example.fold != fold);
         progress.stage(&format!("cross-fitting fold {fold}"), epochs as u64);
         let weights = balanced_weights(&rows, &inner);
         let fitted = corpus.subset(&inner, plan);
@@ -230,26 +256,29 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     // The cross-validated report: each fold calibrated by a Platt fit on the other folds' predictions.
     let mut crossval_probs = vec![0f32; rows.len()];
     for fold in (0..dataset::FOLDS).filter(|f| *f != dataset::TEST_FOLD) {
-        let (others, own): (Vec<usize>, Vec<usize>) = fitting.iter().partition(|&&i| rows[i].example.fold != fold);
+        let others: Vec<usize> = fitting.iter().copied().filter(|&i| rows[i].example.fold != fold).collect();
+        let own: Vec<usize> = fitting_views.iter().copied().filter(|&i| rows[i].example.fold == fold).collect();
         let platt = calibrate::fit_platt(&pick(&out_of_fold, &others), &labels_of(&rows, &others));
         for (&i, p) in own.iter().zip(calibrated(platt, &own, &|i| out_of_fold[i])) {
             crossval_probs[i] = p;
         }
     }
-    let (crossval, crossval_by_family) = report(&rows, &fitting, &crossval_probs, thresholds);
+    let (crossval, mut crossval_by_family) = report(&rows, &fitting, &crossval_probs, thresholds);
+    crossval_by_family.extend(report_views(&rows, &fitting_views, &crossval_probs, thresholds));
 
     // 4. The head trained on folds 1-4 for the same number of epochs, measured on the test fold.
     progress.stage("training on folds 1-4", epochs as u64);
-    let weights = balanced_weights(&rows, &fitting);
+    let weights = balanced_weights(&rows, &fitting_views);
     let stop = Stop::After(epochs);
-    let (mut varmap, _) =
-        fit::fit(&head_cfg, &corpus.subset(&fitting, plan), &weights, stop, opts.seed, &|| progress.advance(1))?;
-    let test_logits = fit::logits(&varmap, &head_cfg, &corpus.subset(&test_idx, plan))?;
+    let fitted = corpus.subset(&fitting_views, plan);
+    let (mut varmap, _) = fit::fit(&head_cfg, &fitted, &weights, stop, opts.seed, &|| progress.advance(1))?;
+    let test_logits = fit::logits(&varmap, &head_cfg, &corpus.subset(&test_views, plan))?;
     let mut test_probs = vec![0f32; rows.len()];
-    for (&i, z) in test_idx.iter().zip(&test_logits) {
+    for (&i, z) in test_views.iter().zip(&test_logits) {
         test_probs[i] = calibration.apply_with(*z, rows[i].evidence);
     }
-    let (test, test_by_family) = report(&rows, &test_idx, &test_probs, thresholds);
+    let (test, mut test_by_family) = report(&rows, &test_idx, &test_probs, thresholds);
+    test_by_family.extend(report_views(&rows, &test_views, &test_probs, thresholds));
 
     // 5. Measured, the same recipe may now learn from the test fold too: fraudsters reuse templates, so every
     // group the shipped head has seen is one it will recognise (IDF and standardisation stay those of folds 1-4).
@@ -263,7 +292,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     }
 
     let mut examples = HashMap::new();
-    for r in &rows {
+    for r in rows.iter().filter(|r| !r.other_view) {
         let key = format!("{}/{}", r.example.family.name(), if r.example.scam { "scam" } else { "legit" });
         *examples.entry(key).or_insert(0) += 1;
     }
@@ -274,6 +303,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         head: head_cfg,
         rule_ids,
         meta_features: META_FEATURES.iter().map(|s| s.to_string()).collect(),
+        field_tokens,
         calibration,
         thresholds,
         trained_on_test_fold: opts.ship_test_fold,
@@ -291,6 +321,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         test_by_family,
         shipped_on_all_folds: opts.ship_test_fold,
         emscad_emphasis: EMSCAD_EMPHASIS,
+        field_features: field_index.len(),
         crossval,
         crossval_by_family,
     })
@@ -330,6 +361,25 @@ fn report(rows: &[Row], idx: &[usize], probs: &[f32], band: Thresholds) -> (Metr
         })
         .collect();
     (over(idx), by_family)
+}
+
+/// EMSCAD by view: every posting of `idx` as fields and as pasted text (the test set's postings may come either
+/// way, and the fields carry signal the text does not).
+fn report_views(rows: &[Row], idx: &[usize], probs: &[f32], band: Thresholds) -> Vec<(String, Metrics)> {
+    [("emscad as fields", true), ("emscad pasted", false)]
+        .into_iter()
+        .map(|(name, fields)| {
+            let keep: Vec<usize> = idx
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let e = &rows[i].example;
+                    e.family == Family::Emscad && matches!(e.input, crate::Input::Posting(_)) == fields
+                })
+                .collect();
+            (name.to_string(), metrics::compute(&pick(probs, &keep), &labels_of(rows, &keep), band))
+        })
+        .collect()
 }
 
 fn head_config(inputs: usize, plan: Plan) -> HeadConfig {
@@ -386,8 +436,10 @@ fn inverse_document_frequency(rows: &[Row], vocab: usize) -> Vec<f32> {
     df.iter().map(|&d| ((1.0 + n as f32) / (1.0 + d as f32)).ln() + 1.0).collect()
 }
 
-/// Per-column mean and standard deviation over folds 1-4 (floored so constant columns stay finite).
-fn standardisation(rows: &[Row], matrix: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
+/// Per-column mean and standard deviation over folds 1-4 (floored so constant columns stay finite). The last
+/// `raw` columns (field indicators) stay 0/1: most are rare, and standardising a token seen in 3 of 18,000 documents
+/// would make it an input of about 80 wherever it appears.
+fn standardisation(rows: &[Row], matrix: &[Vec<f32>], raw: usize) -> (Vec<f32>, Vec<f32>) {
     let width = matrix[0].len();
     let train: Vec<&Vec<f32>> =
         matrix.iter().zip(rows).filter(|(_, r)| r.example.split != Split::Test).map(|(f, _)| f).collect();
@@ -404,7 +456,10 @@ fn standardisation(rows: &[Row], matrix: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
             *v += (f64::from(*x) - m).powi(2) / n;
         }
     }
-    (mean.iter().map(|m| *m as f32).collect(), var.iter().map(|v| (v.sqrt() as f32).max(1e-3)).collect())
+    let scaled = width - raw;
+    let mean = mean.iter().enumerate().map(|(j, m)| if j < scaled { *m as f32 } else { 0.0 }).collect();
+    let std = var.iter().enumerate().map(|(j, v)| if j < scaled { (v.sqrt() as f32).max(1e-3) } else { 1.0 }).collect();
+    (mean, std)
 }
 
 /// Each (source family, label) cell of the training split weighs the same in total, so 70 chat-style job scams
@@ -467,7 +522,7 @@ fn export_splits(work: &Path, rows: &[Row]) -> anyhow::Result<()> {
         let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         files.insert(split, std::io::BufWriter::new(file));
     }
-    for r in rows {
+    for r in rows.iter().filter(|r| !r.other_view) {
         let e = &r.example;
         let mut record = match &e.input {
             crate::Input::Text(t) => serde_json::json!({ "text": t }),
