@@ -33,9 +33,15 @@ static BATCH: LazyLock<Vec<Input>> = LazyLock::new(|| {
     (0..10_000).map(|i| Input::Text(format!("Ref {i}: job number {}\n{}", i * 7, bases[i % bases.len()]))).collect()
 });
 
+/// The shipped model, or the model directory in `REDFLAG_MODEL` (as the CLI reads it), so two models can be timed
+/// side by side on the same machine.
 static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
     let analyzer = Analyzer::new(RuleSet::builtin().expect("rules"));
-    analyzer.with_classifier(Box::new(LocalModel::builtin().expect("this benchmark needs the shipped model")))
+    let model = match std::env::var_os("REDFLAG_MODEL") {
+        Some(dir) => LocalModel::load_dir(std::path::Path::new(&dir)),
+        None => LocalModel::builtin(),
+    };
+    analyzer.with_classifier(Box::new(model.expect("this benchmark needs a trained model")))
 });
 
 static RULES_ONLY: LazyLock<Analyzer> = LazyLock::new(|| Analyzer::new(RuleSet::builtin().expect("rules")));
