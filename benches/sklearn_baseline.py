@@ -82,8 +82,8 @@ BOOL_TOKENS = {"has_company_logo": "logo", "telecommuting": "telecommuting", "ha
 # Source families for the per-family report. SMS corpora hold ham and spam under one source name, so the label
 # splits them; a source not listed here is reported under its own prefix (the part before ':').
 SMS_SOURCES = {"uci", "mishra_soni", "smishtank"}
-FAMILIES = {"emscad": "emscad", "legit_postings": "legit_postings", "spamhunter": "job_scam_messages"}
-FAMILY_ORDER = ("emscad", "legit_postings", "sms_ham", "sms_spam", "job_scam_messages")
+FAMILIES = {"emscad": "emscad", "legit_postings": "board_postings", "spamhunter": "job_scam_messages"}
+FAMILY_ORDER = ("emscad", "board_postings", "sms_ham", "sms_spam", "job_scam_messages")
 
 COLD_START_CODE = (
     "import pickle, sys\n"
@@ -178,12 +178,7 @@ def evaluate(model, records):
     """Scores overall and per source family on the held-out records."""
     prob = model.predict_proba([record_text(r) for r in records])[:, 1]
     y = np.array([r["label"] == "scam" for r in records], dtype=int)
-    fams = np.array([family(r) for r in records])
-    present = set(fams.tolist())
-    order = [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
-    result = {"overall": scores(y, prob)}
-    result.update({f: scores(y[fams == f], prob[fams == f]) for f in order})
-    return result
+    return by_family(records, y, prob)
 
 
 def fold_of(group):
@@ -204,9 +199,16 @@ def crossval(records, c):
     for f in sorted(set(folds.tolist())):
         fit, held = folds != f, folds == f
         prob[held] = make_pipeline(c).fit(texts[fit], y[fit]).predict_proba(texts[held])[:, 1]
+    return by_family(records, y, prob)
+
+
+def by_family(records, y, prob):
+    """Scores overall and per source family, in the report's family order."""
     fams = np.array([family(r) for r in records])
+    present = set(fams.tolist())
+    order = [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
     result = {"overall": scores(y, prob)}
-    result.update({f: scores(y[fams == f], prob[fams == f]) for f in FAMILY_ORDER if f in set(fams.tolist())})
+    result.update({f: scores(y[fams == f], prob[fams == f]) for f in order})
     return result
 
 
