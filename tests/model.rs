@@ -77,9 +77,9 @@ fn rule_flags_raise_the_model_score() {
 
 #[test]
 fn a_structured_posting_is_read_by_its_fields_too() {
-    // The same ad as fields and as pasted text: only the fields say there is no logo and which industry it is, and
-    // the model reads that (the field indicators), so the two scores differ. Catches field features that are
-    // trained but not wired into inference, or the reverse.
+    // The same ad as fields and as pasted text. The pasted text holds the same words, but only the fields view
+    // lights the field indicators the model learned (industry, function, the logo flag, the location's levels):
+    // catches field features that are trained but not wired into inference, or the reverse.
     let posting = redflag::Posting {
         title: Some("Administrative Assistant".into()),
         location: Some("US, TX, Houston".into()),
@@ -90,11 +90,22 @@ fn a_structured_posting_is_read_by_its_fields_too() {
         has_company_logo: Some(false),
         ..redflag::Posting::default()
     };
-    let analyzer = analyzer();
-    let fields = analyzer.analyze(&Input::Posting(Box::new(posting.clone()))).expect("analysis");
-    let pasted = analyzer.analyze(&Input::text(redflag::dataset::pasted(&posting))).expect("analysis");
-    assert!((fields.score - pasted.score).abs() > 1e-4, "fields {} vs pasted {}", fields.score, pasted.score);
-    assert!(!LocalModel::builtin().expect("model").config().field_tokens.is_empty());
+    let model = LocalModel::builtin().expect("model");
+    let config = model.config();
+    let first = config.dim + config.rule_ids.len() + config.meta_features.len();
+    let rules = RuleSet::builtin().expect("rules");
+    let lit = |input: Input| -> Vec<String> {
+        let doc = Document::from_input(&input).expect("doc");
+        let (dense, _) = model.features(&doc, &rules.evaluate(&doc)).expect("features");
+        assert_eq!(dense.len(), first + config.field_tokens.len());
+        config.field_tokens.iter().zip(&dense[first..]).filter(|(_, x)| **x == 1.0).map(|(t, _)| t.clone()).collect()
+    };
+    let fields = lit(Input::Posting(Box::new(posting.clone())));
+    for want in ["industry=oil & energy", "function=administrative", "has_company_logo=0", "region=us/tx"] {
+        assert!(config.field_tokens.iter().any(|t| t == want), "{want} is not in the model's vocabulary");
+        assert!(fields.iter().any(|t| t == want), "{want} not lit: {fields:?}");
+    }
+    assert!(lit(Input::text(redflag::dataset::pasted(&posting))).is_empty(), "pasted text has no field indicators");
 }
 
 #[test]

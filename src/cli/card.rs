@@ -99,7 +99,9 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          profile, logo, remote, length, contact counts, rules score), standardised on folds 1-4; and, for \
          structured postings, {fields} 0/1 indicators of what the short fields say: which fields are filled in, the \
          logo/remote/questions flags, the industry, function, employment type, experience and education values, and \
-         the country, region and city (tokens seen in at least {min_count} postings of folds 1-4). Pasted postings \
+         the location's first three levels (EMSCAD's country, region and city). Only tokens seen in at least \
+         {min_count} EMSCAD postings of folds 1-4 count: the job-board postings are all legitimate and write their \
+         fields their own way, so tokens only they have would identify the board, not the scam. Pasted postings \
          and messages have none; their text says the same in words, which the n-grams read.\n\
          4. Heads trained with AdamW (seed {seed}) on a loss where every (source family, label) cell weighs the same, \
          EMSCAD's two cells {emphasis}x that (fake postings that read like real ones are the hardest distinction \
@@ -180,8 +182,8 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          postings come from several boards and years, which makes the task easier than a same-source comparison.\n\
          - Many of EMSCAD's fraudulent ads read like genuine ones: one staffing agency's 79 oil-and-energy ads, \
          ads under real employers' names. Nothing in their text gives them away, so a head that has not seen the \
-         group misses most of them; that is why EMSCAD recall is far lower in cross-validation than on the test \
-         fold, whose groups happen to be easier, and why the shipped head trains on every fold.\n\
+         group misses most of them. That is why EMSCAD's scores swing between folds (compare the test fold with the \
+         cross-validated table) and why the shipped head trains on every fold.\n\
          - Chat-style job scams are scarce (about a hundred SpamHunter messages, many not in English); the rule \
          flags carry much of the weight there.\n\
          - Mostly English. Text in other languages gets the encoder's multilingual fragments at best.\n\

@@ -7,9 +7,11 @@
 //! alone reached the PR-AUC of one on the text alone, and both together did better than either. The n-gram bag
 //! cannot learn them, since it averages a posting's thousand n-grams and a field value is one of them.
 //!
-//! Which tokens become features is learned in training (tokens seen in at least [`MIN_COUNT`] structured postings
-//! outside the test fold) and stored in the model config, so inference needs no other data. Free text and pasted
-//! postings have no fields, so all their indicators are zero.
+//! Which tokens become features is learned in training and stored in the model config, so inference needs no
+//! other data: tokens seen in at least [`MIN_COUNT`] EMSCAD postings outside the test fold. EMSCAD is the one source
+//! with both labels; the job-board postings are all legitimate and write their fields their own way ("Atlanta, GA",
+//! no industry), so tokens only they have would teach the model which board a posting came from, not whether it is
+//! a scam. Free text and pasted postings have no fields, so all their indicators are zero.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -45,11 +47,15 @@ pub fn tokens(doc: &Document) -> Vec<String> {
     }
     if let Some(location) = value("location") {
         // EMSCAD writes "US, TX, Houston"; each level is a token of its own, so "US, TX" counts for every Texan city.
-        let parts: Vec<&str> = location.split(',').map(str::trim).take(3).collect();
-        for (depth, level) in ["country", "region", "city"].into_iter().enumerate() {
-            if parts.len() > depth && !parts[depth].is_empty() {
-                out.push(format!("{level}={}", parts[..=depth].join("/")));
-            }
+        // A level stops at the first empty or overlong part (", TX" is no region of an unnamed country).
+        let parts: Vec<&str> = location
+            .split(',')
+            .map(str::trim)
+            .take(3)
+            .take_while(|p| !p.is_empty() && p.chars().count() <= MAX_VALUE_CHARS)
+            .collect();
+        for (depth, level) in ["country", "region", "city"].into_iter().enumerate().take(parts.len()) {
+            out.push(format!("{level}={}", parts[..=depth].join("/")));
         }
     }
     out
@@ -148,15 +154,18 @@ mod tests {
     }
 
     #[test]
-    fn long_values_are_not_categories_and_a_country_alone_is_one_level() {
+    fn long_values_are_not_categories_and_locations_stop_at_an_empty_level() {
         let d = doc(Posting {
-            location: Some("GB".into()),
+            location: Some("GB, , London".into()),
             function: Some("a very long function description that is really a sentence about the job".into()),
             ..Posting::default()
         });
         let t = tokens(&d);
         assert!(t.contains(&"country=gb".to_string()));
-        assert!(!t.iter().any(|x| x.starts_with("region=") || x.starts_with("function=")), "{t:?}");
+        assert!(!t.iter().any(|x| x.starts_with("region=") || x.starts_with("city=")), "an empty level ends it: {t:?}");
+        assert!(!t.iter().any(|x| x.starts_with("function=")), "{t:?}");
+        let unnamed = doc(Posting { location: Some(", TX".into()), ..Posting::default() });
+        assert!(!tokens(&unnamed).iter().any(|x| x.starts_with("country=") || x.starts_with("region=")));
     }
 
     #[test]

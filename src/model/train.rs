@@ -169,8 +169,12 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
 
     let vocab = table.len() / opts.dim;
     let idf = inverse_document_frequency(&rows, vocab);
-    let field_tokens =
-        fields::vocabulary(rows.iter().filter(|r| r.example.split != Split::Test).map(|r| r.fields.as_slice()));
+    // EMSCAD's tokens only: the one source with both labels (see `fields` on why board-only tokens would mislead).
+    let field_tokens = fields::vocabulary(
+        rows.iter()
+            .filter(|r| r.example.split != Split::Test && r.example.family == Family::Emscad)
+            .map(|r| r.fields.as_slice()),
+    );
     let field_index = FieldIndex::new(&field_tokens);
     let mut matrix: Vec<Vec<f32>> = rows
         .par_iter()
