@@ -11,7 +11,7 @@ regularisation strength. Prints average precision and ROC-AUC out of fold on fol
 
     python3 scripts/emscad_fields_study.py [--data ../shared/data] [--dir target/redflag-train]
 
-Needs `pip install scikit-learn numpy scipy`. Measured 2026-12-04 (C=10): text 0.814, fields 0.815, both 0.882
+Needs `pip install scikit-learn numpy scipy`. Measured 2026-12-04 (C=10): text 0.802, fields 0.811, both 0.863
 average precision on folds 1-4.
 """
 

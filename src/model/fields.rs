@@ -3,9 +3,10 @@
 //! and the values of the categorical fields (industry, function, employment type, experience, education) and of
 //! the location at three levels (country, region, city).
 //!
-//! On EMSCAD these say as much as the whole text: a grouped cross-validation of a logistic regression on them
-//! alone reached the PR-AUC of one on the text alone, and both together did better than either. The n-gram bag
-//! cannot learn them, since it averages a posting's thousand n-grams and a field value is one of them.
+//! On EMSCAD these say as much as the whole text: in a grouped cross-validation of logistic regressions on folds 1-4
+//! (`scripts/emscad_fields_study.py`), the fields alone reached an average precision of 0.811, the text alone 0.802
+//! and both 0.863. The n-gram bag cannot learn them, since it averages a posting's thousand n-grams and a field
+//! value is one of them.
 //!
 //! Which tokens become features is learned in training and stored in the model config, so inference needs no
 //! other data: tokens seen in at least [`MIN_COUNT`] EMSCAD postings outside the test fold. EMSCAD is the one source
