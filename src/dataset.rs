@@ -103,12 +103,16 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, DataError> {
 /// chat message" to the model; EMSCAD's keep the other presentation as their second view.
 fn present(examples: &mut [Example]) {
     for e in examples {
-        if let Input::Posting(p) = &e.input {
-            let text = Input::Text(pasted(p));
-            let other = if fnv1a(e.id.as_bytes()) % 2 == 1 { std::mem::replace(&mut e.input, text) } else { text };
-            if e.family == Family::Emscad {
-                e.other_view = Some(other);
-            }
+        let Input::Posting(p) = &e.input else { continue };
+        let paste = fnv1a(e.id.as_bytes()) % 2 == 1;
+        let keep_other = e.family == Family::Emscad;
+        if !paste && !keep_other {
+            continue;
+        }
+        let text = Input::Text(pasted(p));
+        let other = if paste { std::mem::replace(&mut e.input, text) } else { text };
+        if keep_other {
+            e.other_view = Some(other);
         }
     }
 }
