@@ -1,6 +1,7 @@
 //! Speed of the analysis core (issue #3): one ~3 KB posting on one core, with and without the local model, and as
 //! structured fields; a batch of 10,000 postings on all cores; loading the model. Inputs are built from examples/
-//! so the benchmark runs anywhere, seeded by construction (no randomness).
+//! so the benchmark runs anywhere, seeded by construction (no randomness). The tokenizer benchmarks time the model's
+//! id-only tokenizer beside the `tokenizers` crate on the same posting.
 //! Run: `cargo bench --workspace --bench analyze`.
 
 use std::sync::LazyLock;
@@ -93,4 +94,37 @@ fn batch_10k_all_cores(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn model_load() -> LocalModel {
     LocalModel::builtin().expect("model")
+}
+
+/// The model text of the 3 KB posting, for the tokenizer benchmarks.
+static MODEL_TEXT: LazyLock<String> = LazyLock::new(|| {
+    let doc = redflag::Document::from_input(&Input::Text(POSTING.clone())).expect("document");
+    redflag::model::features::model_text(&doc)
+});
+
+static TOKENIZER_JSON: &[u8] = include_bytes!("../models/tokenizer.json");
+
+/// The shipped `tokenizer.json` keeps 128 tokens; `whole == true` drops its window, to time every character.
+fn tokenizer_json(whole: bool) -> Vec<u8> {
+    let mut json: serde_json::Value = serde_json::from_slice(TOKENIZER_JSON).expect("tokenizer.json");
+    if whole {
+        json["truncation"] = serde_json::Value::Null;
+        json["padding"] = serde_json::Value::Null;
+    }
+    json.to_string().into_bytes()
+}
+
+/// The ids the model reads, as `IdTokenizer` computes them...
+#[divan::bench(args = [false, true])]
+fn tokenize_3kb_id_tokenizer(bencher: divan::Bencher, whole: bool) {
+    let tokenizer = redflag::model::wordpiece::IdTokenizer::from_bytes(&tokenizer_json(whole)).expect("tokenizer");
+    bencher.bench(|| tokenizer.ids(divan::black_box(&MODEL_TEXT)));
+}
+
+/// ...and as the `tokenizers` crate computes the same ids (what the model used before `IdTokenizer`).
+#[divan::bench(args = [false, true])]
+fn tokenize_3kb_tokenizers_crate(bencher: divan::Bencher, whole: bool) {
+    let tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer_json(whole)).expect("tokenizer");
+    bencher
+        .bench(|| tokenizer.encode_fast(divan::black_box(MODEL_TEXT.as_str()), false).expect("encode").get_ids().len());
 }

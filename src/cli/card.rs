@@ -92,9 +92,12 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          ## Method\n\
          1. all-MiniLM-L6-v2 (Apache-2.0) is distilled into a static table: each of the 30,522 WordPiece tokens is \
          encoded alone and mean-pooled, then PCA reduces 384 to {dim} dimensions; stored as f16.\n\
-         2. A text's embedding is the IDF-weighted mean of its token vectors (IDF from folds 1-4), after \
-         contacts (links, e-mails, phone numbers, EMSCAD's masked `#URL_...#` tokens) become placeholder words and \
-         digit runs become `0`, so 2013 postings and 2024 chat messages share features.\n\
+         2. A text's embedding is the IDF-weighted mean of the vectors of its first 128 WordPiece tokens (IDF from \
+         folds 1-4), after contacts (links, e-mails, phone numbers, EMSCAD's masked `#URL_...#` tokens) become \
+         placeholder words and digit runs become `0`, so 2013 postings and 2024 chat messages share features. The \
+         128-token window and the `[PAD]` tokens after a shorter text come from the encoder's `tokenizer.json`; the \
+         n-grams read the same window. A head trained on whole texts instead did no better on postings and worse on \
+         chat messages (see `src/model/features.rs`).\n\
          3. Features: embedding, one indicator per rule flag, and document facts (posting or message, company \
          profile, logo, remote, length, contact counts, rules score), standardised on folds 1-4; and, for \
          structured postings, {fields} 0/1 indicators of what the short fields say: which fields are filled in, the \

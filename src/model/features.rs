@@ -5,15 +5,11 @@
 //! the same placeholder words before tokenisation, and digit runs become `0`, so postings from 2013 and chat
 //! messages from 2024 look alike where it matters and the model cannot key on corpus artefacts.
 
-use tokenizers::Tokenizer;
-
 use crate::analysis::Flag;
 use crate::document::{DocKind, Document};
 use crate::extract::Masked;
+use crate::model::wordpiece::IdTokenizer;
 use crate::score;
-
-/// Tokens embedded per document; a long posting is ~1,500.
-pub const MAX_TOKENS: usize = 2048;
 
 /// Names of the document facts, in feature order (stored in the model config and checked at load).
 pub const META_FEATURES: [&str; 12] = [
@@ -81,13 +77,13 @@ fn push_digits_folded(out: &mut String, s: &str) {
     }
 }
 
-/// Token ids of the model text, at most [`MAX_TOKENS`].
-pub fn token_ids(tokenizer: &Tokenizer, doc: &Document) -> Result<Vec<u32>, String> {
-    let text = model_text(doc);
-    let encoding = tokenizer.encode_fast(text.as_str(), false).map_err(|e| e.to_string())?;
-    let mut ids = encoding.get_ids().to_vec();
-    ids.truncate(MAX_TOKENS);
-    Ok(ids)
+/// Token ids of the model text, within the tokenizer's window: the first 128 word pieces, and `[PAD]` after a
+/// shorter text. The window is the encoder's (its `tokenizer.json` says so) and it stays on purpose: a head trained
+/// on whole postings ranked EMSCAD and job-board postings no better (test-fold PR-AUC 0.955 against 0.949, out of
+/// fold 0.863 against 0.861) and lost on chat messages, where the padding tells a short text from a long one
+/// (job-scam recall 0.929 against 0.955 and personal-message FPR 1.9% against 0.8%, out of fold).
+pub fn token_ids(tokenizer: &IdTokenizer, doc: &Document) -> Vec<u32> {
+    tokenizer.ids(&model_text(doc))
 }
 
 /// Buckets of the token unigrams (a token's own id) and bigrams (hashed above the vocabulary), each once: the

@@ -18,13 +18,14 @@ pub mod fit;
 pub mod head;
 pub mod metrics;
 pub mod train;
+pub mod wordpiece;
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
-use tokenizers::Tokenizer;
+use wordpiece::IdTokenizer;
 
 use crate::analysis::Flag;
 use crate::analyzer::Classifier;
@@ -86,7 +87,7 @@ pub struct ModelConfig {
 #[derive(Debug)]
 pub struct LocalModel {
     config: ModelConfig,
-    tokenizer: Tokenizer,
+    tokenizer: IdTokenizer,
     /// `vocab x dim` token vectors, row-major.
     table: Vec<f32>,
     idf: Vec<f32>,
@@ -144,7 +145,7 @@ impl LocalModel {
         let config: ModelConfig =
             serde_json::from_slice(config).map_err(|e| bad(CONFIG_FILE, format!("invalid config: {e}")))?;
         let tokenizer =
-            Tokenizer::from_bytes(tokenizer).map_err(|e| bad(TOKENIZER_FILE, format!("invalid tokenizer: {e}")))?;
+            IdTokenizer::from_bytes(tokenizer).map_err(|e| bad(TOKENIZER_FILE, format!("invalid tokenizer: {e}")))?;
         let device = Device::Cpu;
         let tensors = candle_core::safetensors::load_buffer(weights, &device)
             .map_err(|e| bad(WEIGHTS_FILE, format!("invalid weights: {e}")))?;
@@ -187,8 +188,7 @@ impl LocalModel {
 
     /// A document's standardised dense features and its n-gram buckets.
     pub fn features(&self, doc: &Document, flags: &[Flag]) -> Result<(Vec<f32>, Vec<u32>)> {
-        let ids = features::token_ids(&self.tokenizer, doc)
-            .map_err(|m| Error::Model { origin: "tokenizer".into(), message: m })?;
+        let ids = features::token_ids(&self.tokenizer, doc);
         let mut f = features::embed(&ids, &self.table, &self.idf, self.config.dim);
         f.extend(features::rule_and_meta(doc, flags, &self.config.rule_ids));
         f.extend(self.fields.indicators(&fields::tokens(doc)));

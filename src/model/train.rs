@@ -19,12 +19,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::wordpiece::IdTokenizer;
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use rayon::prelude::*;
 use serde::Serialize;
-use tokenizers::Tokenizer;
 
 use super::features::{self, META_FEATURES};
 use super::fields::{self, FieldIndex};
@@ -140,7 +140,9 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     let examples = dataset::load(&opts.data)?;
     let table = distilled_table(opts, progress)?;
     let tokenizer_path = opts.encoder.join("tokenizer.json");
-    let tokenizer = Tokenizer::from_file(&tokenizer_path)
+    let tokenizer = std::fs::read(&tokenizer_path)
+        .map_err(|e| e.to_string())
+        .and_then(|json| IdTokenizer::from_bytes(&json))
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", tokenizer_path.display()))?;
     let rule_ids: Vec<String> = rules.rules().map(|r| r.id.clone()).collect();
 
@@ -157,7 +159,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         .filter_map(|(example, other_view)| {
             let doc = Document::from_input(&example.input).ok()?;
             let flags = rules.evaluate(&doc);
-            let tokens = features::token_ids(&tokenizer, &doc).ok()?;
+            let tokens = features::token_ids(&tokenizer, &doc);
             let rule_meta = features::rule_and_meta(&doc, &flags, &rule_ids);
             let fields = fields::tokens(&doc);
             let evidence = crate::score::rule_evidence(&flags);
