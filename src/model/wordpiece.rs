@@ -3,9 +3,9 @@
 //! The `tokenizers` crate reads and validates `tokenizer.json`; this module only replays what its BERT pipeline
 //! (added tokens, `BertNormalizer`, `BertPreTokenizer`, `WordPiece`) does to a text, and returns the ids. The crate
 //! tracks an alignment for every character so that it can report offsets, and builds a `String` per token; we need
-//! neither, and that bookkeeping was a third of the time of analysing a posting (`cargo bench --bench analyze`
-//! times both side by side). Exactness is the contract: `tests/model.rs` compares the two on every text of the
-//! training data and on a sweep of Unicode, so training and inference see the ids the encoder was distilled with.
+//! neither, and that bookkeeping was two thirds of the time of analysing a posting (`cargo bench --bench analyze`
+//! times both side by side). Exactness is the contract: `tests/wordpiece.rs` compares the two on awkward strings, a
+//! sweep of Unicode and the training data, so training and inference see the ids the encoder was distilled with.
 //! That includes the file's window: the encoder's `tokenizer.json` keeps the first 128 tokens and pads shorter texts
 //! with `[PAD]`, and the model is trained on exactly that (see `features::token_ids` on why the window stays).
 //!
@@ -19,7 +19,9 @@ use rustc_hash::FxHashMap;
 use tokenizers::models::ModelWrapper;
 use tokenizers::normalizers::NormalizerWrapper;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::{PaddingDirection, PaddingStrategy, TruncationDirection, TruncationStrategy};
+use tokenizers::{
+    PaddingDirection, PaddingParams, PaddingStrategy, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::UnicodeNormalization;
 
@@ -36,11 +38,9 @@ pub struct IdTokenizer {
     added_starts: [bool; 256],
     unk: u32,
     max_word_chars: usize,
-    /// The file's truncation: at most this many ids, the first or the last ones.
-    window: Option<(usize, TruncationDirection)>,
-    /// The file's padding: the length to pad to (`None` for the text's own length), the multiple to round it up
-    /// to, the side and the id.
-    padding: Option<(Option<usize>, Option<usize>, PaddingDirection, u32)>,
+    /// The file's truncation (the window) and padding, applied as the crate applies them to one text.
+    truncation: Option<TruncationParams>,
+    padding: Option<PaddingParams>,
     clean_text: bool,
     chinese_chars: bool,
     strip_accents: bool,
@@ -55,6 +55,11 @@ impl IdTokenizer {
     }
 
     pub fn new(tokenizer: &tokenizers::Tokenizer) -> Result<Self, String> {
+        if tokenizer.get_encode_special_tokens() {
+            return Err(
+                "special tokens are set to be encoded as text; only verbatim special tokens are supported".into()
+            );
+        }
         let Some(NormalizerWrapper::BertNormalizer(normalizer)) = tokenizer.get_normalizer() else {
             return Err("expected a BertNormalizer".into());
         };
@@ -83,20 +88,16 @@ impl IdTokenizer {
         }
         // Longest first: at one position the longest match wins, as in the crate's leftmost-longest matcher.
         added.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        let window = match tokenizer.get_truncation() {
-            Some(t) if t.strategy == TruncationStrategy::OnlySecond => {
+        let truncation = tokenizer.get_truncation().cloned();
+        if let Some(t) = &truncation {
+            if t.strategy == TruncationStrategy::OnlySecond {
                 return Err("truncation only_second needs a pair of texts; use longest_first".into());
             }
-            Some(t) => Some((t.max_length, t.direction)),
-            None => None,
-        };
-        let padding = tokenizer.get_padding().map(|p| {
-            let length = match p.strategy {
-                PaddingStrategy::Fixed(n) => Some(n),
-                PaddingStrategy::BatchLongest => None,
-            };
-            (length, p.pad_to_multiple_of, p.direction, p.pad_id)
-        });
+            if t.stride > 0 && t.stride >= t.max_length {
+                // The crate panics on these when it truncates.
+                return Err(format!("truncation stride {} must be below max_length {}", t.stride, t.max_length));
+            }
+        }
         let mut added_starts = [false; 256];
         for (token, _) in &added {
             added_starts[token.as_bytes()[0] as usize] = true;
@@ -108,8 +109,8 @@ impl IdTokenizer {
             added_starts,
             unk,
             max_word_chars: model.max_input_chars_per_word,
-            window,
-            padding,
+            truncation,
+            padding: tokenizer.get_padding().cloned(),
             clean_text: normalizer.clean_text,
             chinese_chars: normalizer.handle_chinese_chars,
             strip_accents: normalizer.strip_accents.unwrap_or(normalizer.lowercase),
@@ -119,24 +120,27 @@ impl IdTokenizer {
 
     /// The ids of `text` without special tokens around it, truncated and padded as the file says.
     pub fn ids(&self, text: &str) -> Vec<u32> {
-        let mut ids = match self.window {
+        let mut ids = match &self.truncation {
             // Kept from the start: tokenising stops there, which is most of this module's speed on long postings.
-            Some((max, TruncationDirection::Right)) => self.first_ids(text, max),
-            Some((max, TruncationDirection::Left)) => {
+            Some(t) if t.direction == TruncationDirection::Right => self.first_ids(text, t.max_length),
+            Some(t) => {
                 let mut all = self.first_ids(text, usize::MAX);
-                all.drain(..all.len().saturating_sub(max));
+                all.drain(..all.len().saturating_sub(t.max_length));
                 all
             }
             None => self.first_ids(text, usize::MAX),
         };
-        if let Some((length, multiple, side, pad)) = self.padding {
-            let mut length = length.unwrap_or(ids.len());
-            if let Some(m) = multiple.filter(|&m| m > 0 && length % m > 0) {
+        if let Some(p) = &self.padding {
+            let mut length = match p.strategy {
+                PaddingStrategy::Fixed(n) => n,
+                PaddingStrategy::BatchLongest => ids.len(), // a batch of one
+            };
+            if let Some(m) = p.pad_to_multiple_of.filter(|&m| m > 0 && length % m > 0) {
                 length += m - length % m;
             }
             if ids.len() < length {
-                let fill = std::iter::repeat_n(pad, length - ids.len());
-                match side {
+                let fill = std::iter::repeat_n(p.pad_id, length - ids.len());
+                match p.direction {
                     PaddingDirection::Right => ids.extend(fill),
                     PaddingDirection::Left => drop(ids.splice(0..0, fill)),
                 }
@@ -189,7 +193,8 @@ impl IdTokenizer {
         }
         buf.clear();
         if text.is_ascii() {
-            // ASCII has no accents, no Chinese characters and no whitespace left, so only two steps remain.
+            // ASCII has no accents and no Chinese characters, so only two steps remain (what whitespace is left,
+            // \x0b and \x0c when `clean_text` is off, the split below handles).
             for c in text.chars() {
                 if self.clean_text && c.is_ascii_control() {
                     continue;
@@ -222,7 +227,7 @@ impl IdTokenizer {
                     continue;
                 }
             }
-            let c = if self.clean_text && c.is_whitespace() { ' ' } else { c };
+            // `clean_text` also turns whitespace into ' ', which changes no id: the split below takes any whitespace.
             if self.chinese_chars && is_chinese_char(c) {
                 s.extend([' ', c, ' ']);
             } else {
