@@ -78,10 +78,12 @@ fn push_digits_folded(out: &mut String, s: &str) {
 }
 
 /// Token ids of the model text, within the tokenizer's window: the first 128 ids in the shipped `tokenizer.json`
-/// (word pieces and any `[CLS]`-like tokens typed in the text), and `[PAD]` after a shorter text. The window is the encoder's (its `tokenizer.json` says so) and it stays on purpose: a head trained
-/// on whole postings ranked EMSCAD and job-board postings no better (test-fold PR-AUC 0.955 against 0.949, out of
-/// fold 0.863 against 0.861) and lost on chat messages, where the padding tells a short text from a long one
-/// (job-scam recall 0.929 against 0.955 and personal-message FPR 1.9% against 0.8%, out of fold).
+/// (word pieces and any `[CLS]`-like tokens typed in the text), and `[PAD]` after a shorter text.
+///
+/// The window is the encoder's (its `tokenizer.json` says so) and it stays on purpose: a head trained on whole
+/// postings ranked EMSCAD and job-board postings no better (test-fold PR-AUC 0.955 against 0.949, out of fold 0.863
+/// against 0.861) and lost on chat messages, where the padding tells a short text from a long one (job-scam recall
+/// 0.929 against 0.955 and personal-message FPR 1.9% against 0.8%, out of fold).
 pub fn token_ids(tokenizer: &IdTokenizer, doc: &Document) -> Vec<u32> {
     tokenizer.ids(&model_text(doc))
 }

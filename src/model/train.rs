@@ -19,7 +19,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::wordpiece::IdTokenizer;
 use anyhow::Context;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
@@ -31,6 +30,7 @@ use super::fields::{self, FieldIndex};
 use super::fit::{self, SplitData, Stop};
 use super::head::HeadConfig;
 use super::metrics::{self, Metrics};
+use super::wordpiece::IdTokenizer;
 use super::{CONFIG_FILE, ModelConfig, Platt, TOKENIZER_FILE, WEIGHTS_FILE, calibrate, distill};
 use crate::dataset::{self, Example, Family, Split};
 use crate::document::Document;
