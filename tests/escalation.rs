@@ -292,11 +292,8 @@ fn history_cost_and_config_show() {
 #[test]
 #[ignore = "needs ../shared/data; prints the numbers for the closing note"]
 fn stream_of_1000_mixed_inputs() {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    let Ok(examples) = redflag::dataset::load(&data) else {
-        eprintln!("skipped: ../shared/data is not here");
-        return;
-    };
+    let Some(data) = common::shared_data() else { return };
+    let examples = redflag::dataset::load(&data).expect("the shared data loads");
     let mut held_out: Vec<_> = examples.into_iter().filter(|e| e.split == redflag::dataset::Split::Test).collect();
     // A fixed shuffle: order by a hash of the id.
     held_out.sort_by_key(|e| redflag::dataset::fnv1a(e.id.as_bytes()));

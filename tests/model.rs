@@ -190,11 +190,7 @@ fn rules_only_mode_skips_the_model() {
 /// seen is broken), not generalisation: the held-out numbers come from `redflag train` (see MODEL_CARD.md).
 #[test]
 fn eval_on_the_data_directory_scores_the_test_fold_and_says_the_model_saw_it() {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if !data.join("DATA.md").is_file() {
-        eprintln!("skipped: {} not found (the shared data set is needed for this test)", data.display());
-        return;
-    }
+    let Some(data) = common::shared_data() else { return };
     let output = redflag().args(["eval", "--data"]).arg(&data).assert().success().get_output().clone();
     let table = String::from_utf8(output.stdout).expect("utf-8");
     // The shipped head trained on every fold after the test fold measured its recipe; eval must say so.

@@ -3,6 +3,8 @@
 //! the model text of documents in ../shared/data (skipped, with a message, where the data is absent); with the
 //! shipped file's 128-token window and padding, and without them, so every position of a text is compared.
 
+mod common;
+
 use std::path::PathBuf;
 
 use redflag::model::features::model_text;
@@ -159,11 +161,7 @@ fn a_tokenizer_of_another_kind_is_refused_with_what_was_expected() {
 /// debug build; they matched when this was written).
 #[test]
 fn the_training_data_gets_the_crates_ids() {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if !data.join("DATA.md").is_file() {
-        eprintln!("skipped: {} not found (the shared data set is needed for this test)", data.display());
-        return;
-    }
+    let Some(data) = common::shared_data() else { return };
     let (fast, slow) = both(false);
     let examples = dataset::load(&data).expect("data loads");
     let mut compared = 0;

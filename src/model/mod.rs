@@ -191,7 +191,10 @@ impl LocalModel {
         let ids = features::token_ids(&self.tokenizer, doc);
         let mut f = features::embed(&ids, &self.table, &self.idf, self.config.dim);
         f.extend(features::rule_and_meta(doc, flags, &self.config.rule_ids));
-        f.extend(self.fields.indicators(&fields::tokens(doc)));
+        if !self.fields.is_empty() {
+            // A model from before field features has none to read, so the tokens need not be built.
+            f.extend(self.fields.indicators(&fields::tokens(doc)));
+        }
         for ((x, m), s) in f.iter_mut().zip(&self.mean).zip(&self.std) {
             *x = (*x - m) / s;
         }

@@ -32,6 +32,16 @@ fn isolated_home() -> PathBuf {
     .clone()
 }
 
+/// ../shared/data (never committed), or `None` after saying on stderr that the calling test is skipped.
+pub fn shared_data() -> Option<PathBuf> {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if data.join("DATA.md").is_file() {
+        return Some(data);
+    }
+    eprintln!("skipped: {} not found (the shared data set is needed for this test)", data.display());
+    None
+}
+
 pub fn example(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
 }
