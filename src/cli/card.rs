@@ -189,15 +189,17 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          cross-validated table) and why the shipped head trains on every fold.\n\
          - Chat-style job scams are scarce (about a hundred SpamHunter messages, many not in English); the rule \
          flags carry much of the weight there.\n\
-         - Mostly English. Text in other languages gets the encoder's multilingual fragments at best.\n\
+         - Mostly English. Six rules (unsolicited offer, chat-app contact, easy money, paid tasks, fees to pay, ID and bank \
+         details) also read the task-scam phrases of seven other languages and Hindi in Latin letters; otherwise, text in \
+         other languages gets the encoder's multilingual fragments at best.\n\
          - Calibration was fitted on the training mix (about a fifth scams), not on real-world base rates; in a \
          stream with fewer scams, the same score overstates the risk slightly.\n\n\
          ## Reproduce\n\
          ```sh\n\
-         cargo run --release -- train --data ../shared/data --out models/   # this card and the weights\n\
+         cargo run --release --bin redflag -- train --data ../shared/data --out models/   # this card and the weights\n\
          # the test-fold table above, and its plots, from the head that never saw the test fold:\n\
-         cargo run --release -- train --data ../shared/data --out target/measured --keep-test-fold-out\n\
-         cargo run --release -- --model target/measured eval --data ../shared/data --plot target/eval\n\
+         cargo run --release --bin redflag -- train --data ../shared/data --out target/measured --keep-test-fold-out\n\
+         cargo run --release --bin redflag -- --model target/measured eval --data ../shared/data --plot target/eval\n\
          ```\n"
     );
     s

@@ -338,6 +338,149 @@ const CASES: &[Cases] = &[
     },
 ];
 
+/// The same flags in the languages task scams arrive in (Spanish, Portuguese, French, Italian, German, Indonesian,
+/// Turkish, Hindi in Latin letters), each beside legitimate text in that language that shares its words. Written for
+/// these tests, not taken from the corpora.
+const OTHER_LANGUAGES: &[Cases] = &[
+    Cases {
+        rule: "upfront-payment",
+        fires: &[
+            ("Para empezar debe pagar una cuota de inscripción de 50 dólares.", Some("cuota de inscripción")),
+            ("A taxa de cadastro é R$ 80, paga via Pix.", Some("taxa de cadastro")),
+            ("Vous devez payer des frais de formation de 99 € avant de commencer.", Some("frais de formation")),
+            ("Vor Arbeitsbeginn ist eine Schulungsgebühr von 49 Euro fällig.", Some("Schulungsgebühr")),
+            ("Biaya pendaftaran Rp 150.000 ditransfer sebelum mulai kerja.", Some("Biaya pendaftaran")),
+            ("Kayıt ücreti olarak 200 TL yatırmanız gerekiyor.", Some("Kayıt ücreti")),
+        ],
+        quiet: &[
+            "La inscripción es gratuita: no cobramos ninguna cuota de inscripción de 50 dólares.",
+            "Não cobramos taxa de inscrição de R$ 50 em nenhuma etapa do processo.",
+            "Nos formations sont gratuites, sans frais d'inscription.",
+            "Tidak dipungut biaya pendaftaran Rp 100.000 dalam bentuk apa pun.",
+            "Si alguien le pide pagar una cuota de inscripción en nuestro nombre, denúncielo.",
+            "La universidad publica la cuota de inscripción del próximo curso en su web.",
+        ],
+    },
+    Cases {
+        rule: "unsolicited-offer",
+        fires: &[
+            (
+                "Hola, ha sido seleccionada para un puesto de medio tiempo en nuestra tienda en línea.",
+                Some("ha sido seleccionada"),
+            ),
+            ("Olá! Você foi selecionado para uma vaga de meio período com pagamento diário.", Some("foi selecionado")),
+            ("Bonjour, votre profil a été retenu pour un poste à temps partiel.", Some("a été retenu")),
+            ("Ciao, sei stata selezionata per un lavoro part-time da casa.", Some("stata selezionata")),
+            ("Guten Tag, Sie wurden für eine Teilzeitstelle im Homeoffice ausgewählt.", Some("ausgewählt")),
+            ("Selamat! Anda terpilih untuk posisi paruh waktu di toko online kami.", Some("Anda terpilih")),
+            ("Tebrikler, yarı zamanlı pozisyon için seçildiniz.", Some("seçildiniz")),
+        ],
+        quiet: &[
+            "Si usted ha sido seleccionado, nos pondremos en contacto por correo electrónico.",
+            "Se você foi selecionado, enviaremos um e-mail com os próximos passos.",
+            "Si vous êtes retenu, vous recevrez une invitation à un entretien.",
+            "Wenn Sie ausgewählt wurden, melden wir uns innerhalb von zwei Wochen.",
+            "Jika Anda lolos seleksi administrasi, kami akan menghubungi Anda melalui email.",
+            "Başvurunuz alındı, değerlendirme sonrası size dönüş yapacağız.",
+        ],
+    },
+    Cases {
+        rule: "chat-app-interview",
+        fires: &[
+            ("Para más información sobre el trabajo, agrégueme en WhatsApp.", Some("agrégueme en WhatsApp")),
+            ("Vaga de emprego em casa, chame no WhatsApp para saber mais.", Some("chame no WhatsApp")),
+            ("Pour postuler à cet emploi, ajoutez-moi sur WhatsApp.", Some("ajoutez-moi sur WhatsApp")),
+            (
+                "Für die Stelle kontaktieren Sie uns bitte per WhatsApp.",
+                Some("kontaktieren Sie uns bitte per WhatsApp"),
+            ),
+            ("Lowongan kerja paruh waktu, hubungi kami via WhatsApp.", Some("hubungi kami via WhatsApp")),
+            ("Evden iş fırsatı için WhatsApp'tan bize yazın.", Some("WhatsApp'tan bize yazın")),
+        ],
+        quiet: &[
+            "¿Nos vemos mañana? Escríbeme por WhatsApp cuando salgas.",
+            "Ajoute-moi sur WhatsApp, on organise le dîner de samedi.",
+            "Nanti hubungi aku di WhatsApp ya, kita makan siang bareng.",
+            "Nunca le contactaremos por WhatsApp para ofrecerle un trabajo ni le pediremos dinero.",
+            "No solicitamos pagos ni contactamos por WhatsApp. Envíe su currículum desde nuestra página de empleo.",
+            "Kami tidak pernah menghubungi pelamar kerja melalui WhatsApp.",
+            "Cuidado con las estafas: alguien ofrece trabajo y pide contactar por WhatsApp en nuestro nombre.",
+        ],
+    },
+    Cases {
+        rule: "sensitive-info-early",
+        fires: &[
+            (
+                "Para confirmar su puesto de trabajo envíe una foto de su DNI por ambos lados.",
+                Some("envíe una foto de su DNI"),
+            ),
+            ("Para liberar o salário, mande seu CPF e a senha do banco.", Some("mande seu CPF")),
+            ("Pour valider votre emploi, envoyez votre pièce d'identité et votre RIB.", Some("pièce d'identité")),
+            ("Für die Stelle schicken Sie uns bitte Ihren Personalausweis.", Some("Personalausweis")),
+            ("Untuk pencairan gaji, kirimkan nomor rekening dan kode OTP Anda.", Some("kode OTP")),
+            ("İş başvurunuz için kimlik fotoğrafınızı WhatsApp'tan gönderin.", Some("kimlik fotoğrafınızı")),
+        ],
+        quiet: &[
+            "Envíe su currículum y una carta de presentación a través de nuestra página de empleo.",
+            "Nunca le pediremos su DNI ni sus datos bancarios por WhatsApp durante el proceso de selección.",
+            "Tras la contratación, el departamento de personal le pedirá que envíe su número de cuenta para la nómina.",
+            "Kirim lamaran, CV dan fotokopi KTP ke alamat email kami. Gaji sesuai UMR.",
+            "Mande seu CPF pro contador, ele precisa pra declaração do imposto.",
+        ],
+    },
+    Cases {
+        rule: "easy-money",
+        fires: &[
+            ("Trabajo sencillo desde tu celular, gana 150 dólares al día.", Some("gana 150 dólares al día")),
+            ("Salario diario de 80 a 300 euros, le pagamos el mismo día.", Some("Salario diario")),
+            ("Trabalhe em casa e ganhe até R$ 500 por dia.", Some("em casa")),
+            ("Travaillez depuis chez vous et gagnez entre 100 et 300 euros par jour.", Some("par jour")),
+            ("Verdienen Sie 200 Euro täglich, ganz bequem von zu Hause.", Some("täglich")),
+            ("Lavora da casa e guadagna 100 euro al giorno.", Some("al giorno")),
+            ("Kerja dari rumah, penghasilan Rp 300.000 per hari.", Some("per hari")),
+            ("Evden yarı zamanlı çalışın, günlük 1500 TL alın.", Some("Evden")),
+            ("Maaş aynı gün ödenir, günlük maaş 2000 TL.", Some("günlük maaş")),
+            ("Ghar baithe roz 2000 rupaye kamaye, sirf 2 ghante ka kaam.", Some("Ghar baithe")),
+        ],
+        quiet: &[
+            "Buscamos cajero de tiempo completo. Salario mensual de 1.200 euros y formación pagada.",
+            "Puesto de teletrabajo: trabajarás desde casa tres días por semana.",
+            "Regime híbrido: trabalho em casa às sextas, salário compatível com o mercado.",
+            "Le poste permet de travailler à domicile deux jours par semaine ; salaire selon expérience.",
+            "Homeoffice an zwei Tagen pro Woche, unbefristeter Vertrag, 30 Tage Urlaub.",
+            "Gaji pokok Rp 5.000.000 per bulan, BPJS dan tunjangan makan.",
+            "Evden çalışma imkânı, yemek kartı ve özel sağlık sigortası sunuyoruz.",
+        ],
+    },
+    Cases {
+        rule: "task-scam",
+        fires: &[
+            (
+                "Solo tienes que calificar hoteles en la aplicación y ganar comisiones todos los días.",
+                Some("calificar hoteles"),
+            ),
+            ("Curtir vídeos no YouTube e ganhar R$ 10 por tarefa.", Some("Curtir vídeos")),
+            ("Il suffit d'aimer des vidéos YouTube pour gagner 5 € par tâche.", Some("aimer des vidéos")),
+            ("Cukup like video YouTube dan dapatkan komisi Rp 20.000 per tugas.", Some("like video")),
+            ("YouTube videolarını beğenerek günde 500 TL kazanın.", Some("beğenerek")),
+            ("Recargue 100 USDT para desbloquear su comisión.", Some("para desbloquear")),
+            ("Faça um depósito de 50 reais para liberar o saque.", Some("para liberar")),
+            ("Rechargez votre compte pour débloquer vos gains.", Some("pour débloquer")),
+            ("Silakan isi ulang saldo untuk menarik komisi Anda.", Some("untuk menarik")),
+            ("Para retirar sus ganancias, primero recargue 50 USDT en su cuenta.", Some("Para retirar")),
+        ],
+        quiet: &[
+            "Cajero: ayudar a los clientes a depositar y retirar efectivo.",
+            "Para retirar efectivo en el cajero no necesita tarjeta del banco.",
+            "Rechargez vos batteries pour continuer l'aventure avec nous !",
+            "Analista de calidad: calificar productos del catálogo según las normas de la marca.",
+            "Chargé de marketing : noter les produits concurrents et rédiger des synthèses.",
+            "Avaliar produtos de fornecedores e negociar preços; salário fixo.",
+            "Bu hafta sonu otelde kalıp videoları beğendik, çok güzeldi.",
+        ],
+    },
+];
+
 /// Legitimate postings and ordinary messages that share scam vocabulary: no rule may fire on any of them.
 const ORDINARY: &[&str] = &[
     "Warehouse Associate, Columbus OH. Paid training provided in your first two weeks; safety boots and equipment \
@@ -354,6 +497,11 @@ const ORDINARY: &[&str] = &[
     "Running 10 min late, save me a seat at the back. Do you still need the charger?",
     "Hi Dana, thanks for applying to the Payroll Specialist role. Could you do a video interview on Zoom on Tuesday \
      at 10:00? Reply to this e-mail with a time that suits you.",
+    "Auxiliar administrativo en Valencia. Contrato indefinido, jornada completa, salario de 22.000 euros brutos \
+     anuales. Envíe su currículum a través de nuestra página de empleo.",
+    "Lowongan Staf Gudang di Bekasi. Gaji UMR, BPJS Kesehatan, lembur dibayar. Kirim lamaran melalui situs karier \
+     kami.",
+    "Yarın ofise gelmeden önce bana WhatsApp'tan yaz, anahtarı unuttum.",
 ];
 
 fn evidence_text(flag: &Flag) -> String {
@@ -362,7 +510,7 @@ fn evidence_text(flag: &Flag) -> String {
 
 #[test]
 fn every_rule_fires_on_its_cases_and_quotes_the_key_phrase() {
-    for case in CASES {
+    for case in CASES.iter().chain(OTHER_LANGUAGES) {
         for (text, key) in case.fires {
             let found = flags(text);
             let flag = found
@@ -383,7 +531,7 @@ fn every_rule_fires_on_its_cases_and_quotes_the_key_phrase() {
 
 #[test]
 fn every_rule_stays_quiet_on_its_near_misses() {
-    for case in CASES {
+    for case in CASES.iter().chain(OTHER_LANGUAGES) {
         for text in case.quiet {
             let found = flags(text);
             let hit = found.iter().find(|f| f.id == case.rule);
@@ -411,6 +559,10 @@ fn every_builtin_rule_has_firing_and_quiet_cases() {
     assert_eq!(builtin, covered, "rules without both kinds of cases, or cases for unknown rules");
     let tabled: Vec<&str> = CASES.iter().map(|c| c.rule).collect();
     assert_eq!(tabled.len(), covered.len(), "a rule appears twice in CASES: {tabled:?}");
+    for case in OTHER_LANGUAGES {
+        assert!(builtin.contains(case.rule), "OTHER_LANGUAGES has cases for an unknown rule {:?}", case.rule);
+        assert!(!case.fires.is_empty() && !case.quiet.is_empty(), "{}: both kinds of cases", case.rule);
+    }
 }
 
 #[test]
