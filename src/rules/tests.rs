@@ -37,6 +37,10 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "upfront-payment",
         fires: &[
+            ("There's a $45 processing charge, refunded on your first paycheck.", Some("$45 processing charge")),
+            ("Medical test charges Rs 3,000 to be paid before 6 PM today.", Some("charges Rs 3,000 to be paid")),
+            ("Before your first shift we need £60 for your uniform.", Some("need £60 for your uniform")),
+            ("A one-time software licence of $29.99 applies to all new agents.", Some("one-time software licence")),
             (
                 "Congratulations on your selection! Before your first shift you need to pay the $85 training fee via Cash App.",
                 Some("training fee"),
@@ -50,6 +54,11 @@ const CASES: &[Cases] = &[
             ("Registration fee: $50, paid once.", Some("Registration fee: $5")),
         ],
         quiet: &[
+            "We pay $500 for your certification after six months.",
+            "Relocation: a one-time payment of $5,000 for new hires moving from out of state.",
+            "The company covers the $150 visa fee for sponsored hires.",
+            "Brookline Staffing will never ask you to purchase equipment or pay for training.",
+            "Invoices are to be paid within 30 days; late fees of $25 apply.",
             "Paid training provided. Safety boots and equipment supplied.",
             "There is no application fee, and we never charge for training.",
             "We cover the background check fee and reimburse certification costs.",
@@ -62,6 +71,12 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "fake-check",
         fires: &[
+            (
+                "Your equipment check has been mailed; let me know when it arrives.",
+                Some("equipment check has been mailed"),
+            ),
+            ("If the funds are held, front the vendor payment yourself.", Some("front the vendor payment")),
+            ("Since I am overseas, you will be given funds for all purchases.", Some("given funds for all purchases")),
             ("We will send you a check for $3,200 to buy your home-office equipment.", Some("send you a check")),
             (
                 "Deposit the cheque with mobile deposit, keep $300 for your time and send the remaining balance to our vendor.",
@@ -70,6 +85,8 @@ const CASES: &[Cases] = &[
             ("Go to Walmart, buy three $100 Apple gift cards and text me the codes.", Some("gift cards")),
         ],
         quiet: &[
+            "Perform an equipment check before each shift and log any faults.",
+            "You will be given a company card for all purchases.",
             "Pay is by direct deposit every other Friday; paper checks are not issued.",
             "As a bank teller you will cash checks, process deposits and balance your drawer.",
             "We return the difference to our members as dividends every year.",
@@ -97,6 +114,16 @@ const CASES: &[Cases] = &[
         rule: "payment-processing",
         fires: &[
             (
+                "You will collect payments from my buyers and forward them to my shipping agent.",
+                Some("forward them to my shipping agent"),
+            ),
+            (
+                "Receive deposits from our clients, convert to USDT and send to the company wallet.",
+                Some("convert to USDT"),
+            ),
+            ("Forward funds to the company's designated accounts daily.", Some("designated accounts")),
+            ("Earn $300 a week just for having a bank account.", Some("having a bank account")),
+            (
                 "You will receive customer payments into your personal bank account and transfer them to our suppliers.",
                 Some("receive customer payments"),
             ),
@@ -107,6 +134,8 @@ const CASES: &[Cases] = &[
             ("You can use your own bank account to collect funds from our clients.", Some("use your own bank account")),
         ],
         quiet: &[
+            "Accounts receivable clerk: receive customer payments and post them to the general ledger.",
+            "Receive payments from clients and transfer them to our accounts each evening, following treasury policy.",
             "Salary is paid via direct deposit into your bank account.",
             "Accounts receivable clerk: process customer payments and post them to the general ledger.",
             "Can you transfer me the money for the tickets? Same account as last time.",
@@ -115,6 +144,11 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "task-scam",
         fires: &[
+            ("Recharge 200 USDT now and receive 260 USDT within the hour.", Some("receive 260 USDT")),
+            ("Your next set has 3 merchant tasks with triple commission.", Some("merchant tasks")),
+            ("Start with a small activation balance; it comes back with your earnings.", Some("activation balance")),
+            ("Every rating you submit earns commission.", Some("Every rating you submit earns commission")),
+            ("Your credit score is too low to withdraw; pay the 10% fee to restore it.", Some("credit score")),
             (
                 "Just like and rate products on our merchant app and earn $2 per task, paid daily in USDT.",
                 Some("rate products"),
@@ -127,6 +161,10 @@ const CASES: &[Cases] = &[
             ("Complete simple tasks every day and the commission is paid the same evening.", Some("simple tasks")),
         ],
         quiet: &[
+            "Deposit your first 2 paychecks into savings and receive a 5% bonus from the credit union.",
+            "Coordinate commercial tasks with the sales team and merchants.",
+            "Every order you ship earns points for the team board.",
+            "Activation of your badge takes one business day.",
             "Senior engineer: you will do code review for the payments team and earn a yearly bonus.",
             "Product reviewer at a magazine: test and review products each month; salary $52,000 per year.",
             "Performance review cycle: managers review and approve every order over $500.",
@@ -137,6 +175,7 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "unsolicited-offer",
         fires: &[
+            ("You have cleared the first round for the cabin crew position.", Some("cleared the first round")),
             (
                 "Hello! We found your resume on Indeed and you have been selected for a remote data entry role.",
                 Some("found your resume"),
@@ -155,6 +194,9 @@ const CASES: &[Cases] = &[
             ),
         ],
         quiet: &[
+            "Candidates who clear the first round will be invited to a panel.",
+            "Congratulations again on your offer for the Marketing Coordinator role!",
+            "Congrats on the new job, you deserve that position!",
             "If you are selected for an interview, a recruiter will contact you within two weeks.",
             "Once your application has been submitted you will receive a confirmation e-mail.",
             "Only shortlisted candidates will be contacted.",
@@ -164,6 +206,9 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "chat-app-interview",
         fires: &[
+            ("Your interview will be held on Microsoft Teams (chat only, no camera needed).", Some("chat only")),
+            ("The interview is conducted via Google Chat in text format.", Some("in text format")),
+            ("Download the Wire app and add the hiring manager for your interview.", Some("Download the Wire app")),
             (
                 "The interview will be held on Telegram. Add our hiring manager @lisa_hr_desk to begin.",
                 Some("Telegram"),
@@ -173,6 +218,7 @@ const CASES: &[Cases] = &[
             ("For the interview, add me on Google Hangouts: recruiter.desk", Some("Google Hangouts")),
         ],
         quiet: &[
+            "Your interview will be on Microsoft Teams video; the link follows by e-mail.",
             "We will never interview you over WhatsApp, Telegram or any other chat app.",
             "Beware of scammers impersonating our recruiters on Telegram.",
             // A friend's message: chat apps are only a red flag around a job.
@@ -197,11 +243,14 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "sensitive-info-early",
         fires: &[
+            ("To secure the job, send:\n- Front and back photos of your driver's license", Some("Front and back")),
             ("To set up your salary, send us your full name, SSN and bank account details today.", Some("SSN")),
             ("Please upload a photo of your driver's license before the interview.", Some("driver's license")),
             ("Kindly provide your debit card number and CVV so we can ship your work equipment.", Some("debit card")),
         ],
         quiet: &[
+            "Scan both sides of the form and upload it to the job portal.",
+            "I-9: bring the front and back of your ID on your first day of work.",
             "Must provide proof of identity upon hire (I-9).",
             "Some positions require a valid driver's license and a clean driving record.",
             "Front desk agent: ask guests to provide a credit card at check-in.",
@@ -228,11 +277,16 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "no-interview",
         fires: &[
+            ("Remote data entry. No interview, start today.", Some("No interview,")),
+            ("Trabajo desde casa sin entrevista, empiezas hoy.", Some("sin entrevista")),
+            ("Koi interview nahi, seedha joining.", Some("Koi interview nahi")),
             ("No interview is required, you are hired and can start tomorrow.", Some("No interview is required")),
             ("Guaranteed job placement within 24 hours!", Some("Guaranteed job")),
             ("We hire you instantly without an interview.", Some("without an interview")),
         ],
         quiet: &[
+            "No interview questions are shared in advance.",
+            "There is no interview fee and no test.",
             "If you are hired, you will complete a background check.",
             "Interviews are held in person at our Austin office.",
             "Come to our job fair on Saturday; many candidates are hired on the spot.",
@@ -309,6 +363,7 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "mystery-shopper",
         fires: &[
+            ("MYSTERY SHOPPERS WANTED in your area", Some("MYSTERY SHOPPERS")),
             (
                 "Earn $300 per assignment as a secret shopper evaluating money transfer services.",
                 Some("secret shopper"),
@@ -323,6 +378,8 @@ const CASES: &[Cases] = &[
     Cases {
         rule: "easy-money",
         fires: &[
+            ("Work from your phone, just 1 hour daily.", Some("just 1 hour daily")),
+            ("Only 60-90 minutes a day, paid every evening.", Some("Only 60-90 minutes a day")),
             ("Make money from your phone in your free time, anyone can do it!", Some("anyone can do it")),
             ("Amazon is urgently recruiting part-time staff, you can earn 2000-5000 Rs every day.", Some("every day")),
             ("Daily salary 800-1500 USD, work from home.", Some("Daily salary")),
@@ -364,6 +421,7 @@ const OTHER_LANGUAGES: &[Cases] = &[
     Cases {
         rule: "unsolicited-offer",
         fires: &[
+            ("Aapka resume humein Naukri se mila hai, part time job hai.", Some("Aapka resume humein Naukri se mila")),
             (
                 "Hola, ha sido seleccionada para un puesto de medio tiempo en nuestra tienda en línea.",
                 Some("ha sido seleccionada"),
@@ -376,6 +434,7 @@ const OTHER_LANGUAGES: &[Cases] = &[
             ("Tebrikler, yarı zamanlı pozisyon için seçildiniz.", Some("seçildiniz")),
         ],
         quiet: &[
+            "Aapka parcel mil gaya?",
             "Si usted ha sido seleccionado, nos pondremos en contacto por correo electrónico.",
             "Se você foi selecionado, enviaremos um e-mail com os próximos passos.",
             "Si vous êtes retenu, vous recevrez une invitation à un entretien.",
@@ -431,6 +490,7 @@ const OTHER_LANGUAGES: &[Cases] = &[
     Cases {
         rule: "easy-money",
         fires: &[
+            ("Roz ₹2,000 se ₹5,000 tak kama sakte hain.", Some("kama")),
             ("Trabajo sencillo desde tu celular, gana 150 dólares al día.", Some("gana 150 dólares al día")),
             ("Salario diario de 80 a 300 euros, le pagamos el mismo día.", Some("Salario diario")),
             ("Trabalhe em casa e ganhe até R$ 500 por dia.", Some("em casa")),
@@ -455,6 +515,10 @@ const OTHER_LANGUAGES: &[Cases] = &[
     Cases {
         rule: "task-scam",
         fires: &[
+            ("Dale like a estos videos, cada like paga 2 USDT.", Some("cada like paga")),
+            ("Para liberar o saque pague a taxa de liberação de R$ 90.", Some("taxa de liberação")),
+            ("Tugas VIP berikutnya perlu deposit minimal Rp 200.000, nanti kembali Rp 260.000.", Some("Tugas VIP")),
+            ("₹1,000 invest kijiye aur 30 minute me ₹1,300 wapas milega.", Some("wapas")),
             (
                 "Solo tienes que calificar hoteles en la aplicación y ganar comisiones todos los días.",
                 Some("calificar hoteles"),
@@ -470,6 +534,9 @@ const OTHER_LANGUAGES: &[Cases] = &[
             ("Para retirar sus ganancias, primero recargue 50 USDT en su cuenta.", Some("Para retirar")),
         ],
         quiet: &[
+            "Cada tarea del curso vale 2 puntos.",
+            "Pague a taxa de liberação do veículo no Detran.",
+            "Taxa de saque: R$ 6,50 por operação no caixa eletrônico.",
             "Cajero: ayudar a los clientes a depositar y retirar efectivo.",
             "Para retirar efectivo en el cajero no necesita tarjeta del banco.",
             "Rechargez vos batteries pour continuer l'aventure avec nous !",
@@ -591,7 +658,9 @@ fn evidence_offsets_are_char_boundaries_that_quote_the_snippet() {
 
 #[test]
 fn flags_are_strongest_first() {
-    let found = flags(CASES[0].fires[0].0);
+    let found = flags(
+        "Congratulations on your selection! Before your first shift you need to pay the $85 training fee via Cash App.",
+    );
     assert!(found.len() >= 2, "{:?}", ids(&found));
     assert!(found.windows(2).all(|w| w[0].weight >= w[1].weight), "{:?}", ids(&found));
 }
