@@ -230,6 +230,16 @@ fn eval_on_a_labelled_jsonl_prints_metrics_and_draws_plots() {
     assert!(pr.contains("<svg") && pr.contains("Precision-recall (PR-AUC 1.000)"), "{}", &pr[..200.min(pr.len())]);
     assert!(std::fs::read_to_string(plots.join("reliability.svg")).expect("reliability written").contains("ECE"));
 
+    // Lines without a `source` count in the overall row only.
+    std::fs::write(
+        &data,
+        lines[1..].iter().map(|l| l.to_string().replace("\"source\"", "\"kind\"") + "\n").collect::<String>(),
+    )
+    .expect("write");
+    let output = redflag().args(["eval", "--data"]).arg(&data).assert().success().get_output().clone();
+    let table = String::from_utf8(output.stdout).expect("utf-8");
+    assert_eq!(table.lines().filter(|l| l.starts_with("| ")).count(), 2, "header and overall row only:\n{table}");
+
     std::fs::write(&data, "{\"id\": 1, \"text\": \"no label\"}\n").expect("write");
     redflag().args(["eval", "--data"]).arg(&data).assert().code(2).stderr(predicate::str::contains("`label` must be"));
 }

@@ -28,7 +28,8 @@ pub struct EvalArgs {
 struct Case {
     input: Input,
     scam: bool,
-    slice: String,
+    /// The row it also counts in besides "all": the family, or a JSONL line's `source` (none without one).
+    slice: Option<String>,
 }
 
 pub fn run(analyzer: &Analyzer, args: EvalArgs) -> anyhow::Result<()> {
@@ -44,9 +45,11 @@ pub fn run(analyzer: &Analyzer, args: EvalArgs) -> anyhow::Result<()> {
         let Some(s) = s else { continue };
         all_s.push(*s);
         all_l.push(c.scam);
-        let e = slices.entry(c.slice.clone()).or_default();
-        e.0.push(*s);
-        e.1.push(c.scam);
+        if let Some(name) = &c.slice {
+            let e = slices.entry(name.clone()).or_default();
+            e.0.push(*s);
+            e.1.push(c.scam);
+        }
     }
     if args.data.is_dir() && analyzer.classifier().is_some_and(|m| m.trained_on_test_fold()) {
         eprintln!(
@@ -83,7 +86,7 @@ fn from_data_dir(dir: &Path) -> anyhow::Result<Vec<Case>> {
     Ok(dataset::load(dir)?
         .into_iter()
         .filter(|e| e.split == Split::Test)
-        .map(|e| Case { input: e.input, scam: e.scam, slice: e.family.name().to_string() })
+        .map(|e| Case { input: e.input, scam: e.scam, slice: Some(e.family.name().to_string()) })
         .collect())
 }
 
@@ -102,7 +105,7 @@ fn from_jsonl(path: &Path) -> anyhow::Result<Vec<Case>> {
             Some("legit") => false,
             other => bail!("{}:{}: `label` must be \"scam\" or \"legit\", got {other:?}", path.display(), i + 1),
         };
-        let slice = value.get("source").and_then(|s| s.as_str()).unwrap_or("all").to_string();
+        let slice = value.get("source").and_then(|s| s.as_str()).map(str::to_string);
         let (input, _) = Input::from_json(value).with_context(|| format!("{}:{}", path.display(), i + 1))?;
         cases.push(Case { input, scam, slice });
     }

@@ -3,13 +3,13 @@
 
 use std::collections::HashSet;
 
-use regex::Regex;
 use serde::Deserialize;
 
 use crate::analysis::Evidence;
 use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
 use crate::extract::Period;
+use crate::rules::pattern::Pattern;
 use crate::rules::spec::compile_regex;
 
 #[derive(Debug)]
@@ -82,7 +82,7 @@ struct FreeEmailParams {
 #[derive(Debug)]
 pub(crate) struct FreeEmailRecruiter {
     domains: HashSet<String>,
-    context: Regex,
+    context: Pattern,
 }
 
 impl FreeEmailRecruiter {
@@ -114,7 +114,7 @@ struct PayParams {
 #[derive(Debug)]
 pub(crate) struct UnrealisticPay {
     params: PayParams,
-    context: Regex,
+    context: Pattern,
 }
 
 impl UnrealisticPay {

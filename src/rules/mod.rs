@@ -6,15 +6,15 @@
 //! ("we never charge a fee" is not an upfront fee); code checks handle what phrases cannot.
 
 mod checks;
+mod pattern;
 mod spec;
 
 use std::path::Path;
 
-use regex::Regex;
-
 use crate::analysis::{Evidence, Flag};
 use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
+use pattern::Pattern;
 use spec::{Matcher, Rule};
 pub use spec::{RuleMeta, Scope};
 
@@ -94,10 +94,10 @@ impl RuleSet {
 
 fn match_patterns(
     text: &str,
-    patterns: &[Regex],
-    unless: &[Regex],
-    unless_anywhere: &[Regex],
-    context: &[Regex],
+    patterns: &[Pattern],
+    unless: &[Pattern],
+    unless_anywhere: &[Pattern],
+    context: &[Pattern],
 ) -> Vec<Evidence> {
     if unless_anywhere.iter().any(|r| r.is_match(text)) {
         return Vec::new();

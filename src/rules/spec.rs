@@ -9,6 +9,8 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use regex::{Regex, RegexBuilder};
+
+use crate::rules::pattern::Pattern;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -73,7 +75,7 @@ pub struct RuleMeta {
 /// How a compiled rule finds evidence.
 #[derive(Debug)]
 pub(crate) enum Matcher {
-    Patterns { patterns: Vec<Regex>, unless: Vec<Regex>, unless_anywhere: Vec<Regex>, context: Vec<Regex> },
+    Patterns { patterns: Vec<Pattern>, unless: Vec<Pattern>, unless_anywhere: Vec<Pattern>, context: Vec<Pattern> },
     Check(Check),
 }
 
@@ -85,8 +87,12 @@ pub(crate) struct Rule {
 
 /// Patterns are case-insensitive and Unicode-aware, and bounded in size so a hostile rules file cannot blow up
 /// memory.
-pub(crate) fn compile_regex(pattern: &str, rule_id: &str, origin: &str) -> Result<Regex> {
-    build_regex(pattern).map_err(|e| bad_pattern(pattern, rule_id, origin, &e))
+pub(crate) fn compile_regex(pattern: &str, rule_id: &str, origin: &str) -> Result<Pattern> {
+    build_pattern(pattern).map_err(|e| bad_pattern(pattern, rule_id, origin, &e))
+}
+
+fn build_pattern(pattern: &str) -> std::result::Result<Pattern, regex::Error> {
+    Ok(Pattern::new(build_regex(pattern)?, build_regex))
 }
 
 fn build_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
@@ -97,18 +103,18 @@ fn bad_pattern(pattern: &str, rule_id: &str, origin: &str, e: &regex::Error) -> 
     Error::Rules { origin: origin.to_string(), message: format!("rule {rule_id}: bad pattern {pattern:?}: {e}") }
 }
 
-/// Every distinct pattern of the file, compiled once, on all cores. Compiling the built-in file's Unicode-aware,
-/// case-insensitive patterns is most of the CLI's start-up (about 120 ms of CPU), and rules that share a list (the
-/// job-word contexts) then share its regexes: a `Regex` clone is a reference count. Errors wait for the rule that
-/// uses the pattern, so they are reported in file order as before.
-fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Regex, regex::Error>> {
+/// Every distinct pattern of the file (with its copy for non-ASCII text, see [`Pattern`]), compiled once, on all
+/// cores. Compiling the built-in file's Unicode-aware, case-insensitive patterns is most of the CLI's start-up, and
+/// rules that share a list (the job-word contexts) then share its regexes: a `Regex` clone is a reference count.
+/// Errors wait for the rule that uses the pattern, so they are reported in file order as before.
+fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Pattern, regex::Error>> {
     let distinct: HashSet<&str> = rules
         .iter()
         .flat_map(|r| [&r.patterns, &r.unless, &r.unless_anywhere, &r.context])
         .flatten()
         .map(String::as_str)
         .collect();
-    distinct.into_par_iter().map(|p| (p, build_regex(p))).collect()
+    distinct.into_par_iter().map(|p| (p, build_pattern(p))).collect()
 }
 
 pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<Rule>)> {
@@ -135,7 +141,7 @@ pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<R
         if r.title.trim().is_empty() || r.explanation.trim().is_empty() {
             return Err(invalid(format!("rule {}: title and explanation must not be empty", r.id)));
         }
-        let all = |list: &[String]| -> Result<Vec<Regex>> {
+        let all = |list: &[String]| -> Result<Vec<Pattern>> {
             list.iter()
                 .map(|p| match &compiled[p.as_str()] {
                     Ok(regex) => Ok(regex.clone()),
