@@ -6,27 +6,43 @@
 //! copy of the pattern without its word boundaries matches wherever the pattern does (dropping a zero-width
 //! assertion only relaxes it) and runs on the DFA whatever the text, so it answers "no match" fast, and the exact
 //! pattern runs only where the copy matched. ASCII text skips the copy: the exact pattern is fast there already.
+//! Compiling the copies costs about as much CPU as the patterns themselves (100+ ms), more than a single check
+//! saves, so they are compiled on a background thread ([`prepare_in_background`]) and used once ready: a one-shot
+//! CLI check never waits for them, and a batch, the desktop app or the bridge gets them within a fraction of a
+//! second.
 //! Switching patterns to ASCII word boundaries instead would be faster still, but wrong at every accented letter
 //! at the edge of a word ("résumé", "çalışma").
 
+use std::sync::{Arc, OnceLock};
+
 use regex::{Match, Regex};
+
+type Build = fn(&str) -> Result<Regex, regex::Error>;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     exact: Regex,
-    /// The pattern without `\b`/`\B`; `None` when it has none (or its copy would not compile).
-    relaxed: Option<Regex>,
+    build: Build,
+    /// The pattern without `\b`/`\B`, shared by clones (rules share the job-word lists): unset until compiled,
+    /// then `None` when the pattern has no word boundary or its copy would not compile.
+    relaxed: Arc<OnceLock<Option<Regex>>>,
 }
 
 impl Pattern {
-    pub fn new(exact: Regex, build: impl Fn(&str) -> Result<Regex, regex::Error>) -> Self {
-        let relaxed = without_word_boundaries(exact.as_str()).and_then(|p| build(&p).ok());
-        Pattern { exact, relaxed }
+    pub fn new(exact: Regex, build: Build) -> Self {
+        Pattern { exact, build, relaxed: Arc::default() }
     }
 
-    /// False when the pattern certainly does not match `text`.
+    /// Compile the copy (once; later calls return it).
+    fn prepare(&self) -> Option<&Regex> {
+        self.relaxed
+            .get_or_init(|| without_word_boundaries(self.exact.as_str()).and_then(|p| (self.build)(&p).ok()))
+            .as_ref()
+    }
+
+    /// False when the pattern certainly does not match `text`. Until the copy is ready, anything may match.
     fn may_match(&self, text: &str) -> bool {
-        text.is_ascii() || self.relaxed.as_ref().is_none_or(|r| r.is_match(text))
+        text.is_ascii() || self.relaxed.get().and_then(Option::as_ref).is_none_or(|r| r.is_match(text))
     }
 
     pub fn is_match(&self, text: &str) -> bool {
@@ -35,6 +51,19 @@ impl Pattern {
 
     pub fn find_iter<'t>(&self, text: &'t str) -> impl Iterator<Item = Match<'t>> {
         self.may_match(text).then(|| self.exact.find_iter(text)).into_iter().flatten()
+    }
+}
+
+/// Compile the copies of `patterns` on a thread of their own; results are the same before and after.
+pub(crate) fn prepare_in_background(patterns: Vec<Pattern>) {
+    let spawned = std::thread::Builder::new().name("rules-prepare".into()).spawn(move || {
+        for p in &patterns {
+            p.prepare();
+        }
+    });
+    // Without the thread the exact patterns still answer, only slower on non-ASCII text.
+    if let Err(e) = spawned {
+        tracing::debug!("rule copies not prepared: {e}");
     }
 }
 
@@ -67,8 +96,12 @@ mod tests {
     use super::*;
 
     fn pattern(p: &str) -> Pattern {
-        let build = |p: &str| regex::RegexBuilder::new(p).case_insensitive(true).build();
-        Pattern::new(build(p).expect("compiles"), build)
+        fn build(p: &str) -> Result<Regex, regex::Error> {
+            regex::RegexBuilder::new(p).case_insensitive(true).build()
+        }
+        let pattern = Pattern::new(build(p).expect("compiles"), build);
+        pattern.prepare();
+        pattern
     }
 
     #[test]
@@ -79,6 +112,15 @@ mod tests {
         assert_eq!(without_word_boundaries(r"\\\bx").as_deref(), Some(r"\\x"));
         assert_eq!(without_word_boundaries(r"\b{start}word"), None);
         assert_eq!(without_word_boundaries("plain"), None);
+    }
+
+    #[test]
+    fn before_its_copy_is_ready_a_pattern_still_matches_exactly() {
+        let build = |p: &str| regex::RegexBuilder::new(p).build();
+        let p = Pattern::new(build(r"\bfee\b").expect("compiles"), build);
+        assert!(p.relaxed.get().is_none());
+        assert_eq!(p.find_iter("’ a fee, coffee").map(|m| m.start()).collect::<Vec<_>>(), vec![6]);
+        assert!(p.prepare().is_some() && p.is_match("’ fee") && !p.is_match("’ coffee"));
     }
 
     #[test]
@@ -96,6 +138,6 @@ mod tests {
             assert_eq!(p.is_match(text), !want.is_empty(), "{text:?}");
         }
         // The relaxed copy matches inside "feelings"; the exact pattern decides.
-        assert!(p.relaxed.as_ref().is_some_and(|r| r.is_match("café feelings ’")));
+        assert!(p.prepare().is_some_and(|r| r.is_match("café feelings ’")));
     }
 }

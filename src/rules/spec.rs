@@ -9,12 +9,11 @@ use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use regex::{Regex, RegexBuilder};
-
-use crate::rules::pattern::Pattern;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::rules::checks::Check;
+use crate::rules::pattern::{self, Pattern};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,10 +102,11 @@ fn bad_pattern(pattern: &str, rule_id: &str, origin: &str, e: &regex::Error) -> 
     Error::Rules { origin: origin.to_string(), message: format!("rule {rule_id}: bad pattern {pattern:?}: {e}") }
 }
 
-/// Every distinct pattern of the file (with its copy for non-ASCII text, see [`Pattern`]), compiled once, on all
-/// cores. Compiling the built-in file's Unicode-aware, case-insensitive patterns is most of the CLI's start-up, and
-/// rules that share a list (the job-word contexts) then share its regexes: a `Regex` clone is a reference count.
-/// Errors wait for the rule that uses the pattern, so they are reported in file order as before.
+/// Every distinct pattern of the file, compiled once, on all cores (the copies [`Pattern`] keeps for non-ASCII text
+/// follow on a background thread). Compiling the built-in file's Unicode-aware, case-insensitive patterns is most
+/// of the CLI's start-up, and rules that share a list (the job-word contexts) then share its regexes: a `Regex`
+/// clone is a reference count. Errors wait for the rule that uses the pattern, so they are reported in file order
+/// as before.
 fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Pattern, regex::Error>> {
     let distinct: HashSet<&str> = rules
         .iter()
@@ -181,5 +181,6 @@ pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<R
             matcher,
         });
     }
+    pattern::prepare_in_background(compiled.into_values().filter_map(|p| p.ok()).collect());
     Ok((spec.version, rules))
 }
