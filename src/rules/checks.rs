@@ -10,7 +10,7 @@ use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
 use crate::extract::Period;
 use crate::rules::pattern::Pattern;
-use crate::rules::spec::compile_regex;
+use crate::rules::spec::compile_pattern;
 
 #[derive(Debug)]
 pub(crate) enum Check {
@@ -26,7 +26,7 @@ impl Check {
             origin: origin.to_string(),
             message: format!("rule {rule_id}: bad params for check {name:?}: {e}"),
         };
-        let re = |p: &str| compile_regex(p, rule_id, origin);
+        let re = |p: &str| compile_pattern(p, rule_id, origin);
         Ok(match name {
             "free-email-recruiter" => {
                 let p: FreeEmailParams = params.try_into().map_err(bad)?;
@@ -54,6 +54,15 @@ impl Check {
                 });
             }
         })
+    }
+
+    /// The pattern a check reads the whole text with, if it has one.
+    pub fn context(&self) -> Option<&Pattern> {
+        match self {
+            Check::FreeEmailRecruiter(c) => Some(&c.context),
+            Check::UnrealisticPay(c) => Some(&c.context),
+            Check::LinkHosts(_) | Check::VaguePosting(_) => None,
+        }
     }
 
     pub fn run(&self, doc: &Document) -> Vec<Evidence> {

@@ -15,29 +15,25 @@
 
 use std::sync::{Arc, OnceLock};
 
-use regex::{Match, Regex};
-
-type Build = fn(&str) -> Result<Regex, regex::Error>;
+use regex::{Match, Regex, RegexBuilder};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     exact: Regex,
-    build: Build,
     /// The pattern without `\b`/`\B`, shared by clones (rules share the job-word lists): unset until compiled,
     /// then `None` when the pattern has no word boundary or its copy would not compile.
     relaxed: Arc<OnceLock<Option<Regex>>>,
 }
 
 impl Pattern {
-    pub fn new(exact: Regex, build: Build) -> Self {
-        Pattern { exact, build, relaxed: Arc::default() }
+    /// Case-insensitive and Unicode-aware, and bounded in size so a hostile rules file cannot blow up memory.
+    pub fn new(pattern: &str) -> Result<Self, regex::Error> {
+        Ok(Pattern { exact: regex(pattern)?, relaxed: Arc::default() })
     }
 
     /// Compile the copy (once; later calls return it).
     fn prepare(&self) -> Option<&Regex> {
-        self.relaxed
-            .get_or_init(|| without_word_boundaries(self.exact.as_str()).and_then(|p| (self.build)(&p).ok()))
-            .as_ref()
+        self.relaxed.get_or_init(|| without_word_boundaries(self.exact.as_str()).and_then(|p| regex(&p).ok())).as_ref()
     }
 
     /// False when the pattern certainly does not match `text`. Until the copy is ready, anything may match.
@@ -52,6 +48,10 @@ impl Pattern {
     pub fn find_iter<'t>(&self, text: &'t str) -> impl Iterator<Item = Match<'t>> {
         self.may_match(text).then(|| self.exact.find_iter(text)).into_iter().flatten()
     }
+}
+
+fn regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern).case_insensitive(true).size_limit(4 << 20).build()
 }
 
 /// Compile the copies of `patterns` on a thread of their own; results are the same before and after.
@@ -96,10 +96,7 @@ mod tests {
     use super::*;
 
     fn pattern(p: &str) -> Pattern {
-        fn build(p: &str) -> Result<Regex, regex::Error> {
-            regex::RegexBuilder::new(p).case_insensitive(true).build()
-        }
-        let pattern = Pattern::new(build(p).expect("compiles"), build);
+        let pattern = Pattern::new(p).expect("compiles");
         pattern.prepare();
         pattern
     }
@@ -116,8 +113,7 @@ mod tests {
 
     #[test]
     fn before_its_copy_is_ready_a_pattern_still_matches_exactly() {
-        let build = |p: &str| regex::RegexBuilder::new(p).build();
-        let p = Pattern::new(build(r"\bfee\b").expect("compiles"), build);
+        let p = Pattern::new(r"\bfee\b").expect("compiles");
         assert!(p.relaxed.get().is_none());
         assert_eq!(p.find_iter("’ a fee, coffee").map(|m| m.start()).collect::<Vec<_>>(), vec![6]);
         assert!(p.prepare().is_some() && p.is_match("’ fee") && !p.is_match("’ coffee"));

@@ -8,7 +8,6 @@
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
-use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -84,18 +83,8 @@ pub(crate) struct Rule {
     pub matcher: Matcher,
 }
 
-/// Patterns are case-insensitive and Unicode-aware, and bounded in size so a hostile rules file cannot blow up
-/// memory.
-pub(crate) fn compile_regex(pattern: &str, rule_id: &str, origin: &str) -> Result<Pattern> {
-    build_pattern(pattern).map_err(|e| bad_pattern(pattern, rule_id, origin, &e))
-}
-
-fn build_pattern(pattern: &str) -> std::result::Result<Pattern, regex::Error> {
-    Ok(Pattern::new(build_regex(pattern)?, build_regex))
-}
-
-fn build_regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
-    RegexBuilder::new(pattern).case_insensitive(true).size_limit(4 << 20).build()
+pub(crate) fn compile_pattern(pattern: &str, rule_id: &str, origin: &str) -> Result<Pattern> {
+    Pattern::new(pattern).map_err(|e| bad_pattern(pattern, rule_id, origin, &e))
 }
 
 fn bad_pattern(pattern: &str, rule_id: &str, origin: &str, e: &regex::Error) -> Error {
@@ -114,7 +103,7 @@ fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Pat
         .flatten()
         .map(String::as_str)
         .collect();
-    distinct.into_par_iter().map(|p| (p, build_pattern(p))).collect()
+    distinct.into_par_iter().map(|p| (p, Pattern::new(p))).collect()
 }
 
 pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<Rule>)> {
@@ -181,6 +170,11 @@ pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<R
             matcher,
         });
     }
-    pattern::prepare_in_background(compiled.into_values().filter_map(|p| p.ok()).collect());
+    let mut every: Vec<Pattern> = compiled.into_values().filter_map(|p| p.ok()).collect();
+    every.extend(rules.iter().filter_map(|r| match &r.matcher {
+        Matcher::Check(check) => check.context().cloned(),
+        Matcher::Patterns { .. } => None,
+    }));
+    pattern::prepare_in_background(every);
     Ok((spec.version, rules))
 }
