@@ -12,6 +12,8 @@ use linkify::{LinkFinder, LinkKind};
 use regex::Regex;
 use serde::Serialize;
 
+use crate::pattern::{Haystack, Pattern};
+
 /// A found entity: its kind-specific value and where it is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Span<T> {
@@ -193,8 +195,8 @@ fn looks_like_date_or_money(text: &str, start: usize) -> bool {
     text[..start].chars().next_back().is_some_and(|c| matches!(c, '$' | '€' | '£' | '₹' | '/' | '-' | '.'))
 }
 
-static MONEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+static MONEY: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::prepared(
         r"(?ix)
         (?: (?P<sym>[$€£₹₦]|\b(?:usd|eur|gbp|inr|rs\.?|ngn|aed|php|usdt|aud|cad|sgd|a\$|c\$))\s?
             (?P<a1>\d{1,3}(?:,\d{3})+|\d+)(?P<d1>\.\d{1,2})?(?P<k1>k\b)?
@@ -228,7 +230,8 @@ static PERIOD_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
 /// Money amounts with currency and, when written right after them, the period ("$300/day", "£50 per task",
 /// "5,000 dollars weekly", "$40-$60 an hour").
 fn money(text: &str) -> Vec<Span<Money>> {
-    MONEY
+    let Some(money) = MONEY.regex_for(&Haystack::new(text)) else { return Vec::new() };
+    money
         .captures_iter(text)
         .filter_map(|c| {
             let whole = c.get(0)?;

@@ -25,6 +25,7 @@ pub mod input;
 pub mod llm;
 pub mod model;
 pub mod normalize;
+mod pattern;
 pub mod redact;
 pub mod rules;
 pub mod score;

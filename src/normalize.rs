@@ -10,7 +10,9 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+
+use crate::pattern::{Haystack, Pattern};
 
 /// Raw input accepted per document. Anything longer is cut before HTML conversion, so a 50 MB paste costs the same
 /// as a 4 MB one.
@@ -57,7 +59,13 @@ pub fn clean(raw: &str) -> Cleaned {
     } else {
         html_escape::decode_html_entities(&without_controls).into_owned()
     };
-    let visible: String = plain.chars().filter(|c| !is_invisible(*c)).nfkc().collect();
+    let visible: String = plain.chars().filter(|c| !is_invisible(*c)).collect();
+    // Most text is already in NFKC (curly quotes and bullets are), and the quick check is several times cheaper
+    // than normalising.
+    let visible = match is_nfkc_quick(visible.chars()) {
+        IsNormalized::Yes => visible,
+        IsNormalized::No | IsNormalized::Maybe => visible.nfkc().collect(),
+    };
     let unglued = unglue(&visible);
     Cleaned { text: fold_whitespace(&unglued), notes }
 }
@@ -177,11 +185,15 @@ fn strip_tags(html: &str) -> String {
 /// A sentence end glued to a capitalised word, or a lower-case word glued to one ("aestheticLoves"), becomes a
 /// line break. The lower-case run must start a word and be 4+ letters so brand names (LinkedIn, iPhone, eBay,
 /// JavaScript) stay whole.
-static GLUED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(\b[a-z]{4,}|[a-z0-9)%][.!?;]\)?|[a-z]\))([A-Z][a-z])").expect("static regex"));
+static GLUED: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::prepared(r"(\b[a-z]{4,}|[a-z0-9)%][.!?;]\)?|[a-z]\))([A-Z][a-z])").expect("static regex")
+});
 
 fn unglue(text: &str) -> String {
-    GLUED.replace_all(text, "${1}\n${2}").into_owned()
+    match GLUED.regex_for(&Haystack::new(text)) {
+        Some(glued) => glued.replace_all(text, "${1}\n${2}").into_owned(),
+        None => text.to_string(),
+    }
 }
 
 /// Runs of spaces and tabs become one space, lines are trimmed, and blank lines collapse to one.

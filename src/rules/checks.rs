@@ -9,7 +9,7 @@ use crate::analysis::Evidence;
 use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
 use crate::extract::Period;
-use crate::rules::pattern::Pattern;
+use crate::pattern::{Haystack, Pattern};
 use crate::rules::spec::compile_pattern;
 
 #[derive(Debug)]
@@ -65,10 +65,11 @@ impl Check {
         }
     }
 
-    pub fn run(&self, doc: &Document) -> Vec<Evidence> {
+    /// `text` is `doc.text`, read once for the patterns.
+    pub fn run(&self, doc: &Document, text: &Haystack) -> Vec<Evidence> {
         match self {
-            Check::FreeEmailRecruiter(c) => c.run(doc),
-            Check::UnrealisticPay(c) => c.run(doc),
+            Check::FreeEmailRecruiter(c) => c.run(doc, text),
+            Check::UnrealisticPay(c) => c.run(doc, text),
             Check::LinkHosts(c) => c.run(doc),
             Check::VaguePosting(c) => c.run(doc),
         }
@@ -95,8 +96,8 @@ pub(crate) struct FreeEmailRecruiter {
 }
 
 impl FreeEmailRecruiter {
-    fn run(&self, doc: &Document) -> Vec<Evidence> {
-        if !self.context.is_match(&doc.text) {
+    fn run(&self, doc: &Document, text: &Haystack) -> Vec<Evidence> {
+        if !self.context.is_match(text) {
             return Vec::new();
         }
         doc.entities
@@ -127,8 +128,8 @@ pub(crate) struct UnrealisticPay {
 }
 
 impl UnrealisticPay {
-    fn run(&self, doc: &Document) -> Vec<Evidence> {
-        if !self.context.is_match(&doc.text) {
+    fn run(&self, doc: &Document, text: &Haystack) -> Vec<Evidence> {
+        if !self.context.is_match(text) {
             return Vec::new();
         }
         let p = &self.params;

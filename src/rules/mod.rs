@@ -6,7 +6,6 @@
 //! ("we never charge a fee" is not an upfront fee); code checks handle what phrases cannot.
 
 mod checks;
-mod pattern;
 mod spec;
 
 use std::path::Path;
@@ -14,7 +13,7 @@ use std::path::Path;
 use crate::analysis::{Evidence, Flag};
 use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
-use pattern::Pattern;
+use crate::pattern::{Haystack, Pattern};
 use spec::{Matcher, Rule};
 pub use spec::{RuleMeta, Scope};
 
@@ -62,6 +61,7 @@ impl RuleSet {
 
     /// The flags that fire on `doc`, strongest first.
     pub fn evaluate(&self, doc: &Document) -> Vec<Flag> {
+        let text = Haystack::new(&doc.text);
         let mut flags: Vec<Flag> = self
             .rules
             .iter()
@@ -73,9 +73,9 @@ impl RuleSet {
             .filter_map(|rule| {
                 let mut evidence = match &rule.matcher {
                     Matcher::Patterns { patterns, unless, unless_anywhere, context } => {
-                        match_patterns(&doc.text, patterns, unless, unless_anywhere, context)
+                        match_patterns(&text, patterns, unless, unless_anywhere, context)
                     }
-                    Matcher::Check(check) => check.run(doc),
+                    Matcher::Check(check) => check.run(doc, &text),
                 };
                 tidy(&mut evidence, &doc.text);
                 (!evidence.is_empty()).then(|| Flag {
@@ -93,26 +93,27 @@ impl RuleSet {
 }
 
 fn match_patterns(
-    text: &str,
+    hay: &Haystack,
     patterns: &[Pattern],
     unless: &[Pattern],
     unless_anywhere: &[Pattern],
     context: &[Pattern],
 ) -> Vec<Evidence> {
-    if unless_anywhere.iter().any(|r| r.is_match(text)) {
+    if unless_anywhere.iter().any(|r| r.is_match(hay)) {
         return Vec::new();
     }
-    if !context.is_empty() && !context.iter().any(|r| r.is_match(text)) {
+    if !context.is_empty() && !context.iter().any(|r| r.is_match(hay)) {
         return Vec::new();
     }
+    let text = hay.as_str();
     let mut evidence = Vec::new();
     for pattern in patterns {
-        for m in pattern.find_iter(text) {
+        for m in pattern.find_iter(hay) {
             if m.is_empty() {
                 continue;
             }
-            let sentence = &text[sentence_around(text, m.start(), m.end())];
-            if unless.iter().any(|r| r.is_match(sentence)) {
+            let sentence = Haystack::new(&text[sentence_around(text, m.start(), m.end())]);
+            if unless.iter().any(|r| r.is_match(&sentence)) {
                 continue;
             }
             evidence.push(Evidence { start: m.start(), end: m.end(), snippet: m.as_str().to_string() });

@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::pattern::{self, Pattern};
 use crate::rules::checks::Check;
-use crate::rules::pattern::{self, Pattern};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +84,7 @@ pub(crate) struct Rule {
 }
 
 pub(crate) fn compile_pattern(pattern: &str, rule_id: &str, origin: &str) -> Result<Pattern> {
-    Pattern::new(pattern).map_err(|e| bad_pattern(pattern, rule_id, origin, &e))
+    Pattern::case_insensitive(pattern).map_err(|e| bad_pattern(pattern, rule_id, origin, &e))
 }
 
 fn bad_pattern(pattern: &str, rule_id: &str, origin: &str, e: &regex::Error) -> Error {
@@ -103,7 +103,7 @@ fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Pat
         .flatten()
         .map(String::as_str)
         .collect();
-    distinct.into_par_iter().map(|p| (p, Pattern::new(p))).collect()
+    distinct.into_par_iter().map(|p| (p, Pattern::case_insensitive(p))).collect()
 }
 
 pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<Rule>)> {
