@@ -98,7 +98,8 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
          128-token window and the `[PAD]` tokens after a shorter text come from the encoder's `tokenizer.json`; the \
          n-grams read the same window. A head trained on whole texts instead did no better on postings and worse on \
          chat messages (see `src/model/features.rs`).\n\
-         3. Features: embedding, one indicator per rule flag, and document facts (posting or message, company \
+         3. Features: embedding, one indicator per rule flag that fires in folds 1-4 ({rules_read} of {rules_all} \
+         rules; the others still count through the rules score below and step 5's evidence), and document facts (posting or message, company \
          profile, logo, remote, length, contact counts, rules score), standardised on folds 1-4; and, for \
          structured postings, {fields} 0/1 indicators of what the short fields say: which fields are filled in, the \
          logo/remote/questions flags, the industry, function, employment type, experience and education values, and \
@@ -112,6 +113,8 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str) -> 
         dim = opts.dim,
         seed = opts.seed,
         fields = r.field_features,
+        rules_read = r.rule_features.0,
+        rules_all = r.rule_features.1,
         min_count = redflag::model::fields::MIN_COUNT,
         emphasis = r.emscad_emphasis,
         shipped_split = if r.shipped_on_all_folds {
@@ -233,6 +236,7 @@ mod tests {
             shipped_on_all_folds,
             emscad_emphasis: 3.0,
             field_features: 900,
+            rule_features: (18, 19),
             crossval: Metrics::default(),
             crossval_by_family: Vec::new(),
         };

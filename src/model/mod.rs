@@ -265,6 +265,43 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_the_shipped_model_reads_fired_in_its_training_data() {
+        // A rule column that never varied in training is standardised by the 1e-3 floor, so its first real firing
+        // feeds the head an input of 1,000: the model once scored a "no interview" posting 0.03 that way.
+        let model = LocalModel::builtin().expect("model");
+        let first_rule = model.config.dim;
+        for (j, id) in model.config.rule_ids.iter().enumerate() {
+            assert!(model.std[first_rule + j] > 1e-3, "{id} never fired in training, yet the model reads it");
+        }
+    }
+
+    #[test]
+    fn a_flag_the_model_has_no_indicator_for_still_raises_the_score() {
+        // Through the rules score and flag count among the document facts, and the calibrated evidence.
+        let model = LocalModel::builtin().expect("model");
+        let rules = crate::rules::RuleSet::builtin().expect("rules");
+        let unread: Vec<_> = rules.rules().filter(|r| !model.config.rule_ids.contains(&r.id)).collect();
+        assert!(!unread.is_empty(), "every rule fires in the corpora now; pick another check");
+        let doc = crate::document::Document::from_input(&crate::Input::text(
+            "Hi! Customer service role, remote. Reply here and we will set up your start date.",
+        ))
+        .expect("doc");
+        let without = model.score(&doc, &[]).expect("score");
+        for rule in unread {
+            let flag = crate::analysis::Flag {
+                id: rule.id.clone(),
+                title: rule.title.clone(),
+                explanation: rule.explanation.clone(),
+                weight: rule.weight,
+                evidence: Vec::new(),
+            };
+            let flags = [flag];
+            let with = model.score(&doc, &flags).expect("score");
+            assert!(with > without, "{}: {with} <= {without}", rule.id);
+        }
+    }
+
+    #[test]
     fn the_model_alone_is_never_surer_than_its_cap_and_strong_flags_outweigh_it() {
         let platt = Platt { a: 1.0, b: 0.0 };
         let floor = 1.0 / (1.0 + MODEL_LOG_ODDS_CAP.exp());

@@ -87,6 +87,8 @@ pub struct TrainReport {
     pub shipped_on_all_folds: bool,
     /// Field-token indicators the model reads ([`fields`]).
     pub field_features: usize,
+    /// Rule flags the model reads as indicators (those that fire in folds 1-4), of all rules.
+    pub rule_features: (usize, usize),
     /// The extra weight EMSCAD's cells had in the loss.
     pub emscad_emphasis: f32,
     /// Out-of-fold predictions on folds 1-4, each fold calibrated by the others (the band is the shipped one).
@@ -144,7 +146,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         .map_err(|e| e.to_string())
         .and_then(|json| IdTokenizer::from_bytes(&json))
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", tokenizer_path.display()))?;
-    let rule_ids: Vec<String> = rules.rules().map(|r| r.id.clone()).collect();
+    let all_rule_ids: Vec<String> = rules.rules().map(|r| r.id.clone()).collect();
 
     let views: Vec<(Example, bool)> = examples
         .into_iter()
@@ -154,19 +156,20 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         })
         .collect();
     progress.stage("featurising", views.len() as u64);
-    let rows: Vec<Row> = views
+    let mut rows: Vec<Row> = views
         .into_par_iter()
         .filter_map(|(example, other_view)| {
             let doc = Document::from_input(&example.input).ok()?;
             let flags = rules.evaluate(&doc);
             let tokens = features::token_ids(&tokenizer, &doc);
-            let rule_meta = features::rule_and_meta(&doc, &flags, &rule_ids);
+            let rule_meta = features::rule_and_meta(&doc, &flags, &all_rule_ids);
             let fields = fields::tokens(&doc);
             let evidence = crate::score::rule_evidence(&flags);
             progress.advance(1);
             Some(Row { example, tokens, rule_meta, fields, other_view, evidence })
         })
         .collect();
+    let rule_ids = keep_rules_that_fire(&mut rows, &all_rule_ids);
     export_splits(&opts.work, &rows)?;
 
     let vocab = table.len() / opts.dim;
@@ -328,9 +331,30 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         shipped_on_all_folds: opts.ship_test_fold,
         emscad_emphasis: EMSCAD_EMPHASIS,
         field_features: field_index.len(),
+        rule_features: (config.rule_ids.len(), all_rule_ids.len()),
         crossval,
         crossval_by_family,
     })
+}
+
+/// The rules whose flag fires in at least one row of folds 1-4, in file order; their indicators stay in each row's
+/// `rule_meta` and the others' are dropped. A rule that never fires there gives the head nothing to learn, and
+/// standardising its constant column (std clamped at 1e-3) would turn its first real firing into an input of 1,000.
+/// Such a rule (a new one, or a script the corpora lack) still counts through the rules score among the document
+/// facts and its weight in the calibrated score's naive-Bayes evidence.
+fn keep_rules_that_fire(rows: &mut [Row], all_rule_ids: &[String]) -> Vec<String> {
+    let fires: Vec<bool> = (0..all_rule_ids.len())
+        .map(|j| rows.iter().any(|r| r.example.split != Split::Test && r.rule_meta[j] != 0.0))
+        .collect();
+    for r in rows.iter_mut() {
+        let mut column = 0;
+        r.rule_meta.retain(|_| {
+            let keep = fires.get(column).is_none_or(|&f| f);
+            column += 1;
+            keep
+        });
+    }
+    all_rule_ids.iter().zip(&fires).filter(|(_, f)| **f).map(|(id, _)| id.clone()).collect()
 }
 
 /// Every featurised example, from which each fit takes its subset.
@@ -549,4 +573,39 @@ fn export_splits(work: &Path, rows: &[Row]) -> anyhow::Result<()> {
         w.flush()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Input;
+
+    fn row(split: Split, rule_meta: Vec<f32>) -> Row {
+        let example = Example {
+            id: "x".into(),
+            family: Family::Emscad,
+            source: "emscad".into(),
+            scam: false,
+            input: Input::Text("text".into()),
+            group: "g".into(),
+            fold: 0,
+            split,
+            other_view: None,
+        };
+        Row { example, tokens: Vec::new(), rule_meta, fields: Vec::new(), other_view: false, evidence: 0.0 }
+    }
+
+    #[test]
+    fn only_rules_that_fire_outside_the_test_fold_become_features() {
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        // Three rule indicators, then two document facts that always stay.
+        let mut rows = vec![
+            row(Split::Train, vec![1.0, 0.0, 0.0, 0.5, 7.0]),
+            row(Split::Validation, vec![0.0, 0.0, 0.0, 0.25, 3.0]),
+            row(Split::Test, vec![0.0, 1.0, 0.0, 0.0, 1.0]),
+        ];
+        assert_eq!(keep_rules_that_fire(&mut rows, &ids), vec!["a".to_string()]);
+        let kept: Vec<Vec<f32>> = rows.into_iter().map(|r| r.rule_meta).collect();
+        assert_eq!(kept, vec![vec![1.0, 0.5, 7.0], vec![0.0, 0.25, 3.0], vec![0.0, 0.0, 1.0]]);
+    }
 }

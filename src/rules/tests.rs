@@ -247,6 +247,8 @@ const CASES: &[Cases] = &[
             ("To set up your salary, send us your full name, SSN and bank account details today.", Some("SSN")),
             ("Please upload a photo of your driver's license before the interview.", Some("driver's license")),
             ("Kindly provide your debit card number and CVV so we can ship your work equipment.", Some("debit card")),
+            // Onboarding by reply, not through the employer's systems.
+            ("To finalize onboarding before Monday, please reply with your full SSN and DOB.", Some("SSN")),
         ],
         quiet: &[
             "Scan both sides of the form and upload it to the job portal.",
@@ -257,6 +259,36 @@ const CASES: &[Cases] = &[
             "We will never ask you to share your password or bank details by e-mail during hiring.",
             "New employees are required to provide a Social Security number for payroll on the first day.",
             "Send me your id and password for the wifi, I forgot it",
+            "Please complete your onboarding tasks in Workday, including your SSN and direct deposit.",
+            "As part of onboarding, payroll will ask you to provide your bank account details.",
+        ],
+    },
+    Cases {
+        rule: "wrong-number-pivot",
+        fires: &[(
+            "Oh I'm so sorry, wrong number! By the way, are you working? My company is hiring, I can introduce you if you want.",
+            Some("sorry, wrong number! By the way, are you working? My company is hiring"),
+        )],
+        quiet: &[
+            "Sorry, wrong number! Good luck with your job interview tomorrow though.",
+            "You have the wrong number, this is a dental office. We are hiring a receptionist, though: see our website.",
+        ],
+    },
+    Cases {
+        rule: "code-request",
+        fires: &[
+            (
+                "Our system sent a 6-digit verification code to your phone. Can you share it with me here?",
+                Some("verification code to your phone. Can you share it with me"),
+            ),
+            ("Please text me the code you just received so I can register you.", Some("text me the code")),
+            ("Send us your WhatsApp code to activate your recruiter account.", Some("Send us your WhatsApp code")),
+        ],
+        quiet: &[
+            "Your verification code is 482913. Never share this code with anyone.",
+            "Enter the 6-digit code we sent to your phone to finish signing in.",
+            "Your delivery code is 4821; share it with the driver at the door.",
+            "We'll send you the code by e-mail once your account is approved.",
         ],
     },
     Cases {

@@ -17,7 +17,7 @@ const LEGIT: &str = "Warehouse Associate (Full-time, Leeds)\n\nAcme Logistics ru
                      provide training\n\nPay: £11.50 per hour, 37.5 hours per week, pension and 28 days \
                      holiday.\nApply on our careers page at acme.co.uk/careers. Interviews are held in person at \
                      the Leeds site.";
-const UNCERTAIN: &str = "Work from home opportunity. Flexible hours. Contact us for more info.";
+const UNCERTAIN: &str = "Flexible hours, work from home. Message me for details.";
 /// Every rule-heavy scam shape at once: the longest realistic analysis.
 const LONG_SCAM: &str = "Hi dear 😊 I am Sophia, HR assistant at Nova Digital Marketing. We got your number \
                          from a job site and you have been selected for a part-time remote position. No \
