@@ -195,12 +195,14 @@ fn looks_like_date_or_money(text: &str, start: usize) -> bool {
     text[..start].chars().next_back().is_some_and(|c| matches!(c, '$' | '€' | '£' | '₹' | '/' | '-' | '.'))
 }
 
+/// An amount with its currency, never across a line break (so text can be searched line by line; see
+/// `crate::pattern`).
 static MONEY: LazyLock<Pattern> = LazyLock::new(|| {
     Pattern::prepared(
         r"(?ix)
-        (?: (?P<sym>[$€£₹₦]|\b(?:usd|eur|gbp|inr|rs\.?|ngn|aed|php|usdt|aud|cad|sgd|a\$|c\$))\s?
+        (?: (?P<sym>[$€£₹₦]|\b(?:usd|eur|gbp|inr|rs\.?|ngn|aed|php|usdt|aud|cad|sgd|a\$|c\$))[\ \t]?
             (?P<a1>\d{1,3}(?:,\d{3})+|\d+)(?P<d1>\.\d{1,2})?(?P<k1>k\b)?
-          | (?P<a2>\d{1,3}(?:,\d{3})+|\d+)(?P<d2>\.\d{1,2})?(?P<k2>k)?\s?
+          | (?P<a2>\d{1,3}(?:,\d{3})+|\d+)(?P<d2>\.\d{1,2})?(?P<k2>k)?[\ \t]?
             (?P<word>usd|dollars?|bucks|eur|euros?|gbp|pounds?|inr|rs|rupees?|naira|usdt|aed|dirhams?|aud|cad|sgd)\b
         )",
     )
@@ -230,11 +232,13 @@ static PERIOD_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
 /// Money amounts with currency and, when written right after them, the period ("$300/day", "£50 per task",
 /// "5,000 dollars weekly", "$40-$60 an hour").
 fn money(text: &str) -> Vec<Span<Money>> {
-    let Some(money) = MONEY.regex_for(&Haystack::new(text)) else { return Vec::new() };
-    money
-        .captures_iter(text)
-        .filter_map(|c| {
+    let hay = Haystack::new(text);
+    MONEY
+        .pieces(&hay)
+        .flat_map(|(offset, piece, money)| money.captures_iter(piece).map(move |c| (offset, c)))
+        .filter_map(|(offset, c)| {
             let whole = c.get(0)?;
+            let (start, end) = (offset + whole.start(), offset + whole.end());
             let (digits, decimals, thousands) = match c.name("a1") {
                 Some(a) => (a.as_str(), c.name("d1"), c.name("k1").is_some()),
                 None => (c.name("a2")?.as_str(), c.name("d2"), c.name("k2").is_some()),
@@ -248,20 +252,20 @@ fn money(text: &str) -> Vec<Span<Money>> {
             }
             let marker = c.name("sym").or_else(|| c.name("word")).map(|m| m.as_str().to_lowercase())?;
             let currency = currency_code(&marker);
-            let after = crate::normalize::truncate_at_char_boundary(&text[whole.end()..], 40);
+            let after = crate::normalize::truncate_at_char_boundary(&text[end..], 40);
             let mut period = PERIOD.captures(after).map_or(Period::Unspecified, |p| {
                 period_of(p.name("unit").or_else(|| p.name("adverb")).map_or("", |m| m.as_str()))
             });
             if period == Period::Unspecified {
                 // "Daily salary 200-800 USD": the period can also come first.
-                let before = &text[..whole.start()];
+                let before = &text[..start];
                 let from = before.len().saturating_sub(40);
                 let from = (from..=before.len()).find(|&i| before.is_char_boundary(i)).unwrap_or(before.len());
                 if let Some(p) = PERIOD_BEFORE.captures(&before[from..]) {
                     period = period_of(&p["adverb"]);
                 }
             }
-            Some(Span { start: whole.start(), end: whole.end(), value: Money { amount, currency, period } })
+            Some(Span { start, end, value: Money { amount, currency, period } })
         })
         .collect()
 }
@@ -341,6 +345,15 @@ mod tests {
                 (800.0, "USD", Period::Day),
             ]
         );
+    }
+
+    #[test]
+    fn money_is_found_line_by_line_in_text_with_accented_words() {
+        // Accented text is searched in runs of lines (see `crate::pattern`); offsets stay those of the whole text.
+        let text = "Posición: asistente\nPay: $ 300/day\nBono: 50 euros\nTotal: 7\nUSD";
+        let e = Entities::extract(text);
+        let got: Vec<_> = e.money.iter().map(|m| (&text[m.start..m.end], m.value.amount, m.value.period)).collect();
+        assert_eq!(got, [("$ 300", 300.0, Period::Day), ("50 euros", 50.0, Period::Unspecified)]);
     }
 
     #[test]

@@ -190,10 +190,7 @@ static GLUED: LazyLock<Pattern> = LazyLock::new(|| {
 });
 
 fn unglue(text: &str) -> String {
-    match GLUED.regex_for(&Haystack::new(text)) {
-        Some(glued) => glued.replace_all(text, "${1}\n${2}").into_owned(),
-        None => text.to_string(),
-    }
+    GLUED.replace_all(&Haystack::new(text), "${1}\n${2}").into_owned()
 }
 
 /// Runs of spaces and tabs become one space, lines are trimmed, and blank lines collapse to one.

@@ -14,22 +14,35 @@
 //!   pattern does and runs on the DFA on any text. On text with non-ASCII letters it answers "no match" fast, and
 //!   the exact pattern runs only where the copy matched.
 //!
-//! ASCII text needs neither: the exact pattern is fast there already. The copies are rewritten on the regex
+//! Text with non-ASCII letters ("résumé", a Spanish message) is searched in runs of lines when no match of the
+//! pattern can cross a line or be empty (most rules; checked on the pattern's HIR): runs of lines whose word
+//! characters are all ASCII take the ASCII copy, and only the lines with such letters take the exact pattern.
+//!
+//! ASCII text needs no copy: the exact pattern is fast there already. The copies are rewritten on the regex
 //! crate's own syntax tree (regex-syntax), not on the pattern's text, so escapes and classes cannot be misread.
 //! Compiling them costs about as much as the patterns themselves, more than a single check saves, so the rules'
 //! copies are compiled on a background thread ([`prepare_in_background`]) and used once ready: a one-shot CLI
 //! check never waits for them, and a batch, the desktop app or the bridge gets them within a fraction of a second.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
-use regex::{Match, Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder};
 use regex_syntax::ast::{self, AssertionKind, Ast};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// A text to search, with what its characters allow (worked out once, then shared by every pattern).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Haystack<'t> {
     text: &'t str,
     kind: TextKind,
+    /// The whole text as one run.
+    whole: (Range<usize>, TextKind),
+    /// For `Unicode` text: runs of whole lines, each run of one kind, so that only the lines with non-ASCII
+    /// letters take the slow path. Worked out on first use.
+    segments: OnceCell<Vec<(Range<usize>, TextKind)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,20 +53,47 @@ enum TextKind {
     Unicode,
 }
 
-impl<'t> Haystack<'t> {
-    pub fn new(text: &'t str) -> Self {
-        let kind = if text.is_ascii() {
+impl TextKind {
+    fn of(text: &str) -> Self {
+        if text.is_ascii() {
             TextKind::Ascii
         } else if text.chars().any(|c| !c.is_ascii() && is_word_character(c)) {
             TextKind::Unicode
         } else {
             TextKind::AsciiWords
-        };
-        Haystack { text, kind }
+        }
+    }
+}
+
+impl<'t> Haystack<'t> {
+    pub fn new(text: &'t str) -> Self {
+        let kind = TextKind::of(text);
+        Haystack { text, kind, whole: (0..text.len(), kind), segments: OnceCell::new() }
     }
 
     pub fn as_str(&self) -> &'t str {
         self.text
+    }
+
+    /// Consecutive lines (with their line breaks) grouped by whether they hold a non-ASCII word character.
+    fn segments(&self) -> &[(Range<usize>, TextKind)] {
+        self.segments.get_or_init(|| {
+            let mut segments: Vec<(Range<usize>, TextKind)> = Vec::new();
+            let mut start = 0;
+            for line in self.text.split_inclusive('\n') {
+                let kind = match TextKind::of(line) {
+                    TextKind::Unicode => TextKind::Unicode,
+                    TextKind::Ascii | TextKind::AsciiWords => TextKind::AsciiWords,
+                };
+                let end = start + line.len();
+                match segments.last_mut() {
+                    Some((range, last)) if *last == kind => range.end = end,
+                    _ => segments.push((start..end, kind)),
+                }
+                start = end;
+            }
+            segments
+        })
     }
 }
 
@@ -76,6 +116,8 @@ pub(crate) struct Pattern {
 struct Copies {
     ascii_boundaries: Option<Regex>,
     no_boundaries: Option<Regex>,
+    /// Every match lies inside one line and none is empty, so a text can be searched line by line.
+    line_local: bool,
 }
 
 impl Pattern {
@@ -104,30 +146,95 @@ impl Pattern {
                 ast::print::Printer::new().print(&ast, &mut rewritten).ok()?;
                 build(&rewritten, self.case_insensitive).ok()
             };
-            Copies { ascii_boundaries: copy(ascii_only), no_boundaries: copy(|_| Ast::empty(ast::Span::splat(POS))) }
+            let line_local = regex_syntax::ParserBuilder::new()
+                .case_insensitive(self.case_insensitive)
+                .build()
+                .parse(self.exact.as_str())
+                .is_ok_and(|hir| is_line_local(&hir));
+            Copies {
+                ascii_boundaries: copy(ascii_only),
+                no_boundaries: copy(|_| Ast::empty(ast::Span::splat(POS))),
+                line_local,
+            }
         })
     }
 
-    /// The regex that finds exactly this pattern's matches in `hay`, or `None` when it certainly has none. Until the
-    /// copies are ready, the exact pattern.
-    pub fn regex_for(&self, hay: &Haystack) -> Option<&Regex> {
-        let Some(copies) = self.copies.get().filter(|_| hay.kind != TextKind::Ascii) else {
+    /// The regex that finds exactly this pattern's matches in `text` of this kind, or `None` when it certainly has
+    /// none. Until the copies are ready, the exact pattern.
+    fn regex_for(&self, text: &str, kind: TextKind) -> Option<&Regex> {
+        let Some(copies) = self.copies.get().filter(|_| kind != TextKind::Ascii) else {
             return Some(&self.exact);
         };
         match (&copies.ascii_boundaries, &copies.no_boundaries) {
-            (Some(ascii), _) if hay.kind == TextKind::AsciiWords => Some(ascii),
-            (_, Some(relaxed)) if !relaxed.is_match(hay.text) => None,
+            (Some(ascii), _) if kind == TextKind::AsciiWords => Some(ascii),
+            (_, Some(relaxed)) if !relaxed.is_match(text) => None,
             _ => Some(&self.exact),
         }
     }
 
-    pub fn is_match(&self, hay: &Haystack) -> bool {
-        self.regex_for(hay).is_some_and(|r| r.is_match(hay.text))
+    /// How to cut `hay` for searching: whole, or, when it has non-ASCII letters and no match can cross a line, in
+    /// runs of lines, so that only the lines holding such letters take the slow exact path.
+    fn runs<'h>(&self, hay: &'h Haystack) -> &'h [(Range<usize>, TextKind)] {
+        let line_local = self.copies.get().is_some_and(|c| c.line_local);
+        if line_local && hay.kind == TextKind::Unicode { hay.segments() } else { std::slice::from_ref(&hay.whole) }
     }
 
-    pub fn find_iter<'t>(&self, hay: &Haystack<'t>) -> impl Iterator<Item = Match<'t>> {
-        let text = hay.text;
-        self.regex_for(hay).map(|r| r.find_iter(text)).into_iter().flatten()
+    /// The pieces of `hay` that may hold a match, each with its offset in `hay` and the regex that is exact for
+    /// it. Searching each piece finds exactly the matches a search of the whole text finds.
+    pub fn pieces<'h>(&'h self, hay: &'h Haystack) -> impl Iterator<Item = (usize, &'h str, &'h Regex)> + 'h {
+        self.runs(hay).iter().filter_map(move |(range, kind)| {
+            let text = &hay.text[range.clone()];
+            self.regex_for(text, *kind).map(|r| (range.start, text, r))
+        })
+    }
+
+    pub fn is_match(&self, hay: &Haystack) -> bool {
+        self.pieces(hay).any(|(_, text, r)| r.is_match(text))
+    }
+
+    /// Byte ranges of the matches in `hay`, leftmost first, as `Regex::find_iter` gives them.
+    pub fn find_iter<'h>(&'h self, hay: &'h Haystack) -> impl Iterator<Item = Range<usize>> + 'h {
+        self.pieces(hay)
+            .flat_map(|(offset, text, r)| r.find_iter(text).map(move |m| m.start() + offset..m.end() + offset))
+    }
+
+    /// `Regex::replace_all` on `hay` (`$1` and the like in `replacement`).
+    pub fn replace_all<'h>(&self, hay: &Haystack<'h>, replacement: &str) -> Cow<'h, str> {
+        if let [(_, kind)] = self.runs(hay) {
+            return self
+                .regex_for(hay.text, *kind)
+                .map_or(Cow::Borrowed(hay.text), |r| r.replace_all(hay.text, replacement));
+        }
+        let mut out = String::with_capacity(hay.text.len() + 16);
+        for (range, kind) in self.runs(hay) {
+            let text = &hay.text[range.clone()];
+            match self.regex_for(text, *kind) {
+                Some(r) => out.push_str(&r.replace_all(text, replacement)),
+                None => out.push_str(text),
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// Whether every match of `hir` lies inside one line and is not empty: it cannot match a line break, has no
+/// start- or end-of-text anchor (line anchors are fine: a line's edges are the same in the line as in the text),
+/// and matches at least one character.
+fn is_line_local(hir: &Hir) -> bool {
+    let props = hir.properties();
+    let anchored = props.look_set().contains(Look::Start) || props.look_set().contains(Look::End);
+    !anchored && props.minimum_len().is_some_and(|n| n > 0) && !can_match_newline(hir)
+}
+
+fn can_match_newline(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(literal) => literal.0.contains(&b'\n'),
+        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().any(|r| r.start() <= '\n' && '\n' <= r.end()),
+        HirKind::Class(Class::Bytes(class)) => class.ranges().iter().any(|r| r.start() <= b'\n' && b'\n' <= r.end()),
+        HirKind::Repetition(rep) => can_match_newline(&rep.sub),
+        HirKind::Capture(cap) => can_match_newline(&cap.sub),
+        HirKind::Concat(hirs) | HirKind::Alternation(hirs) => hirs.iter().any(can_match_newline),
     }
 }
 
@@ -221,14 +328,17 @@ mod tests {
     #[test]
     fn each_kind_of_text_gets_its_engine() {
         let p = Pattern::case_insensitive(r"\bfee\b").expect("compiles");
-        let exact = |r: Option<&Regex>| r.map(|r| r.as_str().to_string());
-        assert_eq!(exact(p.regex_for(&Haystack::new("’ fee"))), Some(r"\bfee\b".into()), "copies not ready yet");
+        let engine = |p: &Pattern, t: &str| {
+            let hay = Haystack::new(t);
+            p.regex_for(hay.text, hay.kind).map(|r| r.as_str().to_string())
+        };
+        assert_eq!(engine(&p, "’ fee"), Some(r"\bfee\b".into()), "copies not ready yet");
         p.prepare();
-        assert_eq!(exact(p.regex_for(&Haystack::new("a fee"))), Some(r"\bfee\b".into()));
-        assert_eq!(exact(p.regex_for(&Haystack::new("’ fee"))), Some(r"(?-u:\b)fee(?-u:\b)".into()));
-        assert_eq!(exact(p.regex_for(&Haystack::new("é fee"))), Some(r"\bfee\b".into()));
-        assert_eq!(exact(p.regex_for(&Haystack::new("é coffee"))), Some(r"\bfee\b".into()), "the relaxed copy matched");
-        assert_eq!(exact(p.regex_for(&Haystack::new("é café"))), None);
+        assert_eq!(engine(&p, "a fee"), Some(r"\bfee\b".into()));
+        assert_eq!(engine(&p, "’ fee"), Some(r"(?-u:\b)fee(?-u:\b)".into()));
+        assert_eq!(engine(&p, "é fee"), Some(r"\bfee\b".into()));
+        assert_eq!(engine(&p, "é coffee"), Some(r"\bfee\b".into()), "the relaxed copy matched");
+        assert_eq!(engine(&p, "é café"), None);
     }
 
     #[test]
@@ -249,10 +359,47 @@ mod tests {
             }
             for (text, want) in &texts {
                 let hay = Haystack::new(text);
-                let found: Vec<&str> = p.find_iter(&hay).map(|m| m.as_str()).collect();
+                let found: Vec<&str> = p.find_iter(&hay).map(|m| &text[m]).collect();
                 assert_eq!(&found, want, "{text:?}");
                 assert_eq!(p.is_match(&hay), !want.is_empty(), "{text:?}");
             }
+        }
+    }
+
+    #[test]
+    fn only_patterns_confined_to_one_line_are_searched_line_by_line() {
+        let local = |p: &str| is_line_local(&regex_syntax::Parser::new().parse(p).expect("parses"));
+        assert!(local(r"\b(?:jobs?|hiring)\b"));
+        assert!(local(r"(?m)^fee[^.!?\n]{0,40}\bpaid$"), "line anchors are the same in a line");
+        assert!(!local(r"pay\s+fee"), "\\s matches a line break");
+        assert!(!local(r"fee[^.]{0,9}paid"), "so does a negated class without \\n");
+        assert!(!local(r"^fee"), "start of text is not start of line");
+        assert!(!local(r"\bx?"), "an empty match");
+    }
+
+    #[test]
+    fn line_by_line_search_finds_what_the_whole_text_search_does() {
+        let text = "Send your résumé and the fee\n’ no fee here, coffee\nfee\nÇalışma fee’ jobs résumé\n\nfee";
+        for p in [r"\b(?:résumé|fee|jobs?)\b", r"\bfee\s+here", r"(?m)^fee$", r"[^\n]fee\b"] {
+            let pattern = Pattern::case_insensitive(p).expect("compiles");
+            pattern.prepare();
+            let hay = Haystack::new(text);
+            assert_eq!(hay.kind, TextKind::Unicode);
+            let exact: Vec<Range<usize>> = pattern.exact.find_iter(text).map(|m| m.range()).collect();
+            assert_eq!(pattern.find_iter(&hay).collect::<Vec<_>>(), exact, "{p}");
+            assert_eq!(pattern.is_match(&hay), !exact.is_empty(), "{p}");
+        }
+        let segments: Vec<TextKind> = Haystack::new(text).segments().iter().map(|s| s.1).collect();
+        assert_eq!(segments, [TextKind::Unicode, TextKind::AsciiWords, TextKind::Unicode, TextKind::AsciiWords]);
+    }
+
+    #[test]
+    fn escaped_spaces_survive_the_rewrite_in_verbose_mode() {
+        let p = Pattern::prepared(r"(?x) \b usd [\ \t]? \d+ \b").expect("compiles");
+        let copies = p.prepare();
+        for copy in [&copies.ascii_boundaries, &copies.no_boundaries] {
+            let copy = copy.as_ref().expect("a copy");
+            assert!(copy.is_match("usd 500") && copy.is_match("usd\t500") && !copy.is_match("usd\n500"), "{copy}");
         }
     }
 }

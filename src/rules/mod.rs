@@ -112,11 +112,11 @@ fn match_patterns(
             if m.is_empty() {
                 continue;
             }
-            let sentence = Haystack::new(&text[sentence_around(text, m.start(), m.end())]);
+            let sentence = Haystack::new(&text[sentence_around(text, m.start, m.end)]);
             if unless.iter().any(|r| r.is_match(&sentence)) {
                 continue;
             }
-            evidence.push(Evidence { start: m.start(), end: m.end(), snippet: m.as_str().to_string() });
+            evidence.push(Evidence { start: m.start, end: m.end, snippet: text[m].to_string() });
         }
     }
     evidence
