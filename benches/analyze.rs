@@ -47,12 +47,21 @@ static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
 
 static RULES_ONLY: LazyLock<Analyzer> = LazyLock::new(|| Analyzer::new(RuleSet::builtin().expect("rules")));
 
+/// One input analysed over and over, after a warm-up run.
+fn bench_one(bencher: divan::Bencher, analyzer: &Analyzer, input: &Input) {
+    analyzer.analyze(input).expect("warm up");
+    bencher.bench(|| analyzer.analyze(divan::black_box(input)).expect("analysis"));
+}
+
+/// `text` cut to the 3 KB the posting benchmarks read.
+fn posting_3kb(text: &str) -> Input {
+    Input::Text(redflag::normalize::truncate_at_char_boundary(text, 3072).to_string())
+}
+
 #[divan::bench]
 fn posting_3kb_rules_and_model(bencher: divan::Bencher) {
     let input = Input::Text(POSTING.clone());
-    let analyzer = &*WITH_MODEL;
-    analyzer.analyze(&input).expect("warm up");
-    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+    bench_one(bencher, &WITH_MODEL, &input);
 }
 
 /// The same posting as structured fields, as job-board exports and the batch format carry it: the model also
@@ -69,9 +78,7 @@ fn posting_3kb_as_fields_rules_and_model(bencher: divan::Bencher) {
         has_company_logo: Some(true),
         ..Posting::default()
     }));
-    let analyzer = &*WITH_MODEL;
-    analyzer.analyze(&input).expect("warm up");
-    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+    bench_one(bencher, &WITH_MODEL, &input);
 }
 
 /// The same posting as it usually arrives when pasted: typographic apostrophes and bullets, so not plain ASCII
@@ -80,10 +87,8 @@ fn posting_3kb_as_fields_rules_and_model(bencher: divan::Bencher) {
 #[divan::bench]
 fn posting_3kb_typographic_rules_and_model(bencher: divan::Bencher) {
     let text = POSTING.replace('\n', "\n• ").replace(". ", "’s. ");
-    let input = Input::Text(redflag::normalize::truncate_at_char_boundary(&text, 3072).to_string());
-    let analyzer = &*WITH_MODEL;
-    analyzer.analyze(&input).expect("warm up");
-    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+    let input = posting_3kb(&text);
+    bench_one(bencher, &WITH_MODEL, &input);
 }
 
 /// The same posting with one line holding accented letters ("résumé", "São Paulo"), as 2% of the job-board
@@ -91,18 +96,14 @@ fn posting_3kb_typographic_rules_and_model(bencher: divan::Bencher) {
 #[divan::bench]
 fn posting_3kb_accented_rules_and_model(bencher: divan::Bencher) {
     let text = format!("Send your résumé to our São Paulo office.\n{}", *POSTING);
-    let input = Input::Text(redflag::normalize::truncate_at_char_boundary(&text, 3072).to_string());
-    let analyzer = &*WITH_MODEL;
-    analyzer.analyze(&input).expect("warm up");
-    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+    let input = posting_3kb(&text);
+    bench_one(bencher, &WITH_MODEL, &input);
 }
 
 #[divan::bench]
 fn posting_3kb_rules_only(bencher: divan::Bencher) {
     let input = Input::Text(POSTING.clone());
-    let analyzer = &*RULES_ONLY;
-    analyzer.analyze(&input).expect("warm up");
-    bencher.bench(|| analyzer.analyze(divan::black_box(&input)).expect("analysis"));
+    bench_one(bencher, &RULES_ONLY, &input);
 }
 
 #[divan::bench(sample_count = 3, sample_size = 1)]

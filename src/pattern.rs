@@ -37,8 +37,7 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look};
 #[derive(Debug)]
 pub(crate) struct Haystack<'t> {
     text: &'t str,
-    kind: TextKind,
-    /// The whole text as one run.
+    /// The whole text as one run, with its kind.
     whole: (Range<usize>, TextKind),
     /// For `Unicode` text: runs of whole lines, each run of one kind, so that only the lines with non-ASCII
     /// letters take the slow path. Worked out on first use.
@@ -67,12 +66,15 @@ impl TextKind {
 
 impl<'t> Haystack<'t> {
     pub fn new(text: &'t str) -> Self {
-        let kind = TextKind::of(text);
-        Haystack { text, kind, whole: (0..text.len(), kind), segments: OnceCell::new() }
+        Haystack { text, whole: (0..text.len(), TextKind::of(text)), segments: OnceCell::new() }
     }
 
     pub fn as_str(&self) -> &'t str {
         self.text
+    }
+
+    fn kind(&self) -> TextKind {
+        self.whole.1
     }
 
     /// Consecutive lines (with their line breaks) grouped by whether they hold a non-ASCII word character.
@@ -176,7 +178,7 @@ impl Pattern {
     /// runs of lines, so that only the lines holding such letters take the slow exact path.
     fn runs<'h>(&self, hay: &'h Haystack) -> &'h [(Range<usize>, TextKind)] {
         let line_local = self.copies.get().is_some_and(|c| c.line_local);
-        if line_local && hay.kind == TextKind::Unicode { hay.segments() } else { std::slice::from_ref(&hay.whole) }
+        if line_local && hay.kind() == TextKind::Unicode { hay.segments() } else { std::slice::from_ref(&hay.whole) }
     }
 
     /// The pieces of `hay` that may hold a match, each with its offset in `hay` and the regex that is exact for
@@ -319,10 +321,10 @@ mod tests {
 
     #[test]
     fn a_text_says_which_boundaries_agree() {
-        assert_eq!(Haystack::new("plain fee").kind, TextKind::Ascii);
-        assert_eq!(Haystack::new("don’t • pay a fee — 💸 €5").kind, TextKind::AsciiWords);
-        assert_eq!(Haystack::new("send your résumé").kind, TextKind::Unicode);
-        assert_eq!(Haystack::new("x\u{200d}y").kind, TextKind::Unicode, "a joiner is a word character to regex");
+        assert_eq!(Haystack::new("plain fee").kind(), TextKind::Ascii);
+        assert_eq!(Haystack::new("don’t • pay a fee — 💸 €5").kind(), TextKind::AsciiWords);
+        assert_eq!(Haystack::new("send your résumé").kind(), TextKind::Unicode);
+        assert_eq!(Haystack::new("x\u{200d}y").kind(), TextKind::Unicode, "a joiner is a word character to regex");
     }
 
     #[test]
@@ -330,7 +332,7 @@ mod tests {
         let p = Pattern::case_insensitive(r"\bfee\b").expect("compiles");
         let engine = |p: &Pattern, t: &str| {
             let hay = Haystack::new(t);
-            p.regex_for(hay.text, hay.kind).map(|r| r.as_str().to_string())
+            p.regex_for(hay.text, hay.kind()).map(|r| r.as_str().to_string())
         };
         assert_eq!(engine(&p, "’ fee"), Some(r"\bfee\b".into()), "copies not ready yet");
         p.prepare();
@@ -384,7 +386,7 @@ mod tests {
             let pattern = Pattern::case_insensitive(p).expect("compiles");
             pattern.prepare();
             let hay = Haystack::new(text);
-            assert_eq!(hay.kind, TextKind::Unicode);
+            assert_eq!(hay.kind(), TextKind::Unicode);
             let exact: Vec<Range<usize>> = pattern.exact.find_iter(text).map(|m| m.range()).collect();
             assert_eq!(pattern.find_iter(&hay).collect::<Vec<_>>(), exact, "{p}");
             assert_eq!(pattern.is_match(&hay), !exact.is_empty(), "{p}");
