@@ -1,5 +1,6 @@
 //! Speed of the analysis core (issue #3): one ~3 KB posting on one core, with and without the local model, as
-//! structured fields, with typographic punctuation and with accented words; a batch of 10,000 postings on all cores; loading the model.
+//! structured fields, with typographic punctuation and with accented words; a present-day message, and the model's
+//! word-by-word explanation of it (issue #16); a batch of 10,000 postings on all cores; loading the model.
 //! Inputs are built from examples/ so the benchmark runs anywhere, seeded by construction (no randomness). The
 //! tokenizer benchmarks time the model's id-only tokenizer beside the `tokenizers` crate on the same posting.
 //! Run: `cargo bench --workspace --bench analyze`.
@@ -98,6 +99,25 @@ fn posting_3kb_accented_rules_and_model(bencher: divan::Bencher) {
     let text = format!("Send your résumé to our São Paulo office.\n{}", *POSTING);
     let input = posting_3kb(&text);
     bench_one(bencher, &WITH_MODEL, &input);
+}
+
+/// A present-day message end to end (issue #16: a message within 10 ms), and the model's word-by-word explanation
+/// alone, the most a message pays when no red flag explains a high score.
+const MESSAGE: &str = "Hi Sam, this is Priya from Northwind's talent team. We'd love to talk about the remote \
+                       operations coordinator role you applied for. Are you free for a quick call this week? You can \
+                       also pick a time here: https://calendly.com/northwind-talent/intro";
+
+#[divan::bench]
+fn message_rules_and_model(bencher: divan::Bencher) {
+    bench_one(bencher, &WITH_MODEL, &Input::text(MESSAGE));
+}
+
+#[divan::bench]
+fn message_model_explanation(bencher: divan::Bencher) {
+    let model = LocalModel::builtin().expect("this benchmark needs a trained model");
+    let doc = redflag::Document::from_input(&Input::text(MESSAGE)).expect("doc");
+    model.explain(&doc, &[]).expect("warm up");
+    bencher.bench(|| model.explain(divan::black_box(&doc), &[]).expect("explanation"));
 }
 
 #[divan::bench]

@@ -2,8 +2,10 @@
 """How often each Redflag rule fires on each slice of the shared corpora, as a Markdown table.
 
 Why: a rule is only worth its weight if it fires far more often on scams (EMSCAD fraud, job-scam messages,
-CFPB job-scam narratives) than on legitimate text (EMSCAD legit, other job boards, SMS ham), and the non-job
-SMS spam shows which rules are about scams in general rather than job scams. Run it after changing a rule;
+CFPB job-scam narratives) than on legitimate text (EMSCAD legit, other job boards, SMS ham, real e-mail from
+SpamAssassin and Enron, Nigerian bank and personal SMS), and the non-job spam (SMS, SpamAssassin, ExAIS) and
+the Phishing Pot honeypot e-mail (measured only, never trained on) show which rules are about scams in general
+rather than job scams. Run it after changing a rule;
 use --examples to read the evidence behind a rule's false positives.
 
 It regenerates the JSONL slices with shared_to_jsonl.py into the work directory, pipes each through
@@ -45,6 +47,12 @@ SLICES = (
     Slice("sms_spam_nonjob", "SMS spam (non-job)", "sms_spam_nonjob.jsonl"),
     Slice("job_scam_messages", "Job-scam messages", "job_scam_messages.jsonl"),
     Slice("cfpb_job_scam", "CFPB job-scam narratives", "cfpb_narratives.jsonl", label="scam"),
+    Slice("spamassassin_ham", "SpamAssassin ham", "spamassassin.jsonl", label="legit"),
+    Slice("spamassassin_spam", "SpamAssassin spam", "spamassassin.jsonl", label="scam"),
+    Slice("enron", "Enron e-mail", "enron.jsonl"),
+    Slice("exais_legit", "ExAIS SMS legit", "exais_sms.jsonl", label="legit"),
+    Slice("exais_spam", "ExAIS SMS spam", "exais_sms.jsonl", label="scam"),
+    Slice("phishing_pot", "Phishing Pot (eval only)", "phishing_pot.jsonl"),
 )
 
 
@@ -67,14 +75,18 @@ class SliceStats:
         self.rules.update(rule_ids)
 
 
-def check(binary, path, label):
+def check(binary, path, label, rules=None):
     """Run the CLI on one JSONL file; yield (input record, result) for input lines carrying `label` (or all).
 
     Results are paired with inputs by position, as the CLI answers each line in order; a missing or garbled
     result becomes an `error` result so that it is counted rather than silently dropped.
     """
     cmd = [str(binary), "check", "--jsonl", str(path), "--offline"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    if rules is not None:
+        cmd += ["--rules", str(rules)]
+    # The HTML parser warns about every malformed e-mail it repairs; keep stderr for real errors unless asked.
+    env = {**os.environ, "REDFLAG_LOG": os.environ.get("REDFLAG_LOG", "error")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env)
     finished = False
     try:
         with open(path, encoding="utf-8") as inputs:
@@ -128,12 +140,12 @@ def markdown_table(stats):
     return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
-def run_stats(binary, work):
+def run_stats(binary, work, rules=None):
     stats = {}
     for s in SLICES:
         print(f"checking {s.name} ...", file=sys.stderr)
         st = stats[s.name] = SliceStats()
-        for _, result in check(binary, work / s.file, s.label):
+        for _, result in check(binary, work / s.file, s.label, rules):
             st.add(result)
         for rid, message in st.errors[:ERRORS_SHOWN]:
             print(f"  {s.name}: error on {rid}: {message}", file=sys.stderr)
@@ -145,10 +157,10 @@ def snippet_text(item):
     return " ".join(str(text).split())
 
 
-def show_examples(binary, work, rule, slice_, limit):
+def show_examples(binary, work, rule, slice_, limit, rules=None):
     """Print the evidence of `rule` on the first `limit` lines of the slice where it fires."""
     shown = 0
-    for record, result in check(binary, work / slice_.file, slice_.label):
+    for record, result in check(binary, work / slice_.file, slice_.label, rules):
         flags = [f for f in result.get("flags") or () if f.get("id") == rule]
         if not flags:
             continue
@@ -168,6 +180,9 @@ def parse_args(argv=None):
                         help="the redflag binary (default: %(default)s)")
     parser.add_argument("--work", type=Path, default=ROOT / "target" / "rule-stats",
                         help="where the JSONL slices are written (default: %(default)s); keep it out of git")
+    parser.add_argument("--rules", type=Path,
+                        help="measure this rules file instead of the binary's built-in rules (e.g. an older copy "
+                        "of models/rules.toml, for a before/after table)")
     parser.add_argument("--examples", metavar="RULE_ID",
                         help="instead of the table, print evidence snippets of this rule (needs --slice)")
     parser.add_argument("--slice", choices=[s.name for s in SLICES], help="the slice to take --examples from")
@@ -190,10 +205,10 @@ def main(argv=None):
         sys.exit(f"error: {args.data} does not look like the shared data directory (no DATA.md)")
     shared_to_jsonl.write_all(args.data, args.work)
     if args.examples is None:
-        run_stats(args.bin, args.work)
+        run_stats(args.bin, args.work, args.rules)
     else:
         slice_ = next(s for s in SLICES if s.name == args.slice)
-        show_examples(args.bin, args.work, args.examples, slice_, args.n)
+        show_examples(args.bin, args.work, args.examples, slice_, args.n, args.rules)
 
 
 if __name__ == "__main__":

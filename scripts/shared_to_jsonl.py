@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the shared, read-only CSV corpora into labelled JSONL slices for `redflag check --jsonl`.
 
-Why: the corpora (see DATA.md beside them) come in six CSV layouts. Measuring Redflag's rules on them
+Why: the corpora (see DATA.md beside them) come in ten CSV layouts. Measuring Redflag's rules on them
 (scripts/rule_stats.py) needs one input format, which is the CLI's batch format plus two bookkeeping fields
 the CLI ignores: every line is `{"id", "label": "scam"|"legit", "source", ...}` followed by either `text` or
 the EMSCAD posting fields. Output goes outside the repository: the data must never be committed.
@@ -14,6 +14,12 @@ Slices written (one file each, rows in source-file order, so output is determini
   job_scam_messages.jsonl                 SpamHunter rows labelled job_scam
   job_scam_ambiguous.jsonl                SpamHunter rows labelled job_recruitment_spam_ambiguous
   cfpb_narratives.jsonl                   CFPB complaints: scam if job_scam(_probable), legit otherwise
+  spamassassin.jsonl                      SpamAssassin e-mail: legit (easy/hard ham) and scam (spam), `category` = folder
+  enron.jsonl                             Enron (Berkeley subset) e-mail, all legit; `category` = top Berkeley category
+  exais_sms.jsonl                         ExAIS_SMS (Nigerian bank, telco and personal SMS): legit and scam (spam)
+  phishing_pot.jsonl                      Phishing Pot honeypot e-mail, all scam; for measuring only, never training
+
+The e-mail texts already start with their "Subject:" line, so they are passed on as they are.
 """
 
 import argparse
@@ -146,6 +152,35 @@ def cfpb(data):
                "text": row["text"]}
 
 
+def spamassassin(data):
+    """SpamAssassin e-mail: ham is legit, spam is scam (generic spam, a few job lures); `category` is the folder."""
+    for n, row in enumerate(read_csv(data / "email" / "spamassassin.csv"), 1):
+        label = "legit" if row["label"] == "legit" else "scam"
+        yield {"id": f"spamassassin:{n}", "label": label, "source": "spamassassin", "category": row["group"],
+               "text": row["text"]}
+
+
+def enron(data):
+    """The Berkeley-categorised Enron e-mail, all legitimate; hiring mail has category employment_arrangements."""
+    for n, row in enumerate(read_csv(data / "email" / "enron_berkeley.csv"), 1):
+        yield {"id": f"enron:{n}", "label": "legit", "source": "enron", "category": row["berkeley_top_category"],
+               "text": row["text"]}
+
+
+def exais(data):
+    """ExAIS_SMS: bank alerts, telco notices and personal chat (legit), telco promotions (spam, labelled scam)."""
+    for n, row in enumerate(read_csv(data / "sms" / "exais_sms.csv"), 1):
+        label = "legit" if row["label"] == "legit" else "scam"
+        yield {"id": f"exais:{n}", "label": label, "source": "exais", "text": row["text"]}
+
+
+def phishing_pot(data):
+    """Phishing Pot honeypot e-mail (eval_only/: measure with it, never train on it); all scam."""
+    for n, row in enumerate(read_csv(data / "eval_only" / "phishing_pot.csv"), 1):
+        yield {"id": f"phishing_pot:{n}", "label": "scam", "source": "phishing_pot",
+               "category": "job_lure" if row["job_scam_candidate"] == "1" else "phishing", "text": row["text"]}
+
+
 def write_jsonl(path, records):
     """Write records one JSON object a line; return how many."""
     count = 0
@@ -171,6 +206,10 @@ def write_all(data, out):
         "job_scam_messages.jsonl": scams,
         "job_scam_ambiguous.jsonl": ambiguous,
         "cfpb_narratives.jsonl": cfpb(data),
+        "spamassassin.jsonl": spamassassin(data),
+        "enron.jsonl": enron(data),
+        "exais_sms.jsonl": exais(data),
+        "phishing_pot.jsonl": phishing_pot(data),
     }
     return {name: write_jsonl(out / name, records) for name, records in slices.items()}
 
@@ -179,7 +218,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Every line also carries `category` where the source has a finer label (SMS label, SmishTank or "
-        "SpamHunter category, CFPB label). SpamHunter text was normalised by its authors: 'http //' and "
+        "SpamHunter category, CFPB label, SpamAssassin folder, Enron category). SpamHunter text was normalised by its authors: 'http //' and "
         "'https //' are turned back into 'http://' and 'https://' here, but digits replaced by 'X' and forms "
         "of 'to be' replaced by 'be' cannot be undone and are left as they are.",
     )

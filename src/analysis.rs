@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::kind::TextKind;
+
+/// Verdicts stored before kinds existed were read as chat messages, the kind most of them were.
+fn default_kind() -> TextKind {
+    TextKind::Chat
+}
+
 /// The verdict in three words. `Uncertain` is a real answer: it is what a later tier (an LLM) is asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,16 +59,37 @@ pub struct Evidence {
     pub snippet: String,
 }
 
-/// One red flag that fired.
+/// Something a rule found in the text, with its evidence: a red flag ([`Flag`]) or a reassuring signal
+/// ([`Reassurance`]). Both come from the same rules file and engine, so they share one shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Flag {
+pub struct Finding {
     /// Stable identifier (kebab-case); tools and tests rely on it.
     pub id: String,
     pub title: String,
     /// One sentence a job seeker understands.
     pub explanation: String,
-    /// How strongly this flag alone suggests a scam, in (0, 1).
+    /// How strongly this finding alone suggests a scam (a flag) or a legitimate text (a reassurance), in (0, 1).
     pub weight: f32,
+    pub evidence: Vec<Evidence>,
+}
+
+/// One red flag that fired.
+pub type Flag = Finding;
+
+/// A sign that the text is what it claims to be (the employer's own applicant-tracking system on its real domain, a
+/// verification code that warns not to share it, a receipt that asks for nothing). Reassurance lowers the score
+/// only when no red flag fired: a scam that copies the wording but asks for a deposit stays a scam.
+pub type Reassurance = Finding;
+
+/// A word whose removal lowers the local model's score: what in the wording resembles known scams. Shown when no
+/// red flag explains the score; it is a resemblance, not a warning sign, and never makes a verdict `scam` alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelWord {
+    /// The word, lower-cased.
+    pub word: String,
+    /// How much the model's logit falls when the word is removed.
+    pub logit_drop: f32,
+    /// Where it stands in the text (up to three places).
     pub evidence: Vec<Evidence>,
 }
 
@@ -172,8 +200,17 @@ pub struct Analysis {
     pub score: f32,
     /// One or two sentences for a person.
     pub summary: String,
+    /// What kind of text this was read as; the score is calibrated, and the band fitted, per kind.
+    #[serde(default = "default_kind")]
+    pub kind: TextKind,
     /// Red flags, strongest first.
     pub flags: Vec<Flag>,
+    /// Why it looks legitimate, strongest first. Listed only when no red flag fired, since only then do they count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reassurances: Vec<Reassurance>,
+    /// When no red flag fired and the verdict is not `legit`: the words that made the local model think of a scam.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_words: Vec<ModelWord>,
     /// The tiers that decided, in the order they ran.
     pub tiers: Vec<Tier>,
     pub tier_scores: TierScores,
@@ -199,5 +236,12 @@ impl Analysis {
 
     pub fn flag_ids(&self) -> Vec<&str> {
         self.flags.iter().map(|f| f.id.as_str()).collect()
+    }
+
+    /// Whether the person can see why this would be a scam: a red flag quoted in their text, or a quote of the
+    /// LLM's found in it. A `scam` label needs this ([`crate::score::apply_evidence_rule`]).
+    pub fn has_visible_evidence(&self) -> bool {
+        self.flags.iter().any(|f| !f.evidence.is_empty())
+            || self.llm.as_ref().is_some_and(|o| o.reasons.iter().any(|r| r.evidence.is_some()))
     }
 }

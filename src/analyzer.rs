@@ -7,21 +7,27 @@
 
 use std::time::Instant;
 
-use crate::analysis::{Analysis, Escalation, Flag, Label, Tier, TierScores, Timing, Versions};
+use crate::analysis::{Analysis, Escalation, Flag, Label, ModelWord, TextKind, Tier, TierScores, Timing, Versions};
 use crate::document::Document;
 use crate::error::Result;
 use crate::input::Input;
 use crate::rules::RuleSet;
 use crate::score::{self, Thresholds};
 
-/// A local model that scores a document. It sees the rule flags so it can fold them into one calibrated score.
+/// A local model that scores a document. It sees the rule flags (they are among its features) and the kind of
+/// text, since it is calibrated per kind.
 pub trait Classifier: Send + Sync + std::fmt::Debug {
     /// A version string stored with every verdict.
     fn version(&self) -> &str;
-    /// Probability of scam in [0, 1], calibrated.
-    fn score(&self, doc: &Document, flags: &[Flag]) -> Result<f32>;
-    /// The uncertainty band this model was calibrated with.
-    fn thresholds(&self) -> Thresholds;
+    /// The model's own calibrated log-odds of scam for a text of this kind, before the rule flags' and
+    /// reassurances' evidence is added ([`score::rule_evidence`], [`score::reassurance_evidence`]).
+    fn log_odds(&self, doc: &Document, flags: &[Flag], kind: TextKind) -> Result<f32>;
+    /// The uncertainty band this model was calibrated with for this kind of text.
+    fn thresholds(&self, kind: TextKind) -> Thresholds;
+    /// The words that pushed this document's score up, strongest first (none if the model cannot say).
+    fn explain(&self, _doc: &Document, _flags: &[Flag]) -> Result<Vec<ModelWord>> {
+        Ok(Vec::new())
+    }
     /// Whether the shared data's test fold was among this model's training data.
     fn trained_on_test_fold(&self) -> bool {
         false
@@ -63,9 +69,9 @@ impl Analyzer {
         &self.rules
     }
 
-    /// The uncertainty band in force: the model's when one is loaded, else the rules-only band.
-    pub fn thresholds(&self) -> Thresholds {
-        self.classifier.as_ref().map_or(Thresholds::RULES, |m| m.thresholds())
+    /// The uncertainty band in force for a kind of text: the model's when one is loaded, else the rules-only band.
+    pub fn thresholds(&self, kind: TextKind) -> Thresholds {
+        self.classifier.as_ref().map_or(Thresholds::RULES, |m| m.thresholds(kind))
     }
 
     pub fn classifier(&self) -> Option<&dyn Classifier> {
@@ -83,18 +89,24 @@ impl Analyzer {
     fn analyze_document(&self, doc: Document, started: Instant, normalized: std::time::Duration) -> Analysis {
         let rules_started = Instant::now();
         let flags = self.rules.evaluate(&doc);
-        let rules_score = score::from_flags(&flags);
+        let found = self.rules.reassure(&doc);
+        let kind = crate::kind::detect(&doc);
         let rules_time = rules_started.elapsed();
+        // Reassurance counts, and is shown, only when no red flag fired.
+        let reassurances = if flags.is_empty() { found } else { Vec::new() };
+        let rules_score = score::rules_only(&flags, &reassurances);
 
         let mut notes = doc.notes.clone();
         let mut tiers = vec![Tier::Rules];
         let mut tier_scores = TierScores { rules: rules_score, ..TierScores::default() };
         let (score, thresholds) = match &self.classifier {
-            Some(model) => match model.score(&doc, &flags) {
-                Ok(p) => {
+            Some(model) => match model.log_odds(&doc, &flags, kind) {
+                Ok(z) => {
+                    let z = z + score::rule_evidence(&flags) + score::reassurance_evidence(&flags, &reassurances);
+                    let p = 1.0 / (1.0 + (-z).exp());
                     tiers.push(Tier::Model);
                     tier_scores.model = Some(p);
-                    (p, model.thresholds())
+                    (p, model.thresholds(kind))
                 }
                 Err(e) => {
                     // A broken model must not hide the rules' verdict; say so and carry on.
@@ -104,7 +116,17 @@ impl Analyzer {
             },
             None => (rules_score, Thresholds::RULES),
         };
-        let label = thresholds.label(score);
+        let visible = flags.iter().any(|f| !f.evidence.is_empty());
+        let (label, score) = score::apply_evidence_rule(thresholds.label(score), score, thresholds, visible);
+        // The model's own reasons, where no red flag gives one: which words made it think of a scam. Only when it
+        // leans that way (0.5 or more) and the verdict is not "legit": below that, the words that nudged a low
+        // score up are noise, not a resemblance worth showing.
+        let model_words = match &self.classifier {
+            Some(model) if flags.is_empty() && label != Label::Legit && score >= 0.5 => {
+                model.explain(&doc, &flags).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         let (score, tier_scores) = (round4(score), round_tiers(tier_scores));
         let escalation = Escalation {
             recommended: label == Label::Uncertain,
@@ -115,13 +137,16 @@ impl Analyzer {
             status: None,
             outcome: None,
         };
-        let summary = score::summary(label, &flags);
+        let summary = score::summary(label, score, &flags, &reassurances, kind);
         let total = started.elapsed();
         Analysis {
             label,
             score,
             summary,
+            kind,
             flags,
+            reassurances,
+            model_words,
             tiers,
             tier_scores,
             escalation,

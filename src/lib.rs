@@ -5,9 +5,11 @@
 //! 1. [`Input`] (free text or a structured posting) becomes a [`Document`]: normalised text plus extracted
 //!    entities (links, e-mail addresses, phone numbers, money amounts, masked contacts) — [`normalize`],
 //!    [`extract`].
-//! 2. The [`rules`] engine finds red flags with evidence spans in that text.
-//! 3. [`score`] turns flags (and, when loaded, a local [`Classifier`]'s probability) into a score and a label;
-//!    `uncertain` marks the inputs worth escalating.
+//! 2. The [`rules`] engine finds red flags, and reassuring signals, with evidence spans in that text; [`kind`] tells
+//!    a posting from an e-mail, a notification or a chat message.
+//! 3. [`score`] turns flags, reassurances and, when loaded, a local [`Classifier`]'s calibrated log-odds for that
+//!    kind into a score and a label; `uncertain` marks the inputs worth escalating, and `scam` needs evidence the
+//!    person can see.
 //! 4. The result is one serialisable [`Analysis`].
 //!
 //! The centre depends on serde, regex and text crates only; model inference, storage and network clients plug in
@@ -22,6 +24,7 @@ pub mod error;
 pub mod escalate;
 pub mod extract;
 pub mod input;
+pub mod kind;
 pub mod llm;
 pub mod model;
 pub mod normalize;
@@ -33,8 +36,8 @@ pub mod simhash;
 pub mod store;
 
 pub use analysis::{
-    Analysis, Escalation, EscalationStatus, Evidence, Flag, Label, Reason, SecondOpinion, Tier, TierScores, Timing,
-    Versions,
+    Analysis, Escalation, EscalationStatus, Evidence, Finding, Flag, Label, ModelWord, Reason, Reassurance,
+    SecondOpinion, TextKind, Tier, TierScores, Timing, Versions,
 };
 pub use analyzer::{Analyzer, Classifier};
 pub use document::{DocKind, Document};

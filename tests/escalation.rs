@@ -61,6 +61,11 @@ impl Setup {
     }
 }
 
+/// The fake LLM's verdict with one reason quoting `quote`, which the input must contain for it to count as evidence.
+fn quoting(label: &'static str, probability: f64, quote: &str) -> Behaviour {
+    Behaviour::Verdict { label, probability, reasons: vec![("Asks you to reply for details".into(), quote.into())] }
+}
+
 fn status(a: &Value) -> &str {
     a["escalation"]["status"].as_str().unwrap_or("none")
 }
@@ -78,7 +83,8 @@ fn auto_asks_the_llm_about_unsure_inputs_and_merges_its_verdict() {
     assert_eq!(a["score"], 0.91);
     assert_eq!(a["tiers"], serde_json::json!(["rules", "model", "llm"]));
     assert_eq!(status(&a), "answered");
-    assert!(a["tier_scores"]["model"].as_f64().expect("model score") < 0.97, "the local tier was unsure");
+    assert!(a["tier_scores"]["model"].is_number(), "the local model scored it first");
+    assert_eq!(a["escalation"]["recommended"], true, "the local tier was unsure");
     let reason = &a["llm"]["reasons"][0];
     assert_eq!(reason["reason"], "Vague offer that asks for a reply");
     // The quote is located in the person's own text.
@@ -149,9 +155,22 @@ fn show_outbound_prints_the_redacted_request_and_sends_nothing() {
     assert_eq!(s.fake.calls(), 0);
 }
 
+/// Issue #16: the LLM decides the inputs it is asked about, but a `scam` it cannot point at in the text (no red
+/// flag, no quote found) is at most `uncertain`, like the local tiers' verdicts.
+#[test]
+fn an_llm_scam_it_cannot_quote_stays_uncertain() {
+    let s = Setup::new(verdict("scam", 0.9));
+    let a = s.check(UNSURE, &[]);
+    assert_eq!(status(&a), "answered");
+    assert_eq!(a["llm"]["label"], "scam", "the second opinion is kept as it was given");
+    assert_eq!(a["flags"], serde_json::json!([]));
+    assert_eq!(a["label"], "uncertain", "{a}");
+    assert!(a["summary"].as_str().expect("summary").contains("no specific warning sign"), "{a}");
+}
+
 #[test]
 fn repeats_and_near_duplicates_are_served_from_the_cache() {
-    let s = Setup::new(verdict("scam", 0.88));
+    let s = Setup::new(quoting("scam", 0.88, "work from home, weekly pay"));
     assert_eq!(status(&s.check(UNSURE_WITH_EMAIL, &[])), "answered");
     // Same text with another contact: identical once redacted.
     let again = UNSURE_WITH_EMAIL.replace("hr@quickjobs-online.com", "jobs@elsewhere.example");
@@ -256,7 +275,7 @@ fn batch_escalates_only_unsure_lines_and_keeps_order() {
 
 #[test]
 fn history_cost_and_config_show() {
-    let s = Setup::new(verdict("scam", 0.9));
+    let s = Setup::new(quoting("scam", 0.9, "Reply for details"));
     s.check(UNSURE, &[]);
     s.check(UNSURE_WITH_EMAIL, &["--user", "whatsapp:+15550001111"]);
     let list =
@@ -293,7 +312,7 @@ fn history_cost_and_config_show() {
 #[ignore = "needs ../shared/data; prints the numbers for the closing note"]
 fn stream_of_1000_mixed_inputs() {
     let Some(data) = common::shared_data() else { return };
-    let examples = redflag::dataset::load(&data).expect("the shared data loads");
+    let examples = redflag::dataset::load(&data, None).expect("the shared data loads");
     let mut held_out: Vec<_> = examples.into_iter().filter(|e| e.split == redflag::dataset::Split::Test).collect();
     // A fixed shuffle: order by a hash of the id.
     held_out.sort_by_key(|e| redflag::dataset::fnv1a(e.id.as_bytes()));

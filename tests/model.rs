@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use common::{example, flag_ids, redflag};
 use predicates::prelude::*;
-use redflag::{Analyzer, Classifier, Document, Input, Label, LocalModel, RuleSet, Tier};
+use redflag::{Analyzer, Classifier, Document, Input, Label, LocalModel, RuleSet, TextKind, Tier};
 
 fn models_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
@@ -70,8 +70,8 @@ fn rule_flags_raise_the_model_score() {
     .expect("doc");
     let flags = rules.evaluate(&doc);
     assert!(flags.len() >= 2, "{flags:?}");
-    let with = model.score(&doc, &flags).expect("score");
-    let without = model.score(&doc, &[]).expect("score");
+    let with = model.log_odds(&doc, &flags, TextKind::Chat).expect("score");
+    let without = model.log_odds(&doc, &[], TextKind::Chat).expect("score");
     assert!(with > without, "with flags {with} <= without {without}");
 }
 
@@ -110,8 +110,11 @@ fn a_structured_posting_is_read_by_its_fields_too() {
 
 #[test]
 fn thresholds_form_a_band() {
-    let t = LocalModel::builtin().expect("model").thresholds();
-    assert!(0.0 < t.legit && t.legit < t.scam && t.scam < 1.0, "{t:?}");
+    let model = LocalModel::builtin().expect("model");
+    for kind in TextKind::ALL {
+        let t = model.thresholds(kind);
+        assert!(0.0 < t.legit && t.legit < t.scam && t.scam < 1.0, "{kind:?}: {t:?}");
+    }
 }
 
 #[test]
@@ -238,7 +241,9 @@ fn eval_on_a_labelled_jsonl_prints_metrics_and_draws_plots() {
     .expect("write");
     let output = redflag().args(["eval", "--data"]).arg(&data).assert().success().get_output().clone();
     let table = String::from_utf8(output.stdout).expect("utf-8");
-    assert_eq!(table.lines().filter(|l| l.starts_with("| ")).count(), 2, "header and overall row only:\n{table}");
+    let rows = table.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| read as")).count();
+    assert_eq!(rows, 2, "header and overall row only, beside the kinds:\n{table}");
+    assert!(table.contains("| read as "), "every evaluation splits by the kind of text read:\n{table}");
 
     std::fs::write(&data, "{\"id\": 1, \"text\": \"no label\"}\n").expect("write");
     redflag().args(["eval", "--data"]).arg(&data).assert().code(2).stderr(predicate::str::contains("`label` must be"));

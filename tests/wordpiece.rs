@@ -163,7 +163,7 @@ fn a_tokenizer_of_another_kind_is_refused_with_what_was_expected() {
 fn the_training_data_gets_the_crates_ids() {
     let Some(data) = common::shared_data() else { return };
     let (fast, slow) = both(false);
-    let examples = dataset::load(&data).expect("data loads");
+    let examples = dataset::load(&data, None).expect("data loads");
     let mut compared = 0;
     for example in examples.iter().step_by(10) {
         let Ok(doc) = Document::from_input(&example.input) else { continue };

@@ -101,7 +101,8 @@ function renderVerdict(a) {
     svg('text', { x: 60, y: 72, 'text-anchor': 'middle', 'font-size': 10, class: 'gauge-caption' }, ['scam likelihood']),
   ]));
 
-  const sure = a.score >= 0.85 || a.score <= 0.15;
+  // The label says whether Redflag decided: the band differs by kind of text, so no fixed score means "sure".
+  const sure = a.label !== 'uncertain';
   $('confidence').textContent = sure ? 'Redflag is confident.' : 'Redflag is not sure.';
   $('confidence').dataset.sure = String(sure);
   $('summary').textContent = a.summary ?? '';
@@ -177,10 +178,23 @@ export function showLlmReason(reason, origin) {
   return i >= 0 ? highlights.show('llm', origin, i) : null;
 }
 
+/** Everything with evidence in the text besides red flags: reassurances ("ok:" ids) and the model's words ("word:"). */
+function signalsOf(a) {
+  return [
+    ...(a.reassurances ?? []).map((r) => ({ id: `ok:${r.id}`, title: r.title, explanation: r.explanation, evidence: r.evidence })),
+    ...(a.model_words ?? []).map((w) => ({
+      id: `word:${w.word}`,
+      title: `“${w.evidence?.[0]?.snippet ?? w.word}”`,
+      explanation: 'The on-device model reads this word as typical of scams.',
+      evidence: w.evidence,
+    })),
+  ];
+}
+
 function renderText(a, fallbackText, titles) {
   const text = typeof a.text === 'string' ? a.text : fallbackText ?? '';
   const items = [];
-  for (const flag of a.flags ?? []) {
+  for (const flag of [...(a.flags ?? []), ...signalsOf(a)]) {
     for (const ev of flag.evidence ?? []) items.push({ id: flag.id, start: ev.start, end: ev.end, snippet: ev.snippet });
   }
   (a.llm?.reasons ?? []).forEach((r, reason) => {
@@ -198,12 +212,14 @@ function renderText(a, fallbackText, titles) {
       continue;
     }
     const mark = el('mark', 'ev', part);
-    const flagIds = seg.ids.filter((id) => id !== 'llm');
+    const flagIds = seg.ids.filter((id) => id !== 'llm' && !id.includes(':'));
     mark.dataset.flagId = seg.ids.join(' ');
     mark.tabIndex = -1;
     mark.title = seg.ids.map((id) => titles.get(id)).join('\n');
     mark.classList.toggle('llm', seg.ids.includes('llm'));
-    mark.classList.toggle('llm-only', !flagIds.length);
+    mark.classList.toggle('llm-only', !flagIds.length && seg.ids.includes('llm'));
+    mark.classList.toggle('ok-only', !flagIds.length && seg.ids.some((id) => id.startsWith('ok:')));
+    mark.classList.toggle('word-only', !flagIds.length && seg.ids.every((id) => id.startsWith('word:')));
     mark.classList.toggle('multi', flagIds.length > 1);
     for (const r of ranges) if (r.start <= seg.start && r.end >= seg.end) entries.get(r).all.push(mark);
     frag.append(mark);
@@ -227,10 +243,8 @@ function whereText(count, shown) {
   return count === 1 ? 'Show it in your text.' : `Show it in your text (${count} places).`;
 }
 
-function renderFlags(a) {
-  const list = $('flags');
-  const flags = a.flags ?? [];
-  list.replaceChildren(...flags.map((flag) => {
+function flagButtons(flags) {
+  return flags.map((flag) => {
     const button = el('button', 'flag');
     button.type = 'button';
     button.dataset.flagId = flag.id;
@@ -243,9 +257,25 @@ function renderFlags(a) {
     const item = el('li');
     item.append(button);
     return item;
-  }));
-  list.hidden = !flags.length;
+  });
+}
+
+function renderFlags(a) {
+  const flags = a.flags ?? [];
+  $('flags').replaceChildren(...flagButtons(flags));
+  $('flags').hidden = !flags.length;
   $('no-flags').hidden = flags.length > 0;
+  // Without a red flag, "not sure" comes from the wording alone: say so plainly instead of "no red flags".
+  $('no-flags').textContent = a.label === 'uncertain'
+    ? 'No specific warning sign found. The wording resembles known scams, so check who sent it before you reply, pay or send documents.'
+    : 'No red flags found.';
+  const signals = signalsOf(a);
+  const ok = signals.filter((s) => s.id.startsWith('ok:'));
+  const words = signals.filter((s) => s.id.startsWith('word:'));
+  $('reassurances').replaceChildren(...flagButtons(ok));
+  $('reassure-card').hidden = !ok.length;
+  $('model-words').replaceChildren(...flagButtons(words));
+  $('wording-card').hidden = !words.length;
 }
 
 function renderNextSteps(a) {
@@ -259,7 +289,7 @@ function renderNextSteps(a) {
 
 /** Renders everything but the AI panel. `fallbackText` is shown when the analysis carries no text. */
 export function renderAnalysis(a, { fallbackText } = {}) {
-  const titles = new Map((a.flags ?? []).map((f) => [f.id, f.title]));
+  const titles = new Map([...(a.flags ?? []), ...signalsOf(a)].map((f) => [f.id, f.title]));
   titles.set('llm', 'The AI pointed at this');
   renderVerdict(a);
   renderText(a, fallbackText, titles);
@@ -283,7 +313,7 @@ export function wireTextView() {
   view.addEventListener('click', (e) => {
     const mark = e.target.closest('mark[data-flag-id]');
     const id = mark?.dataset.flagId.split(' ').find((x) => x !== 'llm');
-    const button = id && document.querySelector(`#flags .flag[data-flag-id="${CSS.escape(id)}"]`);
+    const button = id && document.querySelector(`.flag[data-flag-id="${CSS.escape(id)}"]`);
     if (!button) return;
     button.scrollIntoView({ block: 'nearest' });
     button.classList.remove('flash');
@@ -291,5 +321,7 @@ export function wireTextView() {
     button.classList.add('flash');
   });
   view.addEventListener('animationend', (e) => e.target.classList.remove('flash'));
-  $('flags').addEventListener('animationend', (e) => e.target.classList.remove('flash'));
+  for (const list of ['flags', 'reassurances', 'model-words']) {
+    $(list).addEventListener('animationend', (e) => e.target.classList.remove('flash'));
+  }
 }

@@ -196,11 +196,15 @@ fn percent(score: f32) -> String {
 
 fn flags(a: &Analysis, style: Style) -> String {
     if a.flags.is_empty() {
-        return style.text(match a.label {
-            Label::Scam => "No single red flag stands out, but the wording reads like known job scams.",
-            Label::Uncertain => "No single red flag stands out; the overall wording is what makes me unsure.",
-            Label::Legit => "No red flags found.",
-        });
+        return match a.label {
+            // Only the second opinion's located quote makes a flagless text a scam; its reason follows.
+            Label::Scam => style.text("No rule matched, but the second opinion found warning signs in your message."),
+            Label::Uncertain => style.text(
+                "I found no specific warning sign. The wording resembles known scams, so check who sent it: look \
+                 the company up yourself and contact it there.",
+            ),
+            Label::Legit => reassurances(a, style),
+        };
     }
     let heading = match a.label {
         Label::Scam => "Red flags",
@@ -218,6 +222,22 @@ fn flags(a: &Analysis, style: Style) -> String {
         if let Some(snippet) = fresh_snippet(flag, &quoted) {
             quoted.push(snippet);
             lines.push(style.italic(&style.quoted(&style.field(snippet, QUOTE_MAX_CHARS))));
+        }
+    }
+    lines.join("\n")
+}
+
+/// "Why it looks legitimate": the reassuring signals found, each with a quote, or just "no red flags".
+fn reassurances(a: &Analysis, style: Style) -> String {
+    if a.reassurances.is_empty() {
+        return style.text("No red flags found.");
+    }
+    let max = if style == Style::Sms { MAX_FLAGS_SMS } else { MAX_FLAGS };
+    let mut lines = vec![style.text("No red flags found."), style.bold("Why it looks legitimate")];
+    for r in a.reassurances.iter().take(max) {
+        lines.push(format!("{}{}", style.bullet(), style.field(&r.title, TITLE_MAX_CHARS)));
+        if let Some(e) = r.evidence.iter().find(|e| !e.snippet.trim().is_empty()) {
+            lines.push(style.italic(&style.quoted(&style.field(e.snippet.trim(), QUOTE_MAX_CHARS))));
         }
     }
     lines.join("\n")

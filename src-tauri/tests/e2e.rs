@@ -40,6 +40,9 @@ plan with employer match, and tuition reimbursement.
 
 To apply, submit your application through the careers section of our website. Interviews are held on site.";
 
+const CODE: &str = "Your Google verification code is 771204. Don't share this code with anyone. Google will never call \
+                    you to ask for it.";
+
 /// WebKitWebDriver, stopped with SIGTERM and waited for: SIGKILL would orphan the WebKit processes it started.
 struct Driver(Child);
 
@@ -220,6 +223,32 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     .await;
     assert_eq!(v, "legit");
     assert!(c.find_all(Locator::Css("#flags button.flag")).await.expect("flags").is_empty(), "no red flags");
+
+    // 2b. A verification code that warns not to share it: legitimate, and the page says why, with the evidence one
+    // click away (issue #16).
+    c.find(Locator::Id("clear")).await.expect("Clear").click().await.expect("clear");
+    let input = c.find(Locator::Id("input")).await.expect("the text box");
+    input.click().await.expect("focus");
+    input.send_keys(CODE).await.expect("type the code text");
+    let why = wait_for(
+        &c,
+        "the reasons it looks legitimate",
+        "const card = document.getElementById('reassure-card'); \
+        const t = document.getElementById('text-view').textContent; \
+        return t.includes('ask for it') && !card.hidden ? card.textContent : null;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert!(why.as_str().expect("text").contains("verification code that warns"), "{why}");
+    let reason = c.find(Locator::Css("#reassurances button.flag")).await.expect("a reassurance");
+    reason.click().await.expect("click the reassurance");
+    wait_for(
+        &c,
+        "the reassurance's evidence to get focus",
+        "const a = document.activeElement; return a && a.tagName === 'MARK' ? a.dataset.flagId : null;",
+        |v| v.as_str().is_some_and(|ids| ids.contains("ok:code-warning")),
+    )
+    .await;
 
     // 3. The clipboard shortcut checks what was copied, without pasting.
     clipboard.set_text(SCAM.replace("Linda", "Maria")).expect("clipboard text");

@@ -169,10 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ColorChoice::Always => anstream::ColorChoice::Always.write_global(),
         ColorChoice::Never => anstream::ColorChoice::Never.write_global(),
     }
-    let rules = match &cli.rules {
-        Some(path) => RuleSet::from_path(path)?,
-        None => RuleSet::builtin().context("the built-in rules do not compile; this is a bug")?,
-    };
+    let rules = load_rules(cli.rules.as_deref())?;
     // Only the commands that analyse pay for loading the model (about 100 ms).
     let analyzer = |rules: RuleSet| -> anyhow::Result<Analyzer> {
         let analyzer = Analyzer::new(rules);
@@ -192,7 +189,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval(args) => eval::run(&analyzer(rules)?, args),
         Command::Rules => report::rules(&rules),
-        Command::Train(args) => train::run(&rules, args),
+        // Training reads the rules once more for the model card's red-team rows, from where they came.
+        Command::Train(args) => train::run(&rules, args, &|| load_rules(cli.rules.as_deref())),
         Command::History(args) => history::run(&*escalation::open_store(&config(None)?)?, args),
         Command::Cost(args) => {
             let config = config(None)?;
@@ -254,10 +252,20 @@ fn check(analyzer: &Analyzer, config: &redflag::config::Config, args: CheckArgs)
     Ok(())
 }
 
+/// The rules file given with `--rules`, or the built-in rules.
+fn load_rules(path: Option<&std::path::Path>) -> anyhow::Result<RuleSet> {
+    Ok(match path {
+        Some(path) => RuleSet::from_path(path)?,
+        None => RuleSet::builtin().context("the built-in rules do not compile; this is a bug")?,
+    })
+}
+
 fn init_tracing() {
-    // Logs go to stderr so stdout stays a clean report or JSON stream; quiet unless REDFLAG_LOG asks.
+    // Logs go to stderr so stdout stays a clean report or JSON stream; quiet unless REDFLAG_LOG asks. The HTML
+    // parser warns about every malformed page it repairs (old e-mail is full of them): that is the input's state,
+    // not a fault, so it only speaks up on errors.
     let filter = tracing_subscriber::EnvFilter::try_from_env("REDFLAG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,html5ever=error"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

@@ -39,6 +39,31 @@ pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result
             }
         }
     }
+    let text = a.text.as_deref().unwrap_or("");
+    if a.flags.is_empty() && !a.model_words.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{BOLD}Wording like known scams{BOLD:#} {DIM}(not a red flag: what the model reacted to){DIM:#}"
+        )?;
+        for w in &a.model_words {
+            if let Some(e) = w.evidence.first() {
+                writeln!(out, "  {DIM}»{DIM:#} {}", quote(text, e, marks))?;
+            }
+        }
+    }
+    if !a.reassurances.is_empty() {
+        writeln!(out)?;
+        let ok = Style::new().bold().fg_color(Some(AnsiColor::Green.into()));
+        writeln!(out, "{BOLD}Why it looks legitimate ({}){BOLD:#}", a.reassurances.len())?;
+        for r in &a.reassurances {
+            writeln!(out, "  {ok}•{ok:#} {BOLD}{}{BOLD:#}  {DIM}[{}]{DIM:#}", r.title, r.id)?;
+            writeln!(out, "    {}", r.explanation)?;
+            for e in &r.evidence {
+                writeln!(out, "    {DIM}»{DIM:#} {}", quote(text, e, marks))?;
+            }
+        }
+    }
     if let Some(llm) = &a.llm {
         writeln!(out)?;
         writeln!(
@@ -66,7 +91,8 @@ pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result
     let tiers: Vec<&str> = a.tiers.iter().map(|t| t.name()).collect();
     writeln!(
         out,
-        "{DIM}decided by {} · rules {} · {:.1} ms{DIM:#}",
+        "{DIM}read as {} · decided by {} · rules {} · {:.1} ms{DIM:#}",
+        a.kind.noun(),
         tiers.join("+"),
         a.versions.rules,
         a.timing.total_us as f64 / 1000.0

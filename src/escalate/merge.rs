@@ -2,7 +2,7 @@
 //! asked about (the local tiers were unsure by construction); the local red flags stay, and the LLM's reasons are
 //! kept beside them with their quotes located in the person's own text.
 
-use crate::analysis::{Analysis, EscalationStatus, Evidence, Reason, SecondOpinion, Tier};
+use crate::analysis::{Analysis, EscalationStatus, Evidence, Label, Reason, SecondOpinion, Tier};
 use crate::llm::LlmVerdict;
 use crate::redact::Redacted;
 
@@ -27,13 +27,17 @@ pub fn merge(
         })
         .collect();
     let score = (verdict.score.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0;
-    a.label = verdict.label;
+    // The LLM decides, but a `scam` nobody can point at in the text (no red flag, no quote of the LLM's found in
+    // it) is at most `uncertain`, as for the local tiers. Its probability stays as the LLM gave it.
+    let visible = a.flags.iter().any(|f| !f.evidence.is_empty()) || reasons.iter().any(|r| r.evidence.is_some());
+    let label = if verdict.label == Label::Scam && !visible { Label::Uncertain } else { verdict.label };
+    a.label = label;
     a.score = score;
     a.tier_scores.llm = Some(score);
     if !a.tiers.contains(&Tier::Llm) {
         a.tiers.push(Tier::Llm);
     }
-    a.summary = crate::score::summary(verdict.label, &a.flags);
+    a.summary = crate::score::summary(label, score, &a.flags, &a.reassurances, a.kind);
     if let Some(first) = reasons.first() {
         a.summary.push_str(&format!(" Second opinion: {}.", first.reason.trim_end_matches('.')));
     }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::Label;
 use crate::score::Thresholds;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -26,13 +27,23 @@ pub struct Metrics {
     pub decided_recall: f64,
     /// Legitimate inputs confidently labelled `scam`, over all legitimate inputs.
     pub decided_fpr: f64,
+    /// Legitimate inputs labelled `legit`, over all legitimate inputs: what a person sees as "looks legitimate".
+    pub legit_label_rate: f64,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { f64::NAN } else { a as f64 / b as f64 }
 }
 
+/// Measures with the verdicts a band gives the scores (one band for every input).
 pub fn compute(scores: &[f32], labels: &[bool], band: Thresholds) -> Metrics {
+    let verdicts: Vec<Label> = scores.iter().map(|s| band.label(*s)).collect();
+    compute_labelled(scores, labels, &verdicts)
+}
+
+/// Measures with each input's own verdict (`verdicts`), as the analyzer gave it: bands differ by kind of text, and
+/// a flagless text is never `scam`.
+pub fn compute_labelled(scores: &[f32], labels: &[bool], verdicts: &[Label]) -> Metrics {
     let n = scores.len();
     let positives = labels.iter().filter(|l| **l).count();
     let count = |pred: &dyn Fn(f32) -> bool, want: bool| {
@@ -43,9 +54,11 @@ pub fn compute(scores: &[f32], labels: &[bool], band: Thresholds) -> Metrics {
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, positives);
     let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-    let decided = |s: f32| s >= band.scam;
-    let (dtp, dfp) = (count(&decided, true), count(&decided, false));
-    let in_band = scores.iter().filter(|s| **s > band.legit && **s < band.scam).count();
+    let with_verdict = |verdict: Label, want: Option<bool>| {
+        verdicts.iter().zip(labels).filter(|(v, l)| **v == verdict && want.is_none_or(|w| **l == w)).count()
+    };
+    let (dtp, dfp) = (with_verdict(Label::Scam, Some(true)), with_verdict(Label::Scam, Some(false)));
+    let in_band = with_verdict(Label::Uncertain, None);
     Metrics {
         n,
         positives,
@@ -60,6 +73,7 @@ pub fn compute(scores: &[f32], labels: &[bool], band: Thresholds) -> Metrics {
         decided_precision: ratio(dtp, dtp + dfp),
         decided_recall: ratio(dtp, positives),
         decided_fpr: ratio(dfp, n - positives),
+        legit_label_rate: ratio(with_verdict(Label::Legit, Some(false)), n - positives),
     }
 }
 

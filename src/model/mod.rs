@@ -12,11 +12,13 @@
 
 pub mod calibrate;
 pub mod distill;
+pub mod explain;
 pub mod features;
 pub mod fields;
 pub mod fit;
 pub mod head;
 pub mod metrics;
+pub mod sparse;
 pub mod train;
 pub mod wordpiece;
 
@@ -27,7 +29,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 use wordpiece::IdTokenizer;
 
-use crate::analysis::Flag;
+use crate::analysis::{Flag, TextKind};
 use crate::analyzer::Classifier;
 use crate::document::Document;
 use crate::error::{Error, Result};
@@ -39,11 +41,14 @@ pub const CONFIG_FILE: &str = "classifier.json";
 pub const WEIGHTS_FILE: &str = "classifier.safetensors";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
-/// `sigmoid(a * logit + b)`, fitted on out-of-fold predictions.
+/// `sigmoid(a * logit + c * sparse + b)`, fitted on out-of-fold predictions: `logit` is the dense head's, `sparse`
+/// the sparse n-gram model's ([`sparse`]; 0 and `c` = 0 for models without one).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Platt {
     pub a: f32,
     pub b: f32,
+    #[serde(default)]
+    pub c: f32,
 }
 
 /// The most log-odds the model's own calibrated verdict may carry either way (about 1 in 400) before the rules'
@@ -53,12 +58,24 @@ pub struct Platt {
 pub const MODEL_LOG_ODDS_CAP: f32 = 6.0;
 
 impl Platt {
-    /// The calibrated probability after adding `evidence` (log-odds from the rule flags, see
-    /// [`crate::score::rule_evidence`]).
-    pub fn apply_with(&self, logit: f32, evidence: f32) -> f32 {
-        let model = (self.a * logit + self.b).clamp(-MODEL_LOG_ODDS_CAP, MODEL_LOG_ODDS_CAP);
-        1.0 / (1.0 + (-(model + evidence)).exp())
+    /// The model's calibrated log-odds, capped at [`MODEL_LOG_ODDS_CAP`] either way.
+    pub fn log_odds(&self, logit: f32, sparse: f32) -> f32 {
+        (self.a * logit + self.c * sparse + self.b).clamp(-MODEL_LOG_ODDS_CAP, MODEL_LOG_ODDS_CAP)
     }
+
+    /// The calibrated probability after adding `evidence` (log-odds from the rule flags and reassurances, see
+    /// [`crate::score::rule_evidence`]).
+    pub fn apply_with(&self, logit: f32, sparse: f32, evidence: f32) -> f32 {
+        1.0 / (1.0 + (-(self.log_odds(logit, sparse) + evidence)).exp())
+    }
+}
+
+/// The calibration and uncertainty band of one kind of text, fitted on that kind's out-of-fold predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KindCalibration {
+    pub kind: TextKind,
+    pub calibration: Platt,
+    pub thresholds: Thresholds,
 }
 
 /// Everything about the model except its tensors.
@@ -75,8 +92,16 @@ pub struct ModelConfig {
     /// from before field features have none.
     #[serde(default)]
     pub field_tokens: Vec<String>,
+    /// The calibration and band for a kind of text the model has no calibration of its own for (and for models from
+    /// before kinds).
     pub calibration: Platt,
     pub thresholds: Thresholds,
+    /// Per-kind calibration and band ([`crate::kind`]).
+    #[serde(default)]
+    pub kinds: Vec<KindCalibration>,
+    /// The sparse word n-gram model beside the head, if this model has one ([`sparse`]).
+    #[serde(default)]
+    pub sparse: Option<sparse::SparseConfig>,
     /// Whether the shipped head also trained on the shared data's test fold (after that fold measured the same
     /// recipe trained without it); `redflag eval` on the data directory warns when it did.
     #[serde(default)]
@@ -95,6 +120,7 @@ pub struct LocalModel {
     std: Vec<f32>,
     fields: FieldIndex,
     head: Head,
+    sparse: Option<sparse::SparseModel>,
 }
 
 impl LocalModel {
@@ -177,13 +203,43 @@ impl LocalModel {
         if config.meta_features.iter().map(String::as_str).ne(features::META_FEATURES) {
             return Err(bad(CONFIG_FILE, "the model was trained with other document features; retrain it".into()));
         }
+        let sparse = match config.sparse {
+            Some(sc) => {
+                let (idf, weights, bias) = (get("sparse.idf")?, get("sparse.weights")?, get("sparse.bias")?);
+                if idf.len() != sc.buckets || weights.len() != sc.buckets || bias.len() != 1 {
+                    return Err(bad(WEIGHTS_FILE, "the sparse model's shapes do not match the config; retrain".into()));
+                }
+                Some(sparse::SparseModel { config: sc, idf, weights, bias: bias[0] })
+            }
+            None => None,
+        };
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let head = Head::load(vb.pp("head"), &config.head).map_err(|e| bad(WEIGHTS_FILE, format!("head: {e}")))?;
-        Ok(LocalModel { config, tokenizer, table, idf, mean, std, fields, head })
+        Ok(LocalModel { config, tokenizer, table, idf, mean, std, fields, head, sparse })
     }
 
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The calibration and band for `kind`: its own, or the model's overall ones.
+    pub fn calibration(&self, kind: TextKind) -> (Platt, Thresholds) {
+        self.config
+            .kinds
+            .iter()
+            .find(|k| k.kind == kind)
+            .map_or((self.config.calibration, self.config.thresholds), |k| (k.calibration, k.thresholds))
+    }
+
+    /// The head's raw logit for one document.
+    pub fn logit(&self, doc: &Document, flags: &[Flag]) -> Result<f32> {
+        let prepared = self.features(doc, flags)?;
+        Ok(self.logits(std::slice::from_ref(&prepared))?[0])
+    }
+
+    /// The sparse model's logit for one document (0 without a sparse model).
+    pub fn sparse_logit(&self, doc: &Document) -> f32 {
+        self.sparse.as_ref().map_or(0.0, |m| m.logit(&sparse_terms(doc, m.config)))
     }
 
     /// A document's standardised dense features and its n-gram buckets.
@@ -200,6 +256,21 @@ impl LocalModel {
         }
         let buckets = features::ngram_buckets(&ids, self.idf.len(), self.config.head.bag_buckets);
         Ok((f, buckets))
+    }
+
+    /// The n-gram buckets of a model text ([`features::model_text`]).
+    fn buckets(&self, model_text: &str) -> Vec<u32> {
+        features::ngram_buckets(&self.tokenizer.ids(model_text), self.idf.len(), self.config.head.bag_buckets)
+    }
+
+    /// Put the standardised embedding of another model text in place of the one `dense` starts with; the rule,
+    /// fact and field features after it stay.
+    fn replace_embedding(&self, dense: &mut [f32], model_text: &str) {
+        let ids = self.tokenizer.ids(model_text);
+        let embedding = features::embed(&ids, &self.table, &self.idf, self.config.dim);
+        for (((x, e), m), s) in dense.iter_mut().zip(embedding).zip(&self.mean).zip(&self.std) {
+            *x = (e - m) / s;
+        }
     }
 
     /// Raw logits for a batch of prepared documents.
@@ -221,19 +292,27 @@ impl Classifier for LocalModel {
         &self.config.version
     }
 
-    fn score(&self, doc: &Document, flags: &[Flag]) -> Result<f32> {
-        let prepared = self.features(doc, flags)?;
-        let logit = self.logits(std::slice::from_ref(&prepared))?[0];
-        Ok(self.config.calibration.apply_with(logit, crate::score::rule_evidence(flags)))
+    fn log_odds(&self, doc: &Document, flags: &[Flag], kind: TextKind) -> Result<f32> {
+        Ok(self.calibration(kind).0.log_odds(self.logit(doc, flags)?, self.sparse_logit(doc)))
     }
 
-    fn thresholds(&self) -> Thresholds {
-        self.config.thresholds
+    fn thresholds(&self, kind: TextKind) -> Thresholds {
+        self.calibration(kind).1
+    }
+
+    fn explain(&self, doc: &Document, flags: &[Flag]) -> Result<Vec<crate::analysis::ModelWord>> {
+        LocalModel::explain(self, doc, flags)
     }
 
     fn trained_on_test_fold(&self) -> bool {
         self.config.trained_on_test_fold
     }
+}
+
+/// What the sparse model reads of a document: every word of the model text (contacts and digits folded as for the
+/// head), and a structured posting's field tokens.
+pub fn sparse_terms(doc: &Document, config: sparse::SparseConfig) -> Vec<(u32, f32)> {
+    sparse::terms(&features::model_text(doc), &fields::tokens(doc), config.buckets)
 }
 
 #[cfg(test)]
@@ -286,7 +365,7 @@ mod tests {
             "Hi! Customer service role, remote. Reply here and we will set up your start date.",
         ))
         .expect("doc");
-        let without = model.score(&doc, &[]).expect("score");
+        let without = model.log_odds(&doc, &[], TextKind::Chat).expect("score");
         for rule in unread {
             let flag = crate::analysis::Flag {
                 id: rule.id.clone(),
@@ -296,24 +375,25 @@ mod tests {
                 evidence: Vec::new(),
             };
             let flags = [flag];
-            let with = model.score(&doc, &flags).expect("score");
+            let with =
+                model.log_odds(&doc, &flags, TextKind::Chat).expect("score") + crate::score::rule_evidence(&flags);
             assert!(with > without, "{}: {with} <= {without}", rule.id);
         }
     }
 
     #[test]
     fn the_model_alone_is_never_surer_than_its_cap_and_strong_flags_outweigh_it() {
-        let platt = Platt { a: 1.0, b: 0.0 };
+        let platt = Platt { a: 1.0, b: 0.0, c: 0.0 };
         let floor = 1.0 / (1.0 + MODEL_LOG_ODDS_CAP.exp());
-        assert!((platt.apply_with(-40.0, 0.0) - floor).abs() < 1e-6);
-        assert!((platt.apply_with(40.0, 0.0) - (1.0 - floor)).abs() < 1e-6);
+        assert!((platt.apply_with(-40.0, 0.0, 0.0) - floor).abs() < 1e-6);
+        assert!((platt.apply_with(40.0, 0.0, 0.0) - (1.0 - floor)).abs() < 1e-6);
         // Inside the cap the calibration is untouched.
-        assert!((platt.apply_with(1.0, 0.0) - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
+        assert!((platt.apply_with(1.0, 0.0, 0.0) - 1.0 / (1.0 + (-1.0f32).exp())).abs() < 1e-6);
         // Strong flags (w = 0.9: about +5.1 log-odds each) overrule a model that is sure the text is fine: two
         // tip it, four make it a confident scam. One does not.
         let flag = (0.9f32 / 0.1).ln() - (0.05f32 / 0.95).ln();
-        assert!(platt.apply_with(-40.0, 2.0 * flag) > 0.5);
-        assert!(platt.apply_with(-40.0, 4.0 * flag) > 0.99);
-        assert!(platt.apply_with(-40.0, flag) < 0.5);
+        assert!(platt.apply_with(-40.0, 0.0, 2.0 * flag) > 0.5);
+        assert!(platt.apply_with(-40.0, 0.0, 4.0 * flag) > 0.99);
+        assert!(platt.apply_with(-40.0, 0.0, flag) < 0.5);
     }
 }

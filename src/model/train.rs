@@ -25,13 +25,16 @@ use candle_nn::VarMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::calibrate::Prediction;
 use super::features::{self, META_FEATURES};
 use super::fields::{self, FieldIndex};
 use super::fit::{self, SplitData, Stop};
 use super::head::HeadConfig;
 use super::metrics::{self, Metrics};
+use super::sparse::{self, SparseConfig, SparseModel};
 use super::wordpiece::IdTokenizer;
-use super::{CONFIG_FILE, ModelConfig, Platt, TOKENIZER_FILE, WEIGHTS_FILE, calibrate, distill};
+use super::{CONFIG_FILE, KindCalibration, ModelConfig, Platt, TOKENIZER_FILE, WEIGHTS_FILE, calibrate, distill};
+use crate::analysis::{Label, TextKind};
 use crate::dataset::{self, Example, Family, Split};
 use crate::document::Document;
 use crate::rules::RuleSet;
@@ -40,6 +43,8 @@ use crate::score::Thresholds;
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
     pub data: PathBuf,
+    /// The written corpus (`models/written/`), if it is to be trained on.
+    pub written: Option<PathBuf>,
     pub encoder: PathBuf,
     pub out: PathBuf,
     /// Caches (the distilled table) and exports (train/held-out JSONL for baselines).
@@ -80,6 +85,10 @@ pub struct TrainReport {
     pub epochs: usize,
     pub calibration: Platt,
     pub thresholds: Thresholds,
+    /// Per-kind calibration and band.
+    pub kinds: Vec<KindCalibration>,
+    /// The sparse model alone (trained on folds 1-4) on the test fold, at 0.5: overall first, then per slice.
+    pub sparse_test: Vec<(String, Metrics)>,
     /// The head trained on folds 1-4 (shipped too unless `shipped_on_all_folds`) on the test fold.
     pub test: Metrics,
     pub test_by_family: Vec<(String, Metrics)>,
@@ -95,6 +104,10 @@ pub struct TrainReport {
     pub crossval: Metrics,
     pub crossval_by_family: Vec<(String, Metrics)>,
 }
+
+/// The sparse model's hash buckets: 2^18 keeps collisions rare for the ~600,000 distinct word pairs of the corpora
+/// while the weights stay under a megabyte as f16.
+const SPARSE: SparseConfig = SparseConfig { buckets: 1 << 18 };
 
 /// Hashed n-gram buckets (unigrams take the first 30,522) and the width of their learned vectors.
 const BAG_BUCKETS: usize = 1 << 17;
@@ -116,8 +129,14 @@ struct Row {
     /// This row is an EMSCAD posting's second view ([`Example::other_view`]): it trains, but is not measured or
     /// calibrated on except in the per-view rows of the report.
     other_view: bool,
-    /// Log-odds the rule flags add to the calibrated score.
+    /// Log-odds the rule flags (or, when none fired, the reassurances) add to the calibrated score.
     evidence: f32,
+    /// What kind of text it reads as ([`crate::kind`]).
+    kind: TextKind,
+    /// A red flag with evidence fired.
+    visible: bool,
+    /// What the sparse model reads ([`super::sparse_terms`]).
+    terms: Vec<(u32, f32)>,
 }
 
 /// What one candidate head sees.
@@ -139,7 +158,7 @@ const PLANS: [Plan; 4] = [
 pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> anyhow::Result<TrainReport> {
     std::fs::create_dir_all(&opts.work).with_context(|| format!("creating {}", opts.work.display()))?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
-    let examples = dataset::load(&opts.data)?;
+    let examples = dataset::load(&opts.data, opts.written.as_deref())?;
     let table = distilled_table(opts, progress)?;
     let tokenizer_path = opts.encoder.join("tokenizer.json");
     let tokenizer = std::fs::read(&tokenizer_path)
@@ -161,12 +180,17 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         .filter_map(|(example, other_view)| {
             let doc = Document::from_input(&example.input).ok()?;
             let flags = rules.evaluate(&doc);
+            let reassurances = rules.reassure(&doc);
             let tokens = features::token_ids(&tokenizer, &doc);
             let rule_meta = features::rule_and_meta(&doc, &flags, &all_rule_ids);
             let fields = fields::tokens(&doc);
-            let evidence = crate::score::rule_evidence(&flags);
+            let evidence =
+                crate::score::rule_evidence(&flags) + crate::score::reassurance_evidence(&flags, &reassurances);
+            let kind = crate::kind::detect(&doc);
+            let visible = flags.iter().any(|f| !f.evidence.is_empty());
+            let terms = super::sparse_terms(&doc, SPARSE);
             progress.advance(1);
-            Some(Row { example, tokens, rule_meta, fields, other_view, evidence })
+            Some(Row { example, tokens, rule_meta, fields, other_view, evidence, kind, visible, terms })
         })
         .collect();
     let rule_ids = keep_rules_that_fire(&mut rows, &all_rule_ids);
@@ -240,6 +264,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     // 2. Cross-fit the chosen head over folds 1-4: each fold is scored by a head trained on the other three, for
     // the chosen number of epochs, so every example outside the test fold gets an honest out-of-fold logit.
     let mut out_of_fold = vec![0f32; rows.len()];
+    let mut sparse_out_of_fold = vec![0f32; rows.len()];
     for fold in (0..dataset::FOLDS).filter(|f| *f != dataset::TEST_FOLD) {
         let (inner, scored): (Vec<usize>, Vec<usize>) =
             fitting_views.iter().partition(|&&i| rows[i].example.fold != fold);
@@ -251,29 +276,39 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         for (&i, z) in scored.iter().zip(fit::logits(&varmap, &head_cfg, &corpus.subset(&scored, plan))?) {
             out_of_fold[i] = z;
         }
-    }
-
-    // 3. Calibration and band from the out-of-fold logits of folds 1-4.
-    let calibrated = |platt: Platt, idx: &[usize], logits: &dyn Fn(usize) -> f32| -> Vec<f32> {
-        idx.iter().map(|&i| platt.apply_with(logits(i), rows[i].evidence)).collect()
-    };
-    let fit_labels: Vec<bool> = fitting.iter().map(|&i| rows[i].example.scam).collect();
-    let fit_logits: Vec<f32> = fitting.iter().map(|&i| out_of_fold[i]).collect();
-    let calibration = calibrate::fit_platt(&fit_logits, &fit_labels);
-    let thresholds =
-        calibrate::choose_band(&calibrated(calibration, &fitting, &|i| out_of_fold[i]), &fit_labels, opts.max_band);
-    // The cross-validated report: each fold calibrated by a Platt fit on the other folds' predictions.
-    let mut crossval_probs = vec![0f32; rows.len()];
-    for fold in (0..dataset::FOLDS).filter(|f| *f != dataset::TEST_FOLD) {
-        let others: Vec<usize> = fitting.iter().copied().filter(|&i| rows[i].example.fold != fold).collect();
-        let own: Vec<usize> = fitting_views.iter().copied().filter(|&i| rows[i].example.fold == fold).collect();
-        let platt = calibrate::fit_platt(&pick(&out_of_fold, &others), &labels_of(&rows, &others));
-        for (&i, p) in own.iter().zip(calibrated(platt, &own, &|i| out_of_fold[i])) {
-            crossval_probs[i] = p;
+        let sparse_model = fit_sparse(&rows, &inner, &weights);
+        for &i in &scored {
+            sparse_out_of_fold[i] = sparse_model.logit(&rows[i].terms);
         }
     }
-    let (crossval, mut crossval_by_family) = report(&rows, &fitting, &crossval_probs, thresholds);
-    crossval_by_family.extend(report_views(&rows, &fitting_views, &crossval_probs, thresholds));
+
+    // 3. Calibration and band from the out-of-fold logits of folds 1-4, overall and per kind of text.
+    let prediction = |i: usize, logit: f32, sparse: f32| Prediction {
+        logit,
+        sparse,
+        scam: rows[i].example.scam,
+        kind: rows[i].kind,
+        evidence: rows[i].evidence,
+        visible: rows[i].visible,
+    };
+    let fitted_predictions: Vec<Prediction> =
+        fitting.iter().map(|&i| prediction(i, out_of_fold[i], sparse_out_of_fold[i])).collect();
+    let calibration = calibrate::fit(&fitted_predictions, opts.max_band);
+    // The cross-validated report: each fold calibrated, and banded, by a fit on the other folds' predictions.
+    let mut crossval_verdicts = vec![(Label::Uncertain, 0f32); rows.len()];
+    for fold in (0..dataset::FOLDS).filter(|f| *f != dataset::TEST_FOLD) {
+        let others: Vec<Prediction> = fitting
+            .iter()
+            .filter(|&&i| rows[i].example.fold != fold)
+            .map(|&i| prediction(i, out_of_fold[i], sparse_out_of_fold[i]))
+            .collect();
+        let held = calibrate::fit(&others, opts.max_band);
+        for &i in fitting_views.iter().filter(|&&i| rows[i].example.fold == fold) {
+            crossval_verdicts[i] = held.verdict(&prediction(i, out_of_fold[i], sparse_out_of_fold[i]));
+        }
+    }
+    let (crossval, mut crossval_by_family) = report(&rows, &fitting, &crossval_verdicts);
+    crossval_by_family.extend(report_views(&rows, &fitting_views, &crossval_verdicts));
 
     // 4. The head trained on folds 1-4 for the same number of epochs, measured on the test fold.
     progress.stage("training on folds 1-4", epochs as u64);
@@ -282,12 +317,20 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     let fitted = corpus.subset(&fitting_views, plan);
     let (mut varmap, _) = fit::fit(&head_cfg, &fitted, &weights, stop, opts.seed, &|| progress.advance(1))?;
     let test_logits = fit::logits(&varmap, &head_cfg, &corpus.subset(&test_views, plan))?;
-    let mut test_probs = vec![0f32; rows.len()];
+    let mut sparse_model = fit_sparse(&rows, &fitting_views, &weights);
+    let mut test_verdicts = vec![(Label::Uncertain, 0f32); rows.len()];
+    let mut sparse_alone = vec![(Label::Uncertain, 0f32); rows.len()];
     for (&i, z) in test_views.iter().zip(&test_logits) {
-        test_probs[i] = calibration.apply_with(*z, rows[i].evidence);
+        let s = sparse_model.logit(&rows[i].terms);
+        test_verdicts[i] = calibration.verdict(&prediction(i, *z, s));
+        let p = sigmoid(s);
+        sparse_alone[i] = (Thresholds { legit: 0.5, scam: 0.5 }.label(p), p);
     }
-    let (test, mut test_by_family) = report(&rows, &test_idx, &test_probs, thresholds);
-    test_by_family.extend(report_views(&rows, &test_views, &test_probs, thresholds));
+    let (test, mut test_by_family) = report(&rows, &test_idx, &test_verdicts);
+    test_by_family.extend(report_views(&rows, &test_views, &test_verdicts));
+    let (sparse_test, mut sparse_test_by_family) = report(&rows, &test_idx, &sparse_alone);
+    sparse_test_by_family.extend(report_views(&rows, &test_views, &sparse_alone));
+    sparse_test_by_family.insert(0, ("all".to_string(), sparse_test));
 
     // 5. Measured, the same recipe may now learn from the test fold too: fraudsters reuse templates, so every
     // group the shipped head has seen is one it will recognise (IDF and standardisation stay those of folds 1-4).
@@ -298,6 +341,7 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         let stop = Stop::After(epochs);
         (varmap, _) =
             fit::fit(&head_cfg, &corpus.subset(&all, plan), &weights, stop, opts.seed, &|| progress.advance(1))?;
+        sparse_model = fit_sparse(&rows, &all, &weights);
     }
 
     let mut examples = HashMap::new();
@@ -313,19 +357,23 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         rule_ids,
         meta_features: META_FEATURES.iter().map(|s| s.to_string()).collect(),
         field_tokens,
-        calibration,
-        thresholds,
+        calibration: calibration.overall,
+        thresholds: calibration.thresholds,
+        kinds: calibration.kinds.clone(),
+        sparse: Some(SPARSE),
         trained_on_test_fold: opts.ship_test_fold,
     };
-    write_model(&opts.out, &opts.encoder, &config, &table, &idf, &mean, &std, &varmap)?;
+    write_model(&opts.out, &opts.encoder, &config, &table, &idf, &mean, &std, &varmap, &sparse_model)?;
     Ok(TrainReport {
         version,
         examples,
         chosen: candidates[chosen].name.clone(),
         candidates,
         epochs,
-        calibration,
-        thresholds,
+        calibration: calibration.overall,
+        thresholds: calibration.thresholds,
+        kinds: calibration.kinds,
+        sparse_test: sparse_test_by_family,
         test,
         test_by_family,
         shipped_on_all_folds: opts.ship_test_fold,
@@ -335,6 +383,12 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
         crossval,
         crossval_by_family,
     })
+}
+
+/// The sparse model trained on the rows at `idx`, with their loss weights.
+fn fit_sparse(rows: &[Row], idx: &[usize], weights: &[f32]) -> SparseModel {
+    let docs: Vec<&[(u32, f32)]> = idx.iter().map(|&i| rows[i].terms.as_slice()).collect();
+    sparse::train(SPARSE, &docs, &labels_of(rows, idx), weights, sparse::Fit::default())
 }
 
 /// The rules whose flag fires in at least one row of folds 1-4, in file order; their indicators stay in each row's
@@ -380,22 +434,32 @@ impl Corpus<'_> {
     }
 }
 
-/// Metrics over `idx` (probabilities indexed by row), overall and per source family.
-fn report(rows: &[Row], idx: &[usize], probs: &[f32], band: Thresholds) -> (Metrics, Vec<(String, Metrics)>) {
-    let over = |keep: &[usize]| metrics::compute(&pick(probs, keep), &labels_of(rows, keep), band);
-    let by_family = Family::ALL
+/// Metrics over `idx` (verdicts and scores indexed by row), overall, per source family and per kind of text.
+fn report(rows: &[Row], idx: &[usize], verdicts: &[(Label, f32)]) -> (Metrics, Vec<(String, Metrics)>) {
+    let over = |keep: &[usize]| measure(rows, keep, verdicts);
+    let mut slices: Vec<(String, Metrics)> = Family::ALL
         .iter()
         .map(|family| {
             let keep: Vec<usize> = idx.iter().copied().filter(|&i| rows[i].example.family == *family).collect();
             (family.name().to_string(), over(&keep))
         })
         .collect();
-    (over(idx), by_family)
+    slices.extend(TextKind::ALL.iter().map(|kind| {
+        let keep: Vec<usize> = idx.iter().copied().filter(|&i| rows[i].kind == *kind).collect();
+        (format!("read as {}", kind.name()), over(&keep))
+    }));
+    (over(idx), slices)
+}
+
+fn measure(rows: &[Row], keep: &[usize], verdicts: &[(Label, f32)]) -> Metrics {
+    let scores: Vec<f32> = keep.iter().map(|&i| verdicts[i].1).collect();
+    let labels: Vec<Label> = keep.iter().map(|&i| verdicts[i].0).collect();
+    metrics::compute_labelled(&scores, &labels_of(rows, keep), &labels)
 }
 
 /// EMSCAD by view: every posting of `idx` as fields and as pasted text (the test set's postings may come either
 /// way, and the fields carry signal the text does not).
-fn report_views(rows: &[Row], idx: &[usize], probs: &[f32], band: Thresholds) -> Vec<(String, Metrics)> {
+fn report_views(rows: &[Row], idx: &[usize], verdicts: &[(Label, f32)]) -> Vec<(String, Metrics)> {
     [("emscad as fields", true), ("emscad pasted", false)]
         .into_iter()
         .map(|(name, fields)| {
@@ -407,7 +471,7 @@ fn report_views(rows: &[Row], idx: &[usize], probs: &[f32], band: Thresholds) ->
                     e.family == Family::Emscad && matches!(e.input, crate::Input::Posting(_)) == fields
                 })
                 .collect();
-            (name.to_string(), metrics::compute(&pick(probs, &keep), &labels_of(rows, &keep), band))
+            (name.to_string(), measure(rows, &keep, verdicts))
         })
         .collect()
 }
@@ -415,10 +479,6 @@ fn report_views(rows: &[Row], idx: &[usize], probs: &[f32], band: Thresholds) ->
 fn head_config(inputs: usize, plan: Plan) -> HeadConfig {
     let (bag_buckets, bag_dim) = if plan.uses_ngrams { (BAG_BUCKETS, BAG_DIM) } else { (0, 0) };
     HeadConfig { inputs, hidden: plan.hidden, bag_buckets, bag_dim }
-}
-
-fn pick<T: Copy>(all: &[T], idx: &[usize]) -> Vec<T> {
-    idx.iter().map(|&i| all[i]).collect()
 }
 
 fn labels_of(rows: &[Row], idx: &[usize]) -> Vec<bool> {
@@ -515,6 +575,7 @@ fn write_model(
     mean: &[f32],
     std: &[f32],
     varmap: &VarMap,
+    sparse: &SparseModel,
 ) -> anyhow::Result<()> {
     let device = Device::Cpu;
     let vocab = idf.len();
@@ -527,6 +588,14 @@ fn write_model(
         ("features.mean".to_string(), Tensor::from_vec(mean.to_vec(), mean.len(), &device)?),
         ("features.std".to_string(), Tensor::from_vec(std.to_vec(), std.len(), &device)?),
     ]);
+    // The sparse weights are many and small: f16 keeps them under a megabyte, as for the n-gram table.
+    let buckets = sparse.weights.len();
+    tensors.insert("sparse.idf".into(), Tensor::from_vec(sparse.idf.clone(), buckets, &device)?.to_dtype(DType::F16)?);
+    tensors.insert(
+        "sparse.weights".into(),
+        Tensor::from_vec(sparse.weights.clone(), buckets, &device)?.to_dtype(DType::F16)?,
+    );
+    tensors.insert("sparse.bias".into(), Tensor::from_vec(vec![sparse.bias], 1, &device)?);
     for (name, var) in fit::sorted_vars(varmap) {
         // The n-gram table is the bulk of the head; f16 halves it at no measurable cost.
         let dtype = if name.starts_with("head.bag") { DType::F16 } else { DType::F32 };
@@ -592,7 +661,17 @@ mod tests {
             split,
             other_view: None,
         };
-        Row { example, tokens: Vec::new(), rule_meta, fields: Vec::new(), other_view: false, evidence: 0.0 }
+        Row {
+            example,
+            tokens: Vec::new(),
+            rule_meta,
+            fields: Vec::new(),
+            other_view: false,
+            evidence: 0.0,
+            kind: TextKind::Chat,
+            visible: false,
+            terms: Vec::new(),
+        }
     }
 
     #[test]

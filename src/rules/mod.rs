@@ -6,11 +6,12 @@
 //! ("we never charge a fee" is not an upfront fee); code checks handle what phrases cannot.
 
 mod checks;
+mod hosts;
 mod spec;
 
 use std::path::Path;
 
-use crate::analysis::{Evidence, Flag};
+use crate::analysis::{Evidence, Finding, Flag, Reassurance};
 use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
 use crate::pattern::{Haystack, Pattern};
@@ -28,6 +29,7 @@ const MAX_EVIDENCE: usize = 5;
 pub struct RuleSet {
     version: String,
     rules: Vec<Rule>,
+    signals: Vec<Rule>,
 }
 
 impl RuleSet {
@@ -46,8 +48,8 @@ impl RuleSet {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
         let spec = toml::from_str(text)
             .map_err(|e| Error::Rules { origin: origin.to_string(), message: e.to_string().trim().to_string() })?;
-        let (version, rules) = spec::compile(spec, origin)?;
-        Ok(RuleSet { version, rules })
+        let spec::Compiled { version, rules, signals } = spec::compile(spec, origin)?;
+        Ok(RuleSet { version, rules, signals })
     }
 
     pub fn version(&self) -> &str {
@@ -59,37 +61,52 @@ impl RuleSet {
         self.rules.iter().map(|r| &r.meta)
     }
 
+    /// Every reassuring signal's id, title, explanation and weight, in file order.
+    pub fn signals(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.signals.iter().map(|r| &r.meta)
+    }
+
     /// The flags that fire on `doc`, strongest first.
     pub fn evaluate(&self, doc: &Document) -> Vec<Flag> {
-        let text = Haystack::new(&doc.text);
-        let mut flags: Vec<Flag> = self
-            .rules
-            .iter()
-            .filter(|r| match r.meta.applies_to {
-                Scope::Any => true,
-                Scope::Text => doc.kind == DocKind::Text,
-                Scope::Posting => doc.kind == DocKind::Posting,
-            })
-            .filter_map(|rule| {
-                let mut evidence = match &rule.matcher {
-                    Matcher::Patterns { patterns, unless, unless_anywhere, context } => {
-                        match_patterns(&text, patterns, unless, unless_anywhere, context)
-                    }
-                    Matcher::Check(check) => check.run(doc, &text),
-                };
-                tidy(&mut evidence, &doc.text);
-                (!evidence.is_empty()).then(|| Flag {
-                    id: rule.meta.id.clone(),
-                    title: rule.meta.title.clone(),
-                    explanation: rule.meta.explanation.clone(),
-                    weight: rule.meta.weight,
-                    evidence,
-                })
-            })
-            .collect();
-        flags.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-        flags
+        run(&self.rules, doc)
     }
+
+    /// The reassuring signals found in `doc`, strongest first, whether or not a red flag also fired (the score
+    /// decides what they are worth).
+    pub fn reassure(&self, doc: &Document) -> Vec<Reassurance> {
+        run(&self.signals, doc)
+    }
+}
+
+/// What the rules of `list` find in `doc`, strongest first, with their evidence tidied.
+fn run(list: &[Rule], doc: &Document) -> Vec<Finding> {
+    let text = Haystack::new(&doc.text);
+    let mut found: Vec<Finding> = list
+        .iter()
+        .filter(|r| match r.meta.applies_to {
+            Scope::Any => true,
+            Scope::Text => doc.kind == DocKind::Text,
+            Scope::Posting => doc.kind == DocKind::Posting,
+        })
+        .filter_map(|rule| {
+            let mut evidence = match &rule.matcher {
+                Matcher::Patterns { patterns, unless, unless_anywhere, context } => {
+                    match_patterns(&text, patterns, unless, unless_anywhere, context)
+                }
+                Matcher::Check(check) => check.run(doc, &text),
+            };
+            tidy(&mut evidence, &doc.text);
+            (!evidence.is_empty()).then(|| Finding {
+                id: rule.meta.id.clone(),
+                title: rule.meta.title.clone(),
+                explanation: rule.meta.explanation.clone(),
+                weight: rule.meta.weight,
+                evidence,
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    found
 }
 
 fn match_patterns(

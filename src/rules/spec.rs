@@ -20,6 +20,9 @@ pub(crate) struct RuleFileSpec {
     pub version: String,
     #[serde(rename = "rule")]
     pub rules: Vec<RuleSpec>,
+    /// Reassuring signals: the same shape as a rule, read the other way (see [`crate::analysis::Reassurance`]).
+    #[serde(default, rename = "signal")]
+    pub signals: Vec<RuleSpec>,
 }
 
 /// Which inputs a rule reads.
@@ -96,9 +99,10 @@ fn bad_pattern(pattern: &str, rule_id: &str, origin: &str, e: &regex::Error) -> 
 /// of the CLI's start-up, and rules that share a list (the job-word contexts) then share its regexes: a `Regex`
 /// clone is a reference count. Errors wait for the rule that uses the pattern, so they are reported in file order
 /// as before.
-fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Pattern, regex::Error>> {
+fn compile_distinct<'a>(
+    rules: impl Iterator<Item = &'a RuleSpec>,
+) -> HashMap<&'a str, std::result::Result<Pattern, regex::Error>> {
     let distinct: HashSet<&str> = rules
-        .iter()
         .flat_map(|r| [&r.patterns, &r.unless, &r.unless_anywhere, &r.context])
         .flatten()
         .map(String::as_str)
@@ -106,15 +110,41 @@ fn compile_distinct(rules: &[RuleSpec]) -> HashMap<&str, std::result::Result<Pat
     distinct.into_par_iter().map(|p| (p, Pattern::case_insensitive(p))).collect()
 }
 
-pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<Rule>)> {
+/// A compiled rules file: its version, red-flag rules and reassuring signals.
+pub(crate) struct Compiled {
+    pub version: String,
+    pub rules: Vec<Rule>,
+    pub signals: Vec<Rule>,
+}
+
+pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<Compiled> {
     let invalid = |message: String| Error::Rules { origin: origin.to_string(), message };
     if spec.rules.is_empty() {
         return Err(invalid("no [[rule]] entries".into()));
     }
-    let compiled = compile_distinct(&spec.rules);
+    let compiled = compile_distinct(spec.rules.iter().chain(&spec.signals));
+    // Rules and signals share one namespace of ids: a stored verdict names either without saying which.
     let mut seen = HashSet::new();
-    let mut rules = Vec::with_capacity(spec.rules.len());
-    for r in &spec.rules {
+    let rules = compile_list(&spec.rules, &compiled, &mut seen, origin)?;
+    let signals = compile_list(&spec.signals, &compiled, &mut seen, origin)?;
+    let mut every: Vec<Pattern> = compiled.into_values().filter_map(|p| p.ok()).collect();
+    every.extend(rules.iter().chain(&signals).filter_map(|r| match &r.matcher {
+        Matcher::Check(check) => check.context().cloned(),
+        Matcher::Patterns { .. } => None,
+    }));
+    pattern::prepare_in_background(every);
+    Ok(Compiled { version: spec.version, rules, signals })
+}
+
+fn compile_list(
+    specs: &[RuleSpec],
+    compiled: &HashMap<&str, std::result::Result<Pattern, regex::Error>>,
+    seen: &mut HashSet<String>,
+    origin: &str,
+) -> Result<Vec<Rule>> {
+    let invalid = |message: String| Error::Rules { origin: origin.to_string(), message };
+    let mut rules = Vec::with_capacity(specs.len());
+    for r in specs {
         let id_ok = !r.id.is_empty()
             && r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !r.id.starts_with('-');
@@ -170,11 +200,5 @@ pub(crate) fn compile(spec: RuleFileSpec, origin: &str) -> Result<(String, Vec<R
             matcher,
         });
     }
-    let mut every: Vec<Pattern> = compiled.into_values().filter_map(|p| p.ok()).collect();
-    every.extend(rules.iter().filter_map(|r| match &r.matcher {
-        Matcher::Check(check) => check.context().cloned(),
-        Matcher::Patterns { .. } => None,
-    }));
-    pattern::prepare_in_background(every);
-    Ok((spec.version, rules))
+    Ok(rules)
 }

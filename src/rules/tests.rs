@@ -83,9 +83,37 @@ const CASES: &[Cases] = &[
                 Some("mobile deposit"),
             ),
             ("Go to Walmart, buy three $100 Apple gift cards and text me the codes.", Some("gift cards")),
+            (
+                "Our onboarding department will mail you a startup equipment check; deposit it and let me know.",
+                Some("mail you a startup equipment check"),
+            ),
+            (
+                "You'll receive a check for your home office setup, then pay the vendor with the remaining funds via Zelle.",
+                Some("receive a check for your home office"),
+            ),
+            (
+                "Once it clears, purchase your workstation and printer from our approved vendor, Apex Office Supply.",
+                Some("from our approved vendor"),
+            ),
+            (
+                "As soon as it lands, forward $1,850 to our equipment vendor and keep the rest for your time.",
+                Some("forward $1,850 to our equipment vendor"),
+            ),
+            (
+                "Our finance team will issue you an e-check to cover your workstation and software.",
+                Some("issue you an e-check to cover your workstation"),
+            ),
         ],
         quiet: &[
             "Perform an equipment check before each shift and log any faults.",
+            "Run a quick software check on your laptop before the video call.",
+            "If you opt out of direct deposit, we will mail you a paper check on payday.",
+            "You will receive a reimbursement check for your moving expenses within two pay periods.",
+            "Purchasing coordinator: buy office supplies from approved vendors and reconcile invoices.",
+            "Accounts payable: pay the vendor once the invoice is approved, by ACH or check.",
+            "IT will send you a laptop and a security key before your start date.",
+            "Purchase your scrubs from our approved vendor with the $150 uniform allowance.",
+            "AP clerk: once approved, wire $50,000 to the vendor and file the confirmation.",
             "You will be given a company card for all purchases.",
             "Pay is by direct deposit every other Friday; paper checks are not issued.",
             "As a bank teller you will cash checks, process deposits and balance your drawer.",
@@ -104,10 +132,36 @@ const CASES: &[Cases] = &[
                 "Package forwarding coordinator, remote. Forward the packages to our overseas clients.",
                 Some("Package forwarding"),
             ),
+            (
+                "Inspect the parcels, relabel them with the prepaid labels we email you and ship them out the same day.",
+                Some("relabel them with the prepaid labels we email you and ship"),
+            ),
+            (
+                "Package Handler – work from home, flexible hours, paid weekly.",
+                Some("Package Handler – work from home"),
+            ),
+            (
+                "Home-based quality inspector: you receive items, photograph them and send them on.",
+                Some("Home-based quality inspector"),
+            ),
+            (
+                "You will receive packages at your address and repackage them for our overseas buyers.",
+                Some("receive packages at your address"),
+            ),
+            (
+                "Merchandise inspector: receive parcels at home, check them and send them to the addresses we give you.",
+                Some("parcels at home, check them and send"),
+            ),
         ],
         quiet: &[
             "Warehouse associate: receive inbound shipments at our Columbus distribution centre and load trucks.",
             "Can you pick up my package from the post office? It's under my name.",
+            "Fulfilment associate: pick, pack and ship orders in our fulfilment centre.",
+            "Returns desk: inspect returned items, relabel them and send them back to stock.",
+            "Print the prepaid label we email you and drop off your return at any UPS store.",
+            "I sell vintage clothes online and pack and ship every order from home.",
+            "Package Handler – UPS hub, Louisville. Load and unload trailers, $21/hr.",
+            "Seal the swab in the bag, attach the prepaid labels we provide and ship the kit back to the lab.",
         ],
     },
     Cases {
@@ -132,8 +186,28 @@ const CASES: &[Cases] = &[
                 Some("financial agent"),
             ),
             ("You can use your own bank account to collect funds from our clients.", Some("use your own bank account")),
+            (
+                "Financial Operations Assistant: receive client payments into your personal account and forward them by crypto.",
+                Some("receive client payments into your personal account"),
+            ),
+            ("We are hiring a remote payment processing agent.", Some("payment processing agent")),
+            (
+                "Collections agent: you collect from our customers using your own bank account.",
+                Some("using your own bank account"),
+            ),
+            ("You keep 8% of every transaction you handle.", Some("keep 8% of every transaction")),
+            (
+                "u still got ur bank acct? my account's limited rn, my boss sends 5k to yours, you pull it out and keep a grand.",
+                Some("my account's limited"),
+            ),
         ],
         quiet: &[
+            "Accounts payable specialist: process vendor payments by ACH, wire and check in NetSuite.",
+            "Payroll administrator: process bi-weekly payroll and direct deposits for 900 employees.",
+            "Bank teller: accept deposits, cash checks and process transfers between customers' accounts.",
+            "Collections specialist: call customers about overdue invoices and set up payment plans.",
+            "Drivers keep 100% of their tips.",
+            "My account is frozen until Monday, can you send me the rent money back when you get paid?",
             "Accounts receivable clerk: receive customer payments and post them to the general ledger.",
             "Receive payments from clients and transfer them to our accounts each evening, following treasury policy.",
             "Salary is paid via direct deposit into your bank account.",
@@ -159,6 +233,15 @@ const CASES: &[Cases] = &[
             ),
             ("Earn money just by watching YouTube videos and subscribing to channels.", Some("watching")),
             ("Complete simple tasks every day and the commission is paid the same evening.", Some("simple tasks")),
+            (
+                "You must deposit $200 before you can withdraw your earnings.",
+                Some("deposit $200 before you can withdraw"),
+            ),
+            ("To get your money out, pay the withdrawal fee of 15% today.", Some("pay the withdrawal fee")),
+            (
+                "To withdraw your commission you need to deposit 100 USDT first.",
+                Some("To withdraw your commission you need to deposit"),
+            ),
         ],
         quiet: &[
             "Deposit your first 2 paychecks into savings and receive a 5% bonus from the credit union.",
@@ -170,6 +253,10 @@ const CASES: &[Cases] = &[
             "Performance review cycle: managers review and approve every order over $500.",
             "Did you rate the restaurant? I left five stars lol",
             "We offer generous PTO so you can recharge your batteries and continue to grow.",
+            "ATM withdrawal fees are refunded up to $10 a month, so you never pay the withdrawal fee.",
+            "Early withdrawal from an IRA means you pay a withdrawal penalty and income tax.",
+            "I need to deposit my paycheck before I can withdraw cash for the rent.",
+            "You can withdraw your savings at any time without a fee.",
         ],
     },
     Cases {
@@ -249,6 +336,16 @@ const CASES: &[Cases] = &[
             ("Kindly provide your debit card number and CVV so we can ship your work equipment.", Some("debit card")),
             // Onboarding by reply, not through the employer's systems.
             ("To finalize onboarding before Monday, please reply with your full SSN and DOB.", Some("SSN")),
+            (
+                "For the job, please send your full Social Security Number and date of birth today.",
+                Some("Social Security Number"),
+            ),
+            (
+                "To complete your hiring, reply to this email with:\n- Full legal name\n- Date of birth\n- Social Security Number",
+                Some("Social Security Number"),
+            ),
+            ("Text me your SSN and DOB so I can set up your salary.", Some("SSN and DOB")),
+            ("For the position, also attach a copy of your social security card.", Some("social security card")),
         ],
         quiet: &[
             "Scan both sides of the form and upload it to the job portal.",
@@ -261,17 +358,57 @@ const CASES: &[Cases] = &[
             "Send me your id and password for the wifi, I forgot it",
             "Please complete your onboarding tasks in Workday, including your SSN and direct deposit.",
             "As part of onboarding, payroll will ask you to provide your bank account details.",
+            "Form I-9: on your first day, bring your Social Security card or a passport.",
+            "We will never ask for your SSN by text or email during hiring.",
+            "E-Verify confirms work eligibility with the SSN and date of birth on your I-9.",
         ],
     },
     Cases {
         rule: "wrong-number-pivot",
-        fires: &[(
-            "Oh I'm so sorry, wrong number! By the way, are you working? My company is hiring, I can introduce you if you want.",
-            Some("sorry, wrong number! By the way, are you working? My company is hiring"),
-        )],
+        fires: &[
+            (
+                "Oh I'm so sorry, wrong number! By the way, are you working? My company is hiring, I can introduce you if you want.",
+                Some("sorry, wrong number! By the way, are you working? My company is hiring"),
+            ),
+            (
+                "Sorry, I think I have the wrong number. By the way, what do you do for work? I'm in crypto trading with my mentor.",
+                Some("wrong number. By the way, what do you do for work"),
+            ),
+            (
+                "Oops, wrong person, my bad! Nice to meet you though. Do you invest at all? My uncle showed me gold trading.",
+                Some("Do you invest"),
+            ),
+        ],
         quiet: &[
             "Sorry, wrong number! Good luck with your job interview tomorrow though.",
+            "Sorry, wrong number, I meant to text my sister. What do you do when a text goes to the wrong person? lol",
             "You have the wrong number, this is a dental office. We are hiring a receptionist, though: see our website.",
+        ],
+    },
+    Cases {
+        rule: "crypto-mentor",
+        fires: &[
+            (
+                "My mentor teaches me crypto trading, I made $8,000 last month, I can show you how.",
+                Some("My mentor teaches me crypto trading"),
+            ),
+            ("I made $8,000 last month on the trading platform, I can show you how it works.", Some("I made $8,000")),
+            ("I trade gold contracts with my uncle, he is a senior analyst.", Some("with my uncle")),
+            ("The platform pays guaranteed daily returns on every USDT you hold.", Some("guaranteed daily returns")),
+            ("Join our USDT arbitrage group and earn 3% daily profit.", Some("USDT arbitrage")),
+            (
+                "Just deposit 500 USDT into the trading platform and my analyst will do the rest.",
+                Some("into the trading platform"),
+            ),
+        ],
+        quiet: &[
+            "lol I put like $200 into bitcoin last week and it's already down 12%",
+            "Senior Backend Engineer, Crypto Trading Platform: build the order-matching engine for our exchange.",
+            "Investing involves risk; returns are not guaranteed and you may lose money.",
+            "My uncle got me into investing in index funds when I was 20.",
+            "Beware of anyone on WhatsApp promising guaranteed returns on crypto.",
+            "Quant researcher: develop statistical arbitrage strategies for equity futures.",
+            "I made $300 on bitcoin this year, honestly just luck.",
         ],
     },
     Cases {
@@ -283,12 +420,22 @@ const CASES: &[Cases] = &[
             ),
             ("Please text me the code you just received so I can register you.", Some("text me the code")),
             ("Send us your WhatsApp code to activate your recruiter account.", Some("Send us your WhatsApp code")),
+            ("Tell me the code Google just sent you so I know you're real.", Some("Tell me the code Google")),
+            (
+                "Google will text you a 6-digit code to verify you're a real person, please send it to me.",
+                Some("send it to me"),
+            ),
+            ("ok got it. what's the code you got?", Some("what's the code you got")),
+            ("I just sent a verification code to your number, what is it?", Some("what is it")),
         ],
         quiet: &[
             "Your verification code is 482913. Never share this code with anyone.",
             "Enter the 6-digit code we sent to your phone to finish signing in.",
             "Your delivery code is 4821; share it with the driver at the door.",
             "We'll send you the code by e-mail once your account is approved.",
+            "Your Google verification code is 123456. Don't share it.",
+            "What's the code you got for the gate? I'm outside.",
+            "Your delivery PIN is 7741. Give it to the driver when your order arrives.",
         ],
     },
     Cases {
@@ -393,6 +540,41 @@ const CASES: &[Cases] = &[
         ],
     },
     Cases {
+        rule: "lookalike-domain",
+        fires: &[
+            (
+                "Apply through our careers site: https://deloitte-talentglobal.com/apply",
+                Some("deloitte-talentglobal.com"),
+            ),
+            (
+                "Send your documents to onboarding@amazon-careers-hr.com today.",
+                Some("onboarding@amazon-careers-hr.com"),
+            ),
+            (
+                "Your direct deposit is on hold. Update it at adp-payroll-update.com/login",
+                Some("adp-payroll-update.com"),
+            ),
+            ("Unusual sign-in detected. Verify at https://chase-secure-login.co now.", Some("chase-secure-login.co")),
+            ("USPS: your parcel is held. Reschedule at usps-redelivery.info", Some("usps-redelivery.info")),
+            ("Start your application at www.deloittecareers.net today.", Some("deloittecareers.net")),
+            ("Confirm your details at wells-fargo-alerts.com before noon.", Some("wells-fargo-alerts.com")),
+            ("Log in at paypal.com.account-verify.net to restore access.", Some("paypal.com.account-verify.net")),
+            ("Your account is locked: https://www.citibankvalidation.com", Some("citibankvalidation.com")),
+            ("Pay the toll at usps.uspsjz.com today.", Some("usps.uspsjz.com")),
+        ],
+        quiet: &[
+            "Apply at careers.deloitte.com or on deloitte.myworkdayjobs.com.",
+            "Track your package at https://www.ups.com/track or see amazon.co.uk/orders.",
+            "Email jane.doe@kpmg.co.uk or visit kpmg.com/careers.",
+            "Our agency runs targetmarketingpro.com and chase-the-dream.org.",
+            "Photos from the orchard are at apple-picking-farm.com.",
+            "The interview is on Zoom: acme.zoom.us/j/123456",
+            "Payroll questions go to payroll@northwind-logistics.com.",
+            "See all openings at www.pnc.jobs and wellsfargojobs.com; built on Microsoft.NET and Salesforce.org.",
+            "Our lab is www.citi.umich.edu and the IRS.Don't forget the form IRS-STATEMENT-CLAIM.pdf",
+        ],
+    },
+    Cases {
         rule: "mystery-shopper",
         fires: &[
             ("MYSTERY SHOPPERS WANTED in your area", Some("MYSTERY SHOPPERS")),
@@ -423,6 +605,190 @@ const CASES: &[Cases] = &[
             "We make a difference in the lives of 110 million people every day.",
             "Hourly rate: $25 per hour; no experience required, paid training provided.",
             "I get up at 7am every day, call me after that",
+        ],
+    },
+    Cases {
+        rule: "account-threat",
+        fires: &[
+            (
+                "[Amazon] Your account has been locked due to unusual activity. Click https://amzn-verify.help to restore access.",
+                Some("account has been locked"),
+            ),
+            ("HSBC: we will suspend your account today. Verify now at hsbc-secure.info", Some("suspend your account")),
+            ("Your Paytm KYC has been suspended, call 7044518857 to reactivate.", Some("KYC has been suspended")),
+        ],
+        quiet: &[
+            "Your card ending 4821 has been temporarily blocked after an unusual purchase. Reply YES if it was you, NO if not.",
+            "As requested, your old account has been closed and the balance moved to your new one.",
+            "New sign-in to your Google Account. If this was you, you don't need to do anything.",
+            "The shared drive will be locked for maintenance on Saturday.",
+        ],
+    },
+    Cases {
+        rule: "link-to-verify",
+        fires: &[
+            ("Please click the link below to verify your account: https://chase-alerts.co/login", Some("verify")),
+            (
+                "The USPS package could not be delivered. Please confirm your address in the link. https://usps-re.top/x",
+                Some("confirm your address in the link"),
+            ),
+        ],
+        quiet: &[
+            "Click here to view your pay statement: https://my.adp.com",
+            "We will never send you a link to verify your account.",
+            "Verify your e-mail address in the app to finish setting up your profile.",
+        ],
+    },
+    Cases {
+        rule: "fee-to-release",
+        fires: &[
+            (
+                "Your shipment could not be delivered due to an unpaid duty fee. Reschedule now: https://ups-depot.drr.ac",
+                Some("unpaid duty fee"),
+            ),
+            (
+                "Royal Mail: your parcel is on hold. Pay the £1.99 fee to release it at royalmail-fee.com",
+                Some("to release"),
+            ),
+        ],
+        quiet: &[
+            "Free shipping on orders over $35. No handling fees.",
+            "Your parcel was delivered to your front door at 2:14pm.",
+            "Customs duties for this order were prepaid at checkout.",
+        ],
+    },
+    Cases {
+        rule: "prize-claim",
+        fires: &[
+            (
+                "Congratulations! You have won a guaranteed cash prize of £2,000. Call 09061701461 to claim.",
+                Some("won"),
+            ),
+            (
+                "[I.R.S] You are eligible for a tax refund of $573.00, confirm your details at irs-refund.us",
+                Some("tax refund"),
+            ),
+            ("Claim your reward now before it expires!", Some("Claim your reward")),
+        ],
+        quiet: &[
+            "We won the regional final on Sunday! Drinks at 7.",
+            "Your tax refund of $412 was deposited to your account ending 4821.",
+            "Nice one, you won the auction for the bike.",
+        ],
+    },
+    Cases {
+        rule: "premium-rate",
+        fires: &[
+            ("Text WIN to 80086 now! 150p per msg.", Some("Text WIN to 80086")),
+            ("Call now on 09061701461 for your reward.", Some("09061701461")),
+        ],
+        quiet: &["Reply STOP to 12345 to opt out.", "Call me on 07700 900123 when you land."],
+    },
+    Cases {
+        rule: "advance-fee",
+        fires: &[
+            (
+                "I am the barrister to the late Mr. Ade; you were named next of kin to his estate of USD 12.5 million.",
+                Some("next of kin"),
+            ),
+            (
+                "I need a foreign partner to help transfer US$18.5 million; you will receive 30% of the fund.",
+                Some("million"),
+            ),
+        ],
+        quiet: &[
+            "Series B: we raised $40 million to grow the team.",
+            "Manage a $2 million annual budget across three regions.",
+        ],
+    },
+    Cases {
+        rule: "remote-access",
+        fires: &[
+            ("Please install AnyDesk and open your UPI app so I can process the refund.", Some("AnyDesk")),
+            ("Share your TeamViewer ID with our support agent.", Some("TeamViewer ID")),
+        ],
+        quiet: &[
+            "We will never ask you to install AnyDesk or any remote-control app.",
+            "Experience supporting users with remote desktop tools is a plus.",
+        ],
+    },
+    Cases {
+        rule: "mistaken-payment",
+        fires: &[
+            (
+                "Confirmed. You have received Ksh4,500.00. Sorry sir I sent 4500 to your number by mistake, please send it back to me.",
+                Some("by mistake"),
+            ),
+            (
+                "My accountant paid $1,750 instead of $750. Please refund the extra $1,000 by Western Union.",
+                Some("extra $1"),
+            ),
+        ],
+        quiet: &[
+            "We overpaid your March salary by mistake; we will recover it from your next paycheck, nothing to do.",
+            "I sent the file to the wrong address by mistake, sorry!",
+        ],
+    },
+    Cases {
+        rule: "card-for-refund",
+        fires: &[
+            (
+                "Your refund is pending. Enter your card details to receive the refund: refunds-help.site",
+                Some("card details"),
+            ),
+            (
+                "INTERAC e-Transfer: CANADA REVENUE has sent you $462.18. Select your financial institution to deposit.",
+                Some("sent you $462"),
+            ),
+        ],
+        quiet: &[
+            "We never ask for your card details to send a refund.",
+            "Your refund of $24.99 was sent to the card you paid with.",
+        ],
+    },
+    Cases {
+        rule: "login-through-link",
+        fires: &[
+            (
+                "To view the document, sign in with your Microsoft 365 work account: https://w2-docs-view.com/ms/open?id=8",
+                Some("sign in with your Microsoft 365 work account"),
+            ),
+            (
+                "Your offer is ready. Sign in with your email password to accept: https://offers-portal.co/login",
+                Some("Sign in"),
+            ),
+        ],
+        quiet: &[
+            "Sign in with your work account in the Workday app to see your payslip.",
+            "Log in at https://my.adp.com with the user ID we sent you.",
+        ],
+    },
+    Cases {
+        rule: "new-number-money",
+        fires: &[
+            (
+                "Hi Mum, I dropped my phone in the loo, this is my new number. Can you pay a bill for me today? It's £780.",
+                Some("this is my new number"),
+            ),
+            ("Hi bro, this is my new number. Pls send 45k to this Opay acct and I'll refund you", Some("new number")),
+        ],
+        quiet: &[
+            "Hi Mum, this is my new number, save it! Dinner on Sunday?",
+            "New phone who dis. Anyway I'll pay you back for the tickets tomorrow.",
+        ],
+    },
+    Cases {
+        rule: "send-money-to-number",
+        fires: &[
+            ("To get your gate pass send KES 1,500 to 0712 555 118 (Supervisor John).", Some("send KES 1,500 to 0712")),
+            (
+                "Registration is N5,000. Pay ₦5,000 to this Opay account before your shift.",
+                Some("Pay ₦5,000 to this Opay"),
+            ),
+        ],
+        quiet: &[
+            "Can you send Ksh 500 to 0712 555 118 for lunch? Will pay back Friday.",
+            "Your salary of KES 45,000 was sent to your M-PESA.",
         ],
     },
 ];
@@ -603,40 +969,224 @@ const ORDINARY: &[&str] = &[
     "Yarın ofise gelmeden önce bana WhatsApp'tan yaz, anahtarı unuttum.",
 ];
 
+/// Scripts the written corpus showed unflagged (models/written/, training text), added to existing rules.
+#[test]
+fn extended_rules_read_the_newer_scripts() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "code-request",
+            "You'll get a 6 digit code by text in a sec, can you paste it here so I can finish the setup?",
+        ),
+        ("code-request", "Can you send me the 5 numbers that just came? I put your number as backup."),
+        ("code-request", "OTP aaye to is number pe share karein."),
+        (
+            "account-threat",
+            "Your salary is on HOLD because your bank KYC is pending. Update today at sbi-kyc.in/update",
+        ),
+        ("account-threat", "Aaj hi update karein warna account freeze ho jayega."),
+        ("fee-to-release", "FedEx: your shipment is on hold. Confirm your address: fdx-confirm.top/p/77442"),
+        ("fee-to-release", "Sua encomenda aguarda pagamento da taxa alfandegaria de R$ 38,70."),
+        ("fee-to-release", "Reschedule and confirm your address here evri-reschedule.uk/track, a small fee applies."),
+        ("fee-to-release", "Your account was deactivated. Pay N18,500 reactivation fee to resume driving."),
+        ("code-request", "Our onboarding system sent you a verification code, can you send it over?"),
+        ("code-request", "Vou te enviar um código por SMS, me passa ele pra gente cancelar a compra."),
+        ("account-threat", "Failure to update by today will lead to suspension of your account. Call 0741 880 296."),
+        ("login-through-link", "Re-verify your identity using your online banking login at certn-verify.com"),
+        ("login-through-link", "You'll need to re-confirm your card details once at monzo-cardupdate.co.uk"),
+        ("card-for-refund", "Enter your mobile number and MPIN to receive your 13th month pay."),
+        ("unusual-payment", "Hiring team here: the drug test kit cost is $79 payable by Cash App to $WBhiringdesk."),
+    ];
+    let quiet: &[(&str, &str)] = &[
+        ("code-request", "Your code is 481923. Don't share it with anyone, not even us."),
+        ("account-threat", "Your refund is on hold until the item reaches our warehouse; we'll e-mail you then."),
+        ("fee-to-release", "Your order is on hold while we restock; no action needed."),
+        ("fee-to-release", "A $5 fee applies to paper statements; switch to e-statements in the app."),
+        ("login-through-link", "Update your card details in the Monzo app under Account > Cards."),
+        (
+            "account-threat",
+            "We have received your request for the closure of your account; it will be closed on 1 June.",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (rule, text) in cases {
+        if !flags(text).iter().any(|f| f.id == *rule) {
+            failures.push(format!("{rule} did not fire on {text:?}"));
+        }
+    }
+    for (rule, text) in quiet {
+        if flags(text).iter().any(|f| f.id == *rule) {
+            failures.push(format!("{rule} fired on {text:?}"));
+        }
+    }
+    assert_none(&failures);
+}
+
+/// Reassuring signals ([[signal]] in rules.toml), with the same kind of table: where each must be found, with a
+/// phrase its evidence must quote, and look-alikes (mostly scams copying the wording) where it must not.
+const SIGNALS: &[Cases] = &[
+    Cases {
+        rule: "employer-systems",
+        fires: &[
+            (
+                "Thanks for applying! Track your application at https://northwind.wd5.myworkdayjobs.com/en-US/careers",
+                Some("myworkdayjobs.com"),
+            ),
+            ("Your pay statement is ready in ADP: https://my.adp.com/static/redbox", Some("my.adp.com")),
+            ("Questions? Write to recruiting@greenhouse.io", Some("recruiting@greenhouse.io")),
+        ],
+        quiet: &[
+            "Log in at https://adp-payroll-update.com to keep your direct deposit.",
+            "Finish onboarding at myworkdayjobs.com.hr-portal.net/login",
+            "Workday, ADP and Greenhouse are our systems; you will get a link from HR.",
+        ],
+    },
+    Cases {
+        rule: "code-warning",
+        fires: &[
+            ("Your Google verification code is 482913. Don't share it with anyone.", Some("share")),
+            ("G-482913 is your code. Never share this code; Google will never call to ask for it.", Some("share")),
+        ],
+        quiet: &[
+            "I sent a code to your phone by mistake, please send it back to me, don't share it with others.",
+            "Your order code is 4471. Show it at the counter.",
+        ],
+    },
+    Cases {
+        rule: "receipt-asks-nothing",
+        fires: &[
+            (
+                "Thank you for applying to Brightline. We have received your application.",
+                Some("received your application"),
+            ),
+            ("Your pay statement for 15 March is now available. No action is needed.", Some("No action is needed")),
+            ("Your package was delivered at 2:14 pm.", Some("was delivered")),
+        ],
+        quiet: &[
+            "We have received your application. To continue, pay the $30 processing fee.",
+            "Your package was delivered to the depot. A redelivery fee of $2.99 applies.",
+            "Thank you for applying! Click here to verify your identity and unlock the next step.",
+        ],
+    },
+    Cases {
+        rule: "named-video-interview",
+        fires: &[
+            (
+                "Your video interview is on Zoom on Tuesday at 10:00 with Priya Raman, our engineering lead.",
+                Some("Priya Raman"),
+            ),
+            ("Interviewer: Marcus Oyelaran (Head of Finance)", Some("Marcus Oyelaran")),
+        ],
+        quiet: &[
+            "Your interview with Mr Daniel Brooks will be held on Telegram chat.",
+            "Video interview? no, we do it by text on Google Chat with Anna Smith.",
+            "zoom in on the photo with the blue car",
+        ],
+    },
+    Cases {
+        rule: "bank-own-channel",
+        fires: &[
+            (
+                "Chase: a $612.40 charge at BESTBUY on card ending 4821. If this wasn't you, call the number on the back of your card.",
+                Some("number on the back of your card"),
+            ),
+            ("Did you try to spend $89 at Walmart? Reply YES if it was you or NO if not.", Some("Reply YES")),
+        ],
+        quiet: &[
+            "Unusual charge on your card. If this wasn't you, call the number on the back of your card or click https://chase-help.co",
+            "Call the number on the back of your badge to reach security.",
+        ],
+    },
+    Cases {
+        rule: "scam-warning",
+        fires: &[
+            (
+                "Apply on our careers page. We will never ask you for money, bank details or to interview over WhatsApp.",
+                Some("never ask"),
+            ),
+            (
+                "Beware of recruitment scams: Brightline never charges fees to candidates.",
+                Some("Beware of recruitment scams"),
+            ),
+        ],
+        quiet: &["Never share your password with anyone.", "You will never have to ask twice: we reply within a day."],
+    },
+];
+
+fn reassured(sample: &str) -> Vec<Reassurance> {
+    BUILTIN.reassure(&doc(sample))
+}
+
+#[test]
+fn every_signal_is_found_in_its_cases_and_not_in_its_look_alikes() {
+    let mut failures = Vec::new();
+    for case in SIGNALS.iter() {
+        for (text, key) in case.fires {
+            let found = reassured(text);
+            let Some(signal) = found.iter().find(|r| r.id == case.rule) else {
+                failures.push(format!("{} not found in {text:?}", case.rule));
+                continue;
+            };
+            let quoted: Vec<&str> = signal.evidence.iter().map(|e| e.snippet.as_str()).collect();
+            if let Some(key) = key.filter(|k| !quoted.join(" | ").to_lowercase().contains(&k.to_lowercase())) {
+                failures.push(format!("{}: evidence {quoted:?} does not quote {key:?}", case.rule));
+            }
+        }
+        for text in case.quiet {
+            if reassured(text).iter().any(|r| r.id == case.rule) {
+                failures.push(format!("{} found in {text:?}", case.rule));
+            }
+        }
+    }
+    assert_none(&failures);
+}
+
+#[test]
+fn every_builtin_signal_has_cases() {
+    let builtin: BTreeSet<&str> = BUILTIN.signals().map(|r| r.id.as_str()).collect();
+    let covered: BTreeSet<&str> =
+        SIGNALS.iter().filter(|c| !c.fires.is_empty() && !c.quiet.is_empty()).map(|c| c.rule).collect();
+    assert_eq!(builtin, covered, "signals without both kinds of cases, or cases for unknown signals");
+}
+
 fn evidence_text(flag: &Flag) -> String {
     flag.evidence.iter().map(|e| e.snippet.as_str()).collect::<Vec<_>>().join(" | ")
 }
 
+/// Every failure of a table test, not just the first: a changed pattern often breaks several cases at once.
+fn assert_none(failures: &[String]) {
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n"));
+}
+
 #[test]
 fn every_rule_fires_on_its_cases_and_quotes_the_key_phrase() {
+    let mut failures = Vec::new();
     for case in CASES.iter().chain(OTHER_LANGUAGES) {
         for (text, key) in case.fires {
             let found = flags(text);
-            let flag = found
-                .iter()
-                .find(|f| f.id == case.rule)
-                .unwrap_or_else(|| panic!("{} did not fire on {text:?}; fired: {:?}", case.rule, ids(&found)));
-            if let Some(key) = key {
-                let quoted = evidence_text(flag);
-                assert!(
-                    quoted.to_lowercase().contains(&key.to_lowercase()),
-                    "{}: evidence {quoted:?} does not quote {key:?} in {text:?}",
-                    case.rule
-                );
+            let Some(flag) = found.iter().find(|f| f.id == case.rule) else {
+                failures.push(format!("{} did not fire on {text:?}; fired: {:?}", case.rule, ids(&found)));
+                continue;
+            };
+            let quoted = evidence_text(flag);
+            if let Some(key) = key.filter(|k| !quoted.to_lowercase().contains(&k.to_lowercase())) {
+                failures.push(format!("{}: evidence {quoted:?} does not quote {key:?} in {text:?}", case.rule));
             }
         }
     }
+    assert_none(&failures);
 }
 
 #[test]
 fn every_rule_stays_quiet_on_its_near_misses() {
+    let mut failures = Vec::new();
     for case in CASES.iter().chain(OTHER_LANGUAGES) {
         for text in case.quiet {
-            let found = flags(text);
-            let hit = found.iter().find(|f| f.id == case.rule);
-            assert!(hit.is_none(), "{} fired on {text:?}: {:?}", case.rule, hit.map(evidence_text));
+            if let Some(hit) = flags(text).iter().find(|f| f.id == case.rule) {
+                failures.push(format!("{} fired on {text:?}: {:?}", case.rule, evidence_text(hit)));
+            }
         }
     }
+    assert_none(&failures);
 }
 
 #[test]
@@ -686,6 +1236,29 @@ fn evidence_offsets_are_char_boundaries_that_quote_the_snippet() {
             assert!(starts.windows(2).all(|w| w[0].1 <= w[1].0), "{}: overlapping or unsorted {starts:?}", flag.id);
         }
     }
+}
+
+/// Evidence quotes whole words and numbers: a span that starts or ends inside "$300/day" or "earnings" reads as a
+/// different claim ("$30", "earn").
+#[test]
+fn evidence_starts_and_ends_at_word_boundaries() {
+    let cuts = |text: &str, at: usize| {
+        let before = text[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+        let after = text[at..].chars().next().is_some_and(char::is_alphanumeric);
+        before && after
+    };
+    let mut failures = Vec::new();
+    for case in CASES.iter().chain(OTHER_LANGUAGES) {
+        for (text, _) in case.fires {
+            let d = doc(text);
+            for flag in BUILTIN.evaluate(&d) {
+                for e in flag.evidence.iter().filter(|e| cuts(&d.text, e.start) || cuts(&d.text, e.end)) {
+                    failures.push(format!("{}: evidence {:?} cuts a word or number in {text:?}", flag.id, e.snippet));
+                }
+            }
+        }
+    }
+    assert_none(&failures);
 }
 
 #[test]
@@ -768,6 +1341,16 @@ fn rules_file_validation_errors_say_what_is_wrong() {
         (with(""), "needs `patterns` or a `check`"),
         (with("check = \"link-hosts\"\n[rule.params]\nhosts = 3\n"), "bad params"),
         (with("check = \"link-hosts\"\nunless = ['x']\n[rule.params]\nhosts = []\n"), "patterns only"),
+        (
+            with(
+                "check = \"lookalike-domain\"\n[rule.params]\nprefix = [\"acme\"]\n[rule.params.brands]\nzeta = [\"zeta.com\"]\n",
+            ),
+            "not a brand",
+        ),
+        (
+            with("check = \"lookalike-domain\"\n[rule.params.brands]\n\"Ac me\" = [\"acme.com\"]\n"),
+            "letters and digits",
+        ),
         (with("patterns = ['x']\n").replace("id = \"a\"", "id = \"Upfront Fee\""), "kebab-case"),
         ("version = \"t\"\n".to_string(), "rule"),
     ];

@@ -439,3 +439,33 @@ fn split_holds_its_properties_on_mixed_text() {
         }
     }
 }
+
+/// Issue #16: a legitimate verdict says why, with a quote of what it rests on.
+#[test]
+fn legit_says_why_it_looks_legitimate() {
+    let a = analyze("Your Google verification code is 771204. Don't share this code with anyone.");
+    assert_eq!(a.label, Label::Legit, "the test input changed verdict (score {}); pick another", a.score);
+    assert!(!a.reassurances.is_empty(), "a code that warns not to share it reassures");
+    for style in [Style::WhatsApp, Style::Sms, Style::Telegram] {
+        let r = verdict(&a, style);
+        assert!(r.contains("Why it looks legitimate"), "{r}");
+        assert!(r.contains("verification code that warns"), "{r}");
+        assert!(r.contains("share"), "the quote from the message is shown: {r}");
+        if style == Style::Telegram {
+            assert_valid_telegram_html(&r);
+        }
+    }
+}
+
+/// Issue #16: "not sure" without a red flag says no specific warning sign was found, not that flags are hidden.
+#[test]
+fn uncertain_without_a_flag_says_no_specific_warning_sign() {
+    let mut a = analyze(SCAM);
+    a.flags.clear();
+    a.label = Label::Uncertain;
+    for style in [Style::WhatsApp, Style::Sms, Style::Telegram] {
+        let r = verdict(&a, style);
+        assert!(r.contains("no specific warning sign"), "{r}");
+        assert!(!r.contains("Red flags"), "{r}");
+    }
+}
