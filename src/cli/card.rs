@@ -197,7 +197,8 @@ pub fn model_card(r: &TrainReport, opts: &TrainOptions, rules_version: &str, red
          head to learn what \"pay the training fee\" is worth, and the head can be absurdly sure of text unlike its \
          training data; the cap keeps a message with several strong flags from being overruled by its resemblance \
          to ordinary text. Postings then get an operating point: a shift of b chosen so that 0.5 gives the best F1 \
-         on the out-of-fold postings while at most 1% of legitimate ones reach it (see `src/model/calibrate.rs`); \
+         on the out-of-fold postings of the sources with both labels (EMSCAD's fakes and real ads, written \
+         postings) while at most 0.8% of the job boards' postings reach it (see `src/model/calibrate.rs`); \
          messages keep their calibration.\n\
          7. An uncertainty band per kind, on the same out-of-fold predictions, minimising confident mistakes with at \
          most {band:.0}% of the kind's inputs inside. A text with no red flag is never labelled `scam` (at most \

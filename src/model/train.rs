@@ -16,7 +16,7 @@
 //! (fraudsters reuse templates, so each group seen matters); cross-fitting keeps calibration honest without a
 //! fold of its own, and the test fold still measures the recipe before it joins the training data.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -283,7 +283,14 @@ pub fn train(opts: &TrainOptions, rules: &RuleSet, progress: &dyn Progress) -> a
     }
 
     // 3. Calibration and band from the out-of-fold logits of folds 1-4, overall and per kind of text.
+    let both_labels: HashSet<Family> = {
+        let labels_of = |scam: bool| -> HashSet<Family> {
+            rows.iter().filter(|r| r.example.scam == scam).map(|r| r.example.family).collect()
+        };
+        labels_of(true).intersection(&labels_of(false)).copied().collect()
+    };
     let prediction = |i: usize, logit: f32, sparse: f32| Prediction {
+        both_labels: both_labels.contains(&rows[i].example.family),
         logit,
         sparse,
         scam: rows[i].example.scam,

@@ -10,7 +10,9 @@ use crate::document::{DocKind, Document};
 use crate::error::{Error, Result};
 use crate::extract::Period;
 use crate::pattern::{Haystack, Pattern};
-use crate::rules::hosts::{TrustedHosts, TrustedHostsParams, host_chars, is_under, link_host};
+use crate::rules::hosts::{
+    LureHost, LureHostParams, TrustedHosts, TrustedHostsParams, host_chars, is_under, link_host,
+};
 use crate::rules::spec::compile_pattern;
 
 #[derive(Debug)]
@@ -19,6 +21,7 @@ pub(crate) enum Check {
     UnrealisticPay(UnrealisticPay),
     LinkHosts(LinkHosts),
     LookalikeDomain(LookalikeDomain),
+    LureHost(LureHost),
     TrustedHosts(TrustedHosts),
     VaguePosting(VaguePosting),
 }
@@ -46,6 +49,10 @@ impl Check {
                 let p: LinkHostsParams = params.try_into().map_err(bad)?;
                 Check::LinkHosts(LinkHosts { hosts: p.hosts.into_iter().map(|h| h.to_lowercase()).collect() })
             }
+            "lure-host" => {
+                let p: LureHostParams = params.try_into().map_err(bad)?;
+                Check::LureHost(LureHost::new(p))
+            }
             "trusted-hosts" => {
                 let p: TrustedHostsParams = params.try_into().map_err(bad)?;
                 Check::TrustedHosts(TrustedHosts::new(p))
@@ -63,7 +70,7 @@ impl Check {
                     origin: origin.to_string(),
                     message: format!(
                         "rule {rule_id}: unknown check {other:?} (known: free-email-recruiter, unrealistic-pay, \
-                         link-hosts, lookalike-domain, trusted-hosts, vague-posting)"
+                         link-hosts, lookalike-domain, lure-host, trusted-hosts, vague-posting)"
                     ),
                 });
             }
@@ -75,7 +82,11 @@ impl Check {
         match self {
             Check::FreeEmailRecruiter(c) => Some(&c.context),
             Check::UnrealisticPay(c) => Some(&c.context),
-            Check::LinkHosts(_) | Check::LookalikeDomain(_) | Check::TrustedHosts(_) | Check::VaguePosting(_) => None,
+            Check::LinkHosts(_)
+            | Check::LookalikeDomain(_)
+            | Check::LureHost(_)
+            | Check::TrustedHosts(_)
+            | Check::VaguePosting(_) => None,
         }
     }
 
@@ -86,6 +97,7 @@ impl Check {
             Check::UnrealisticPay(c) => c.run(doc, text),
             Check::LinkHosts(c) => c.run(doc),
             Check::LookalikeDomain(c) => c.run(doc),
+            Check::LureHost(c) => c.run(doc),
             Check::TrustedHosts(c) => c.run(doc),
             Check::VaguePosting(c) => c.run(doc),
         }

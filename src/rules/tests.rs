@@ -540,6 +540,31 @@ const CASES: &[Cases] = &[
         ],
     },
     Cases {
+        rule: "lure-host",
+        fires: &[
+            (
+                "WhatsApp: your account will be logged out. Re-verify here: wa-verify-account.info",
+                Some("wa-verify-account.info"),
+            ),
+            (
+                "Your NetBanking will be blocked. Update now http://hdfc-kyc-pan.in/update",
+                Some("hdfc-kyc-pan.in/update"),
+            ),
+            ("To choose a new date visit dpd-newdate.co and confirm the charge.", Some("dpd-newdate.co")),
+            (
+                "Validate your account: https://outlook-storage-upgrade.web.app/validate",
+                Some("outlook-storage-upgrade.web.app"),
+            ),
+            ("Claim your refund at gov-uk-taxrefund.co.uk/claim", Some("gov-uk-taxrefund.co.uk")),
+        ],
+        quiet: &[
+            "Sign in at https://secure.chase.com/login or https://login.microsoftonline.com",
+            "Apply at https://acme-careers.com or jobs.acme-logistics.co.uk",
+            "Verify your e-mail at https://account.example.com/verify?token=abc",
+            "Read more at https://acme.github.io/docs or https://smith-jones.com",
+        ],
+    },
+    Cases {
         rule: "lookalike-domain",
         fires: &[
             (
@@ -995,6 +1020,15 @@ fn extended_rules_read_the_newer_scripts() {
         ("login-through-link", "You'll need to re-confirm your card details once at monzo-cardupdate.co.uk"),
         ("card-for-refund", "Enter your mobile number and MPIN to receive your 13th month pay."),
         ("unusual-payment", "Hiring team here: the drug test kit cost is $79 payable by Cash App to $WBhiringdesk."),
+        ("code-request", "If this wasn't you, reply with the code we just sent to secure your account."),
+        ("code-request", "We've sent you a 6 digit code - reply with it to this number to activate your account."),
+        ("code-request", "You'll get an MFA code on your phone in a minute, please read it out to me so I can finish."),
+        ("code-request", "If NOT, share the OTP you will receive shortly with our agent on call to cancel it."),
+        ("upfront-payment", "Shift available Sat 4-11PM. Reserve your spot with a $30 confirmation deposit."),
+        ("upfront-payment", "To reserve your spot this week please send a $30 deposit by Interac e-Transfer."),
+        ("upfront-payment", "All new starters must purchase the site uniform pack before arrival."),
+        ("upfront-payment", "Pay N5,000 for your uniform and ID card to Opay 81XXXX4472 to confirm your slot."),
+        ("upfront-payment", "Direct hiring for hotel staff. Placement fee ₱65,000 only, 50% downpayment via GCash."),
     ];
     let quiet: &[(&str, &str)] = &[
         ("code-request", "Your code is 481923. Don't share it with anyone, not even us."),
@@ -1002,6 +1036,10 @@ fn extended_rules_read_the_newer_scripts() {
         ("fee-to-release", "Your order is on hold while we restock; no action needed."),
         ("fee-to-release", "A $5 fee applies to paper statements; switch to e-statements in the app."),
         ("login-through-link", "Update your card details in the Monzo app under Account > Cards."),
+        ("code-request", "Never reply with the code we sent you; we will never ask you for it."),
+        ("upfront-payment", "Uniforms are provided on your first day; bring your own safety boots."),
+        ("upfront-payment", "Reserve your spot at Tuesday's hiring event, it's free and walk-ins are welcome."),
+        ("upfront-payment", "No placement fee is ever charged to workers; the employer pays our fee."),
         (
             "account-threat",
             "We have received your request for the closure of your account; it will be closed on 1 June.",
