@@ -51,9 +51,11 @@ impl Analyzer {
         Self::new(RuleSet::builtin()?).with_builtin_model()
     }
 
-    /// Attach the model compiled into this build, if it has one (see build.rs); otherwise stay rules-only.
+    /// Attach the model compiled into this build, if it has one (see build.rs) and no classifier is attached yet;
+    /// otherwise leave the analyzer as it is. Loading parses 20 MB of weights, so `builtin().with_builtin_model()`
+    /// must not do it twice.
     pub fn with_builtin_model(self) -> Result<Self> {
-        if crate::LocalModel::has_builtin() {
+        if self.classifier.is_none() && crate::LocalModel::has_builtin() {
             Ok(self.with_classifier(Box::new(crate::LocalModel::builtin()?)))
         } else {
             Ok(self)
@@ -175,4 +177,23 @@ fn round_tiers(t: TierScores) -> TierScores {
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the attached classifier lives: the same address means the same loaded model.
+    fn classifier_at(a: &Analyzer) -> Option<*const ()> {
+        a.classifier.as_deref().map(|c| std::ptr::from_ref(c).cast::<()>())
+    }
+
+    #[test]
+    fn the_built_in_model_is_loaded_once() {
+        let analyzer = Analyzer::builtin().expect("the built-in analyzer");
+        let first = classifier_at(&analyzer);
+        assert_eq!(first.is_some(), crate::LocalModel::has_builtin());
+        let again = analyzer.with_builtin_model().expect("attach again");
+        assert_eq!(classifier_at(&again), first, "the model already attached is kept, not loaded a second time");
+    }
 }

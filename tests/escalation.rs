@@ -278,22 +278,27 @@ fn history_cost_and_config_show() {
     let s = Setup::new(quoting("scam", 0.9, "Reply for details"));
     s.check(UNSURE, &[]);
     s.check(UNSURE_WITH_EMAIL, &["--user", "whatsapp:+15550001111"]);
-    let list =
-        String::from_utf8_lossy(&s.redflag().args(["history"]).assert().success().get_output().stdout).to_string();
-    assert_eq!(list.lines().count(), 2, "{list}");
+    let listed = |args: &[&str]| {
+        let out = s.redflag().arg("history").args(args).assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    };
+    // The local user's checks by default; a user id's with --user; everyone's with --all.
+    let list = listed(&[]);
+    assert_eq!(list.lines().count(), 1, "{list}");
     assert!(list.contains("Likely scam"), "{list}");
-    let export = s.redflag().args(["history", "export"]).assert().success();
+    assert_eq!(listed(&["--user", "whatsapp:+15550001111"]).lines().count(), 1);
+    assert_eq!(listed(&["--all"]).lines().count(), 2);
+    s.redflag().args(["history", "--all", "--user", "x"]).assert().code(2);
+    let export = s.redflag().args(["history", "export", "--all"]).assert().success();
     let all: Vec<Value> = serde_json::from_slice(&export.get_output().stdout).expect("export is a JSON array");
     assert_eq!(all.len(), 2);
     let id = all[0]["id"].as_i64().expect("id");
-    s.redflag().args(["history", "show", &id.to_string()]).assert().success();
-    s.redflag().args(["history", "delete", &id.to_string()]).assert().success();
-    s.redflag().args(["history", "delete", &id.to_string()]).assert().code(2);
+    s.redflag().args(["history", "show", "--all", &id.to_string()]).assert().success();
+    s.redflag().args(["history", "delete", "--all", &id.to_string()]).assert().success();
+    s.redflag().args(["history", "delete", "--all", &id.to_string()]).assert().code(2);
     s.redflag().args(["history", "clear"]).assert().code(2);
-    s.redflag().args(["history", "clear", "--yes"]).assert().success();
-    let list =
-        String::from_utf8_lossy(&s.redflag().args(["history"]).assert().success().get_output().stdout).to_string();
-    assert!(list.contains("No checks"), "{list}");
+    s.redflag().args(["history", "clear", "--yes", "--all"]).assert().success();
+    assert!(listed(&["--all"]).contains("No checks"));
 
     let cost = String::from_utf8_lossy(&s.redflag().args(["cost"]).assert().success().get_output().stdout).to_string();
     assert!(cost.contains("gpt-4o-mini") && cost.contains("whatsapp:+15550001111") && cost.contains("local"), "{cost}");

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use redflag::escalate::Escalator;
+use redflag::redact::Redactor;
 use redflag::store::Store;
 use redflag::{Analysis, Analyzer, Input};
 use tokio::sync::oneshot;
@@ -22,6 +23,8 @@ pub struct Engine {
     tx: SyncSender<Request>,
     escalator: Option<Escalator>,
     store: Arc<Store>,
+    /// Redacts the history with the operator's `[privacy] names`, whether or not an LLM is configured.
+    redactor: Redactor,
     history: bool,
     threads: usize,
 }
@@ -43,6 +46,7 @@ impl Engine {
         analyzer: Analyzer,
         escalator: Option<Escalator>,
         store: Arc<Store>,
+        redactor: Redactor,
         history: bool,
         threads: usize,
     ) -> Self {
@@ -60,7 +64,7 @@ impl Engine {
                 tracing::error!(error = %e, "cannot start an analysis thread");
             }
         }
-        Engine { tx, escalator, store, history, threads }
+        Engine { tx, escalator, store, redactor, history, threads }
     }
 
     pub fn threads(&self) -> usize {
@@ -103,10 +107,9 @@ impl Engine {
         if self.history {
             let store = Arc::clone(&self.store);
             let stored = analysis.clone();
-            let redactor = self.escalator.as_ref().map(|e| e.redactor().clone());
+            let redactor = self.redactor.clone();
             let (channel, user) = (channel.to_string(), user.map(str::to_string));
             let recorded = tokio::task::spawn_blocking(move || {
-                let redactor = redactor.unwrap_or_default();
                 redflag::escalate::record_history(&store, &stored, &redactor, &channel, user.as_deref())
             })
             .await;

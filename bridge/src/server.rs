@@ -42,6 +42,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         analyzer,
         escalator,
         Arc::clone(&core_store),
+        redflag::redact::Redactor::new(&settings.core.names),
         settings.core.history_enabled,
         settings.workers.analysis_threads,
     ));

@@ -14,6 +14,11 @@ const SCAM: &str = "Hello! Our company is hiring online part-time workers. Like 
 const USER: &str = "whatsapp:+14155550123";
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Every sender's checks: the operator's view of the bridge's file.
+fn everyones() -> redflag::store::HistoryQuery {
+    redflag::store::HistoryQuery { owner: redflag::store::Owner::Anyone, ..Default::default() }
+}
+
 fn sid(n: u32) -> String {
     format!("SM{n:032x}")
 }
@@ -266,7 +271,7 @@ async fn commands_help_media_and_delete_my_data() {
     settle().await;
 
     let core = redflag::store::Store::open(&bridge.db()).expect("core store");
-    let history = core.history_list(&redflag::store::HistoryQuery::default()).expect("history");
+    let history = core.history_list(&everyones()).expect("history");
     assert_eq!(history.len(), 1, "the verdict was recorded");
 
     bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(53), USER, "Delete my data")).await;
@@ -281,9 +286,30 @@ async fn commands_help_media_and_delete_my_data() {
         "{}",
         bodies[3]
     );
-    assert!(core.history_list(&redflag::store::HistoryQuery::default()).expect("history").is_empty());
+    assert!(core.history_list(&everyones()).expect("history").is_empty());
     let left = q.jobs(None, 10).expect("jobs");
     assert_eq!(left.len(), 1, "only the confirmation remains: {left:?}");
+}
+
+/// The operator's `[privacy] names` reach the history's redaction with no LLM configured too (they used to be
+/// applied only on the way to an LLM, so a bridge without one stored them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_redacts_the_operators_names_without_an_llm() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "[privacy]\nnames = [\"Amara Okafor\"]\n"));
+    let text = "Hi Amara Okafor, you are hired. Pay the $85 training fee by Cash App before your first shift.";
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(60), USER, text)).await;
+    twilio.wait_for_async(1, WAIT).await;
+    let core = redflag::store::Store::open(&bridge.db()).expect("core store");
+    let history = eventually(WAIT, || {
+        let rows = core.history_list(&everyones()).expect("history");
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await
+    .expect("the check was recorded");
+    let stored = &history[0].redacted_text;
+    assert!(!stored.contains("Amara") && !stored.contains("Okafor"), "the name was kept: {stored}");
+    assert!(stored.contains("training fee"), "the rest of the text is kept: {stored}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

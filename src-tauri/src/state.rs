@@ -108,7 +108,7 @@ impl Desktop {
     /// The app as a person runs it: the built-in rules and model, the CLI's config file (or `REDFLAG_CONFIG`),
     /// and the keyring (or `REDFLAG_SECRET_STORE=file`).
     pub fn from_env() -> anyhow::Result<Desktop> {
-        let analyzer = Analyzer::builtin()?.with_builtin_model()?;
+        let analyzer = Analyzer::builtin()?;
         let paths = Paths::from_env()?;
         let forced = std::env::var("REDFLAG_SECRET_STORE").ok();
         let secrets = SecretStore::detect(paths.key_file.clone(), forced.as_deref());

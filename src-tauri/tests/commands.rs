@@ -43,7 +43,7 @@ impl Harness {
         let paths =
             Paths { export_dir: Some(dir.path().join("exports")), ..Paths::beside(dir.path().join("config.toml")) };
         let secrets = SecretStore::detect(paths.key_file.clone(), Some("file"));
-        let analyzer = Analyzer::builtin().expect("rules").with_builtin_model().expect("the shipped model");
+        let analyzer = Analyzer::builtin().expect("the built-in rules and model");
         let desktop = Desktop::new(analyzer, paths, secrets, Arc::new(|_| None)).expect("the app state");
         let app = redflag_desktop::app(mock_builder(), desktop).build(mock_context(noop_assets())).expect("the app");
         let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("a window");
@@ -277,6 +277,36 @@ fn history_search_delete_clear_and_export() {
     assert_eq!(h.ok("history_delete", json!({"id": first})), json!(false));
     assert_eq!(h.ok("history_clear", json!({})), json!(1));
     assert!(h.history().is_empty());
+}
+
+/// A bridge on the same machine shares the SQLite file: its senders' checks are not the person's to see or wipe.
+#[test]
+fn history_lists_and_clears_only_this_users_checks_when_a_bridge_shares_the_file() {
+    let h = Harness::new("");
+    let store = redflag::store::Store::open(&h.dir.path().join("redflag.db")).expect("the shared file");
+    let analysis = Analyzer::builtin().expect("analyzer").analyze(&redflag::Input::text(SCAM)).expect("analysis");
+    let sender = store
+        .history_add(&redflag::store::NewHistory {
+            created_at: 1,
+            channel: "whatsapp",
+            user_id: Some("whatsapp:+14155550123"),
+            input_hash: "ab12",
+            redacted_text: "a bridge sender's message",
+            analysis: &analysis,
+            cost_usd: 0.0,
+        })
+        .expect("a bridge row");
+    h.ok("analyze_text", json!({"text": LEGIT, "save": true}));
+
+    let history = h.history();
+    assert_eq!(history.len(), 1, "only the person's own check is listed: {history:?}");
+    assert_ne!(history[0]["id"], json!(sender));
+    assert_eq!(h.err_kind("history_get", json!({"id": sender})), "not_found");
+    assert_eq!(h.ok("history_delete", json!({"id": sender})), json!(false));
+    assert_eq!(h.ok("history_clear", json!({})), json!(1));
+    let everyone = redflag::store::HistoryQuery { owner: redflag::store::Owner::Anyone, ..Default::default() };
+    let left = store.history_list(&everyone).expect("list");
+    assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), [sender], "the sender's check is still there");
 }
 
 #[test]

@@ -6,12 +6,30 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use redflag::store::{HistoryEntry, HistoryQuery, Store};
+use redflag::store::{HistoryEntry, HistoryQuery, Owner, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
     #[command(subcommand)]
     command: Option<HistoryCommand>,
+    /// The checks made for this user id (`check --user`, a bridge sender) instead of the local user's.
+    #[arg(long, global = true, conflicts_with = "all")]
+    user: Option<String>,
+    /// Everyone's checks, the local user's and every user id's (an operator reading a bridge's database).
+    #[arg(long, global = true)]
+    all: bool,
+}
+
+impl HistoryArgs {
+    /// Whose checks: the local user's unless `--user` or `--all` says otherwise, so a database shared with a bridge
+    /// does not show (or clear) its senders' checks by default.
+    fn owner(&self) -> Owner {
+        match (&self.user, self.all) {
+            (_, true) => Owner::Anyone,
+            (Some(user), false) => Owner::User(user.clone()),
+            (None, false) => Owner::Local,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,11 +63,12 @@ enum HistoryCommand {
 }
 
 pub fn run(store: &Store, args: HistoryArgs) -> anyhow::Result<()> {
+    let owner = args.owner();
     let command = args.command.unwrap_or(HistoryCommand::List { search: None, limit: 20, json: false });
     let mut out = std::io::stdout().lock();
     match command {
         HistoryCommand::List { search, limit, json } => {
-            let entries = store.history_list(&HistoryQuery { search, limit, ..HistoryQuery::default() })?;
+            let entries = store.history_list(&HistoryQuery { search, limit, owner: owner.clone(), offset: 0 })?;
             if json {
                 for e in &entries {
                     serde_json::to_writer(&mut out, e)?;
@@ -64,12 +83,13 @@ pub fn run(store: &Store, args: HistoryArgs) -> anyhow::Result<()> {
             }
         }
         HistoryCommand::Show { id } => {
-            let entry = store.history_get(id)?.with_context(|| format!("no check with id {id} in the history"))?;
+            let entry =
+                store.history_get(id, &owner)?.with_context(|| format!("no check with id {id} in the history"))?;
             serde_json::to_writer_pretty(&mut out, &entry)?;
             writeln!(out)?;
         }
         HistoryCommand::Delete { id } => {
-            anyhow::ensure!(store.history_delete(id)?, "no check with id {id} in the history");
+            anyhow::ensure!(store.history_delete(id, &owner)?, "no check with id {id} in the history");
             writeln!(out, "Deleted check {id}.")?;
         }
         HistoryCommand::Clear { yes } => {
@@ -77,11 +97,11 @@ pub fn run(store: &Store, args: HistoryArgs) -> anyhow::Result<()> {
                 yes,
                 "this deletes every check in the history; run `redflag history clear --yes` to confirm"
             );
-            let n = store.history_clear()?;
+            let n = store.history_clear(&owner)?;
             writeln!(out, "Deleted {n} checks.")?;
         }
         HistoryCommand::Export { out: path } => {
-            let entries = store.history_list(&HistoryQuery::default())?;
+            let entries = store.history_list(&HistoryQuery { owner, ..HistoryQuery::default() })?;
             match path {
                 Some(path) => {
                     let file =

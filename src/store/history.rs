@@ -5,6 +5,9 @@
 //! [`Analysis`] JSON with its `text` removed. Label, score, flag ids and tiers are copied into columns so lists and
 //! searches need not parse that JSON. `user_id` is `NULL` for the local user (CLI, desktop) and the sender's id
 //! on the bridge; [`Store::forget_user`] is the "delete my data" request.
+//!
+//! The CLI, the desktop and the bridge may share one file, so every read and deletion names whose checks it
+//! reaches ([`Owner`]): a job seeker's History lists and clears their own checks, never the bridge's senders'.
 
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
@@ -48,14 +51,38 @@ pub struct HistoryEntry {
     pub analysis: serde_json::Value,
 }
 
-/// Which checks to list. The default lists everything, newest first.
+/// Whose checks a read or a deletion reaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Owner {
+    /// The person at this machine (CLI, desktop): rows without a user id.
+    #[default]
+    Local,
+    /// One bridge sender.
+    User(String),
+    /// Everyone's: the operator's view of a bridge's file.
+    Anyone,
+}
+
+impl Owner {
+    /// The SQL condition on `user_id` and its argument, if any. Written out per case (not `? IS NULL OR ...`) so
+    /// the `user_id` index is usable.
+    fn condition(&self) -> (&'static str, Option<Value>) {
+        match self {
+            Owner::Local => ("user_id IS NULL", None),
+            Owner::User(id) => ("user_id = ?", Some(id.clone().into())),
+            Owner::Anyone => ("1", None),
+        }
+    }
+}
+
+/// Which checks to list. The default lists the local user's, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryQuery {
     /// Matches a case-insensitive substring of the redacted text, a label (`scam`), or a flag id. Case folding is
     /// SQLite's `LIKE`: ASCII letters only.
     pub search: Option<String>,
-    /// Only this user's checks; `None` lists every user's (and the local user's).
-    pub user_id: Option<String>,
+    /// Whose checks.
+    pub owner: Owner,
     /// At most this many rows; 0 means no limit.
     pub limit: usize,
     pub offset: usize,
@@ -175,13 +202,11 @@ impl Store {
 
     /// Checks matching `q`, newest first.
     pub fn history_list(&self, q: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM history WHERE 1");
         let mut args: Vec<Value> = Vec::new();
-        // Conditions are added only when asked for, so the `user_id` index is usable (`? IS NULL OR ...` is not).
-        if let Some(user) = &q.user_id {
-            args.push(user.clone().into());
-            sql.push_str(&format!(" AND user_id = ?{}", args.len()));
-        }
+        let (owner, arg) = q.owner.condition();
+        args.extend(arg);
+        // `?` is numbered by position; the owner's argument, if any, is the first.
+        let mut sql = format!("SELECT {COLUMNS} FROM history WHERE {}", owner.replace('?', "?1"));
         if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             args.push(like_substring(search).into());
             let like = args.len();
@@ -208,22 +233,29 @@ impl Store {
         raws.into_iter().map(Raw::into_entry).collect()
     }
 
-    pub fn history_get(&self, id: i64) -> Result<Option<HistoryEntry>, StoreError> {
-        let raw = self
-            .conn()
-            .query_row(&format!("SELECT {COLUMNS} FROM history WHERE id = ?1"), [id], Raw::from_row)
-            .optional()?;
+    /// One of `owner`'s checks; `None` when there is no such row or it is someone else's.
+    pub fn history_get(&self, id: i64, owner: &Owner) -> Result<Option<HistoryEntry>, StoreError> {
+        let (cond, arg) = owner.condition();
+        let args: Vec<Value> = std::iter::once(id.into()).chain(arg).collect();
+        let sql = format!("SELECT {COLUMNS} FROM history WHERE id = ?1 AND {}", cond.replace('?', "?2"));
+        let raw = self.conn().query_row(&sql, params_from_iter(args), Raw::from_row).optional()?;
         raw.map(Raw::into_entry).transpose()
     }
 
-    /// Delete one check; `false` when there was no such row.
-    pub fn history_delete(&self, id: i64) -> Result<bool, StoreError> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM history WHERE id = ?1", [id])? > 0))
+    /// Delete one of `owner`'s checks; `false` when there was no such row (or it is someone else's).
+    pub fn history_delete(&self, id: i64, owner: &Owner) -> Result<bool, StoreError> {
+        let (cond, arg) = owner.condition();
+        let args: Vec<Value> = std::iter::once(id.into()).chain(arg).collect();
+        let sql = format!("DELETE FROM history WHERE id = ?1 AND {}", cond.replace('?', "?2"));
+        self.write(|tx| Ok(tx.execute(&sql, params_from_iter(args))? > 0))
     }
 
-    /// Delete every check; returns how many went. The spend ledger is kept: it is the operator's accounts.
-    pub fn history_clear(&self) -> Result<usize, StoreError> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM history", [])?))
+    /// Delete every check of `owner`'s; returns how many went. The spend ledger is kept: it is the operator's
+    /// accounts.
+    pub fn history_clear(&self, owner: &Owner) -> Result<usize, StoreError> {
+        let (cond, arg) = owner.condition();
+        let sql = format!("DELETE FROM history WHERE {}", cond.replace('?', "?1"));
+        self.write(|tx| Ok(tx.execute(&sql, params_from_iter(arg))?))
     }
 
     /// Retention: delete checks made before `older_than` (unix seconds); returns how many went.
@@ -279,7 +311,7 @@ mod tests {
                 cost_usd: 0.002,
             })
             .expect("add");
-        let e = s.history_get(id).expect("get").expect("row exists");
+        let e = s.history_get(id, &Owner::User("u1".into())).expect("get").expect("row exists");
         assert_eq!((e.created_at, e.channel.as_str(), e.user_id.as_deref()), (42, "whatsapp", Some("u1")));
         assert_eq!((e.input_hash.as_str(), e.redacted_text.as_str()), ("deadbeef", "call [PHONE]"));
         assert_eq!(e.label, Label::Scam);
@@ -297,22 +329,42 @@ mod tests {
             s.conn().query_row("SELECT analysis FROM history WHERE id = ?1", [id], |r| r.get(0)).expect("raw");
         assert!(!raw.contains("7700"), "{raw}");
 
-        assert!(s.history_get(id + 1).expect("get").is_none());
+        assert!(s.history_get(id + 1, &Owner::Anyone).expect("get").is_none());
+        assert!(s.history_get(id, &Owner::Local).expect("get").is_none(), "a sender's row is not the local user's");
     }
 
     #[test]
-    fn list_is_newest_first_with_limit_offset_and_user_filter() {
+    fn list_is_newest_first_with_limit_offset_and_owner() {
         let s = Store::open_in_memory().expect("store");
         let a = sample_analysis(Label::Legit, &[], None);
         let first = add(&s, 10, None, "one", &a);
         let second = add(&s, 30, Some("u1"), "two", &a);
         let third = add(&s, 20, Some("u2"), "three", &a);
         let same_time = add(&s, 30, None, "four", &a);
-        assert_eq!(ids(&s, &HistoryQuery::default()), [same_time, second, third, first]);
-        assert_eq!(ids(&s, &HistoryQuery { limit: 2, ..Default::default() }), [same_time, second]);
-        assert_eq!(ids(&s, &HistoryQuery { limit: 2, offset: 3, ..Default::default() }), [first]);
-        assert_eq!(ids(&s, &HistoryQuery { offset: 1, ..Default::default() }), [second, third, first]);
-        assert_eq!(ids(&s, &HistoryQuery { user_id: Some("u1".into()), ..Default::default() }), [second]);
+        let anyone = |limit, offset| HistoryQuery { owner: Owner::Anyone, limit, offset, ..Default::default() };
+        assert_eq!(ids(&s, &anyone(0, 0)), [same_time, second, third, first]);
+        assert_eq!(ids(&s, &anyone(2, 0)), [same_time, second]);
+        assert_eq!(ids(&s, &anyone(2, 3)), [first]);
+        assert_eq!(ids(&s, &anyone(0, 1)), [second, third, first]);
+        assert_eq!(ids(&s, &HistoryQuery { owner: Owner::User("u1".into()), ..Default::default() }), [second]);
+        assert_eq!(ids(&s, &HistoryQuery::default()), [same_time, first], "the default is the local user's");
+        let search =
+            HistoryQuery { owner: Owner::User("u2".into()), search: Some("three".into()), ..Default::default() };
+        assert_eq!(ids(&s, &search), [third], "owner and search together");
+    }
+
+    #[test]
+    fn the_local_user_neither_reads_nor_clears_a_senders_checks() {
+        let s = Store::open_in_memory().expect("store");
+        let a = sample_analysis(Label::Scam, &[], None);
+        let sender = add(&s, 1, Some("whatsapp:+14155550123"), "a sender's message", &a);
+        let local = add(&s, 2, None, "my own check", &a);
+        assert!(s.history_get(sender, &Owner::Local).expect("get").is_none());
+        assert!(!s.history_delete(sender, &Owner::Local).expect("delete"));
+        assert_eq!(s.history_clear(&Owner::Local).expect("clear"), 1);
+        let left = HistoryQuery { owner: Owner::Anyone, ..Default::default() };
+        assert_eq!(ids(&s, &left), [sender], "the sender's check is still there");
+        assert!(s.history_get(local, &Owner::Anyone).expect("get").is_none());
     }
 
     #[test]
@@ -345,12 +397,12 @@ mod tests {
         let old = add(&s, 100, None, "old", &a);
         let mid = add(&s, 200, None, "mid", &a);
         let new = add(&s, 300, None, "new", &a);
-        assert!(s.history_delete(mid).expect("delete"));
-        assert!(!s.history_delete(mid).expect("delete again"));
+        assert!(s.history_delete(mid, &Owner::Local).expect("delete"));
+        assert!(!s.history_delete(mid, &Owner::Local).expect("delete again"));
         assert_eq!(s.history_purge(300).expect("purge"), 1);
-        assert!(s.history_get(old).expect("get").is_none());
+        assert!(s.history_get(old, &Owner::Local).expect("get").is_none());
         assert_eq!(ids(&s, &HistoryQuery::default()), [new]);
-        assert_eq!(s.history_clear().expect("clear"), 1);
+        assert_eq!(s.history_clear(&Owner::Local).expect("clear"), 1);
         assert!(ids(&s, &HistoryQuery::default()).is_empty());
     }
 
@@ -369,7 +421,7 @@ mod tests {
         s.spend_reserve(Some("u2"), "m", 0.25, &crate::store::Caps::default(), now).expect("reserve");
 
         assert_eq!(s.forget_user("u1").expect("forget"), 2 + 3);
-        assert_eq!(ids(&s, &HistoryQuery::default()), [local, other]);
+        assert_eq!(ids(&s, &HistoryQuery { owner: Owner::Anyone, ..Default::default() }), [local, other]);
         assert!((s.spent(Some("u1"), now).expect("spent").day_usd).abs() < 1e-12);
         assert!((s.spent(Some("u2"), now).expect("spent").day_usd - 0.25).abs() < 1e-12);
         // The operator's totals still count the forgotten user's calls.

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 pub use cache::{CacheHit, CacheStats, MAX_NEAR_DISTANCE};
-pub use history::{HistoryEntry, HistoryQuery, NewHistory};
+pub use history::{HistoryEntry, HistoryQuery, NewHistory, Owner};
 pub use spend::{CapKind, Caps, Reserve, SpendRow, Spent, Tokens};
 
 use migrations::MIGRATIONS;

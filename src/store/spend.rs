@@ -547,7 +547,9 @@ mod tests {
         assert_eq!(won, ALLOWED);
         let s = Store::open(&path).expect("reopen");
         assert_eq!(s.spent(None, NOW).expect("spent").day_usd, PRICE * ALLOWED as f64);
-        let history = s.history_list(&crate::store::HistoryQuery::default()).expect("history");
+        let history = s
+            .history_list(&crate::store::HistoryQuery { owner: crate::store::Owner::Anyone, ..Default::default() })
+            .expect("history");
         assert_eq!(history.len(), THREADS * ROUNDS);
     }
 }

@@ -71,7 +71,7 @@ pub async fn ai_ask<R: Runtime>(app: AppHandle<R>, state: State<'_, Desktop>, ch
             blocking(move || {
                 let id = redflag::escalate::record_history(&store, &stored, &redactor, "desktop", None)?;
                 if let Some(old) = old_history {
-                    store.history_delete(old)?;
+                    store.history_delete(old, &redflag::store::Owner::Local)?;
                 }
                 Ok(Some(id))
             })

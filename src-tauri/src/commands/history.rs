@@ -1,7 +1,7 @@
 //! The history page: list and search, open one, delete one or all, export everything as JSON. The store keeps
 //! only redacted text, so what the page shows here is redacted too.
 
-use redflag::store::{HistoryEntry, HistoryQuery};
+use redflag::store::{HistoryEntry, HistoryQuery, Owner};
 use serde::Serialize;
 use tauri::State;
 
@@ -56,7 +56,8 @@ pub async fn history_list(
 ) -> Result<Vec<HistoryItem>> {
     let store = state.store()?;
     let search = query.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
-    let q = HistoryQuery { search, limit: limit.unwrap_or(200), ..HistoryQuery::default() };
+    // The person's own checks: a bridge on the same machine may share the file, and its senders' are not theirs.
+    let q = HistoryQuery { search, limit: limit.unwrap_or(200), owner: Owner::Local, ..HistoryQuery::default() };
     blocking(move || Ok(store.history_list(&q)?.into_iter().map(HistoryItem::from).collect())).await
 }
 
@@ -64,7 +65,7 @@ pub async fn history_list(
 #[tauri::command]
 pub async fn history_get(state: State<'_, Desktop>, id: i64) -> Result<serde_json::Value> {
     let store = state.store()?;
-    let entry = blocking(move || store.history_get(id).map_err(Error::from)).await?;
+    let entry = blocking(move || store.history_get(id, &Owner::Local).map_err(Error::from)).await?;
     let entry = entry.ok_or_else(|| Error::NotFound("that check is no longer in the history".into()))?;
     Ok(with_redacted_text(entry.analysis, &entry.redacted_text))
 }
@@ -72,7 +73,7 @@ pub async fn history_get(state: State<'_, Desktop>, id: i64) -> Result<serde_jso
 #[tauri::command]
 pub async fn history_delete(state: State<'_, Desktop>, id: i64) -> Result<bool> {
     let store = state.store()?;
-    let deleted = blocking(move || Ok(store.history_delete(id)?)).await?;
+    let deleted = blocking(move || Ok(store.history_delete(id, &Owner::Local)?)).await?;
     state.forget_saved(Some(id));
     Ok(deleted)
 }
@@ -80,7 +81,7 @@ pub async fn history_delete(state: State<'_, Desktop>, id: i64) -> Result<bool> 
 #[tauri::command]
 pub async fn history_clear(state: State<'_, Desktop>) -> Result<usize> {
     let store = state.store()?;
-    let deleted = blocking(move || Ok(store.history_clear()?)).await?;
+    let deleted = blocking(move || Ok(store.history_clear(&Owner::Local)?)).await?;
     state.forget_saved(None);
     Ok(deleted)
 }
@@ -98,7 +99,7 @@ pub async fn history_export(state: State<'_, Desktop>) -> Result<Exported> {
         .or_else(|| directories::UserDirs::new().map(|d| d.home_dir().to_path_buf()))
         .ok_or_else(|| Error::Config("no Downloads or home folder is known; set REDFLAG_EXPORT_DIR".into()))?;
     blocking(move || {
-        let entries = store.history_list(&HistoryQuery::default())?;
+        let entries = store.history_list(&HistoryQuery { owner: Owner::Local, ..HistoryQuery::default() })?;
         let day = &redflag::escalate::utc(redflag::escalate::unix_now())[..10];
         let path = dir.join(format!("redflag-history-{day}.json"));
         let json = serde_json::to_vec_pretty(&entries).map_err(|e| Error::Internal(e.to_string()))?;
