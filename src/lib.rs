@@ -11,18 +11,22 @@
 //!    kind into a score and a label; `uncertain` marks the inputs worth escalating, and `scam` needs evidence the
 //!    person can see.
 //! 4. The result is one serialisable [`Analysis`].
+//! 5. [`check`] is the use case around it that every shell holds: analyse, escalate to an LLM or say why not
+//!    ([`escalate`]), record the redacted check in its owner's history ([`store`]).
 //!
 //! The centre depends on serde, regex and text crates only; model inference, storage and network clients plug in
 //! behind small traits so each can be tested and swapped on its own.
 
 pub mod analysis;
 pub mod analyzer;
+pub mod check;
 pub mod config;
 pub mod dataset;
 pub mod document;
 pub mod error;
 pub mod escalate;
 pub mod extract;
+pub mod hash;
 pub mod input;
 pub mod kind;
 pub mod llm;
@@ -34,6 +38,7 @@ pub mod rules;
 pub mod score;
 pub mod simhash;
 pub mod store;
+pub mod time;
 
 pub use analysis::{
     Analysis, Escalation, EscalationStatus, Evidence, Finding, Flag, Label, ModelWord, Reason, Reassurance,

@@ -133,7 +133,7 @@ fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
     match action {
         KeysAction::Add { name } => {
             let key = format!("rfk_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-            q.add_key(&name, &redflag::escalate::sha256_hex(&key), now_ms())?;
+            q.add_key(&name, &redflag::hash::sha256_hex(&key), now_ms())?;
             println!("{key}");
             eprintln!("API key {name:?} created. It is shown only this once; store it now.");
         }

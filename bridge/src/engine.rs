@@ -1,5 +1,5 @@
-//! The analysis engine: the core's [`Analyzer`] (rules + local model, loaded once) on threads of its own, and the
-//! escalation tier for the uncertain cases.
+//! The analysis engine: the core's check service ([`Checker`]: rules + local model loaded once, escalation, the
+//! redacted history) with its local tiers on threads of its own and the metrics around it.
 //!
 //! The model is CPU-bound for about a millisecond per message, so it never runs on a tokio worker: requests go
 //! over a bounded channel to a few dedicated threads and come back on a oneshot (TEI's `BackendThread` shape).
@@ -10,10 +10,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use redflag::escalate::Escalator;
-use redflag::redact::Redactor;
-use redflag::store::Store;
-use redflag::{Analysis, Analyzer, Input};
+use redflag::check::{CheckFor, Checker};
+use redflag::{Analysis, Input};
 use tokio::sync::oneshot;
 
 type Request = (Input, oneshot::Sender<Result<Analysis, EngineError>>);
@@ -21,11 +19,7 @@ type Request = (Input, oneshot::Sender<Result<Analysis, EngineError>>);
 #[derive(Debug)]
 pub struct Engine {
     tx: SyncSender<Request>,
-    escalator: Option<Escalator>,
-    store: Arc<Store>,
-    /// Redacts the history with the operator's `[privacy] names`, whether or not an LLM is configured.
-    redactor: Redactor,
-    history: bool,
+    checker: Arc<Checker>,
     threads: usize,
 }
 
@@ -41,30 +35,22 @@ pub enum EngineError {
 }
 
 impl Engine {
-    /// Start `threads` analysis threads (0: one per core) sharing one loaded analyzer.
-    pub fn start(
-        analyzer: Analyzer,
-        escalator: Option<Escalator>,
-        store: Arc<Store>,
-        redactor: Redactor,
-        history: bool,
-        threads: usize,
-    ) -> Self {
+    /// Start `threads` analysis threads (0: one per core) sharing the checker's loaded analyzer.
+    pub fn start(checker: Checker, threads: usize) -> Self {
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { threads };
         let (tx, rx) = sync_channel::<Request>(threads * 4);
         let rx = Arc::new(Mutex::new(rx));
-        let analyzer = Arc::new(analyzer);
+        let checker = Arc::new(checker);
         for i in 0..threads {
             let rx = Arc::clone(&rx);
-            let analyzer = Arc::clone(&analyzer);
+            let checker = Arc::clone(&checker);
             // A thread that cannot be spawned leaves the others serving; with none, `analyze` reports Stopped.
-            let spawned =
-                std::thread::Builder::new().name(format!("analysis-{i}")).spawn(move || serve(&analyzer, &rx));
+            let spawned = std::thread::Builder::new().name(format!("analysis-{i}")).spawn(move || serve(&checker, &rx));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start an analysis thread");
             }
         }
-        Engine { tx, escalator, store, redactor, history, threads }
+        Engine { tx, checker, threads }
     }
 
     pub fn threads(&self) -> usize {
@@ -72,7 +58,7 @@ impl Engine {
     }
 
     pub fn escalates(&self) -> bool {
-        self.escalator.is_some()
+        self.checker.escalates()
     }
 
     /// Analyse `input` locally, then ask the LLM if the policy wants it; record the result in the history.
@@ -89,49 +75,38 @@ impl Engine {
         metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "local")
             .record(started.elapsed().as_secs_f64());
 
-        if let Some(escalator) = &self.escalator {
-            if escalator.wants(&analysis) {
-                escalator.escalate(&mut analysis, user).await;
-                let status = analysis.escalation.status.map_or("none", |s| s.name());
-                metrics::counter!(crate::metrics::ESCALATIONS, "status" => status).increment(1);
-                if let Some(cost) = analysis.llm.as_ref().map(|o| o.cost_usd) {
-                    metrics::counter!(crate::metrics::LLM_COST_MICRO_USD).increment((cost * 1e6).round() as u64);
-                }
+        if self.checker.escalate(&mut analysis, user).await {
+            let status = analysis.escalation.status.map_or("none", |s| s.name());
+            metrics::counter!(crate::metrics::ESCALATIONS, "status" => status).increment(1);
+            if let Some(cost) = analysis.llm.as_ref().map(|o| o.cost_usd) {
+                metrics::counter!(crate::metrics::LLM_COST_MICRO_USD).increment((cost * 1e6).round() as u64);
             }
-        } else {
-            redflag::escalate::offline(&mut analysis, "no LLM is configured for this bridge");
         }
         metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "total")
             .record(started.elapsed().as_secs_f64());
 
-        if self.history {
-            let store = Arc::clone(&self.store);
-            let stored = analysis.clone();
-            let redactor = self.redactor.clone();
-            let (channel, user) = (channel.to_string(), user.map(str::to_string));
-            let recorded = tokio::task::spawn_blocking(move || {
-                redflag::escalate::record_history(&store, &stored, &redactor, &channel, user.as_deref())
-            })
-            .await;
-            // The verdict matters more than its record: a history failure is logged, not returned.
-            match recorded {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot record the check in the history"),
-                Err(e) => tracing::warn!(error = %e, "history task failed"),
-            }
+        // Recording writes to SQLite: on the blocking pool, not a runtime worker.
+        let (checker, stored) = (Arc::clone(&self.checker), analysis.clone());
+        let (channel, user) = (channel.to_string(), user.map(str::to_string));
+        let recorded = tokio::task::spawn_blocking(move || {
+            checker.record(&stored, CheckFor { channel: &channel, user: user.as_deref() });
+        })
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "history task failed");
         }
         Ok(analysis)
     }
 }
 
-fn serve(analyzer: &Analyzer, rx: &Mutex<Receiver<Request>>) {
+fn serve(checker: &Checker, rx: &Mutex<Receiver<Request>>) {
     loop {
         // Hold the lock only to take one request, so the threads share the work.
         let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok((input, reply)) = next else { return };
         // A panic in the analysis (a bug on some odd input) must not kill this thread for good: the message is
         // retried and, if it keeps failing, goes to review through the queue's attempt limit.
-        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyzer.analyze(&input))) {
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checker.analyze(&input))) {
             Ok(r) => r.map_err(|e| EngineError::Input(e.to_string())),
             Err(_) => Err(EngineError::Crashed),
         };

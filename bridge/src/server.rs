@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use redflag::escalate::Escalator;
+use redflag::check::{Checker, Escalation, Off};
 use redflag::store::Store;
 use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
@@ -33,19 +33,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let core_store = Arc::new(Store::open(&settings.db)?);
     let store: Arc<dyn BridgeStore> = Arc::new(SqliteQueue::open(&settings.db)?);
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
-    let escalator = if settings.core.llm_configured {
-        Some(Escalator::new(&settings.core, Some(Arc::clone(&core_store))).context("the LLM settings are unusable")?)
-    } else {
-        None
-    };
-    let engine = Arc::new(Engine::start(
-        analyzer,
-        escalator,
-        Arc::clone(&core_store),
-        redflag::redact::Redactor::new(&settings.core.names),
-        settings.core.history_enabled,
-        settings.workers.analysis_threads,
-    ));
+    let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(
+        |why| match why {
+            Off::NotConfigured => Some("no LLM is configured for this bridge".into()),
+            _ => None,
+        },
+    );
+    // Unusable LLM settings stop the bridge: an operator who configured an endpoint wants to know now.
+    if let (Escalation::Off { why: Off::Unusable(e), .. }, true) = (checker.escalation(), settings.core.llm_configured)
+    {
+        anyhow::bail!("the LLM settings are unusable: {e}");
+    }
+    let engine = Arc::new(Engine::start(checker, settings.workers.analysis_threads));
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await

@@ -1,15 +1,14 @@
 //! What the app holds between commands, managed once by Tauri: the analyser (rules and model, loaded once at
-//! start-up), the configuration as the settings page last saved it, the store, the escalator, and the recent
-//! checks that "Ask AI" can still refer to. Settings changes swap the whole [`Loaded`] snapshot, so a command in
+//! start-up), the configuration as the settings page last saved it with the core's check service built from it,
+//! and the recent checks that "Ask AI" can still refer to. Settings changes swap the whole [`Loaded`] snapshot, so a command in
 //! flight keeps the configuration it started with.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use redflag::config::{Config, Policy};
-use redflag::escalate::Escalator;
-use redflag::redact::Redactor;
+use redflag::check::{Checker, Off};
+use redflag::config::Config;
 use redflag::store::Store;
 use redflag::{Analysis, Analyzer};
 use secrecy::ExposeSecret;
@@ -30,9 +29,9 @@ pub struct Loaded {
     pub prefs: DesktopPrefs,
     pub store: Option<Arc<Store>>,
     pub db_path: Option<PathBuf>,
-    /// The escalator, or the sentence saying why verdicts are local only.
-    pub escalator: std::result::Result<Arc<Escalator>, String>,
-    pub redactor: Redactor,
+    /// The check service for this configuration: escalation (or the sentence saying why verdicts are local only),
+    /// the redactor and the history.
+    pub checker: Arc<Checker>,
     /// Why the config files could not be used, when the app runs on defaults instead.
     pub config_error: Option<String>,
 }
@@ -116,9 +115,10 @@ impl Desktop {
     }
 
     pub fn new(analyzer: Analyzer, paths: Paths, secrets: SecretStore, env: Env) -> Result<Desktop> {
-        let loaded = load(&paths, &secrets, &env)?;
+        let analyzer = Arc::new(analyzer);
+        let loaded = load(&analyzer, &paths, &secrets, &env)?;
         Ok(Desktop {
-            analyzer: Arc::new(analyzer),
+            analyzer,
             paths,
             secrets,
             env,
@@ -151,7 +151,7 @@ impl Desktop {
 
     /// Read the files again after the settings page changed them.
     pub fn reload(&self) -> Result<()> {
-        let fresh = Arc::new(load(&self.paths, &self.secrets, &self.env)?);
+        let fresh = Arc::new(load(&self.analyzer, &self.paths, &self.secrets, &self.env)?);
         *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         Ok(())
     }
@@ -177,7 +177,7 @@ impl Desktop {
     /// After the settings changed: an endpoint that was switched off after a refusal (bad key, no quota) is
     /// tried again, since saving is how the person says they fixed it.
     pub fn retry_escalation(&self) {
-        if let Ok(escalator) = &self.loaded().escalator {
+        if let Ok(escalator) = self.loaded().checker.escalator() {
             if let Err(e) = escalator.enable() {
                 tracing::warn!("cannot switch escalation back on: {e}");
             }
@@ -243,8 +243,8 @@ impl Desktop {
 
     fn ai_for(&self, a: &Analysis) -> Ai {
         let loaded = self.loaded();
-        let escalator = match &loaded.escalator {
-            Err(why) => return Ai { state: "unavailable", reason: why.clone(), auto: false },
+        let escalator = match loaded.checker.escalator() {
+            Err(why) => return Ai { state: "unavailable", reason: why.to_string(), auto: false },
             Ok(e) => e,
         };
         if !escalator.wants(a) {
@@ -345,7 +345,7 @@ fn gone() -> Error {
 
 /// Read the configuration and build what depends on it. A config file the core refuses (a typo, a key from a newer
 /// version) does not keep the app from opening: it runs on the defaults and the settings page shows why.
-fn load(paths: &Paths, secrets: &SecretStore, env: &Env) -> Result<Loaded> {
+fn load(analyzer: &Arc<Analyzer>, paths: &Paths, secrets: &SecretStore, env: &Env) -> Result<Loaded> {
     let key = secrets.get().unwrap_or_else(|e| {
         tracing::warn!("{e}");
         None
@@ -362,36 +362,22 @@ fn load(paths: &Paths, secrets: &SecretStore, env: &Env) -> Result<Loaded> {
         config_error.get_or_insert_with(|| format!("{e}. Saving the settings replaces it."));
         DesktopPrefs::default()
     });
-    let db_path = config.db_path.clone().or_else(Store::default_path);
+    let db_path = redflag::check::db_path(&config);
     // Without the store the app still checks texts; history and the LLM cache say why they are missing.
-    let store = match &db_path {
-        Some(p) => match Store::open(p) {
-            Ok(store) => {
-                if let Err(e) =
-                    store.purge_expired(config.history_retention, config.cache_ttl, redflag::escalate::unix_now())
-                {
-                    tracing::warn!("old history or expired cache entries were not purged: {e}");
-                }
-                Some(Arc::new(store))
+    let store = db_path.as_ref().and_then(|p| {
+        redflag::check::open_store(p, &config)
+            .map_err(|e| tracing::error!("the Redflag database cannot be opened: {e}"))
+            .ok()
+    });
+    let checker = Checker::new(Arc::clone(analyzer), &config, store.clone(), prefs.offline_only).word_off(|why| {
+        Some(match why {
+            Off::Offline => "Local verdict only: offline mode is on, so nothing leaves this computer.".into(),
+            Off::NotConfigured => {
+                "Local verdict only: no AI service is set up. Add an API key or a local server in Settings.".into()
             }
-            Err(e) => {
-                tracing::error!("the Redflag database cannot be opened: {e}");
-                None
-            }
-        },
-        None => None,
-    };
-    let escalator = if prefs.offline_only {
-        Err("Local verdict only: offline mode is on, so nothing leaves this computer.".into())
-    } else if !config.llm_configured {
-        Err("Local verdict only: no AI service is set up. Add an API key or a local server in Settings.".into())
-    } else if config.policy == Policy::Never {
-        Err("Local verdict only: asking an AI is switched off in Settings.".into())
-    } else {
-        Escalator::new(&config, store.clone())
-            .map(Arc::new)
-            .map_err(|e| format!("Local verdict only: the AI settings cannot be used ({e})."))
-    };
-    let redactor = Redactor::new(&config.names);
-    Ok(Loaded { config, prefs, store, db_path, escalator, redactor, config_error })
+            Off::PolicyNever => "Local verdict only: asking an AI is switched off in Settings.".into(),
+            Off::Unusable(e) => format!("Local verdict only: the AI settings cannot be used ({e})."),
+        })
+    });
+    Ok(Loaded { config, prefs, store, db_path, checker: Arc::new(checker), config_error })
 }

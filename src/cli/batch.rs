@@ -48,7 +48,8 @@ enum Processed {
     Verdict { id: Value, analysis: Box<Analysis>, warnings: Vec<String> },
 }
 
-pub fn run(analyzer: &Analyzer, source: Source, plan: &Plan) -> anyhow::Result<()> {
+pub fn run(source: Source, plan: &Plan) -> anyhow::Result<()> {
+    let analyzer: &Analyzer = plan.checker().analyzer();
     let name = source.name();
     let mut reader = source.open()?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

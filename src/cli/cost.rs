@@ -17,7 +17,7 @@ pub struct CostArgs {
 }
 
 pub fn run(store: &Store, config: &Config, args: CostArgs) -> anyhow::Result<()> {
-    let now = redflag::escalate::unix_now();
+    let now = redflag::time::unix_now();
     let rows = store.spend_report(Some(now - i64::from(args.days) * 86_400))?;
     let mut out = std::io::stdout().lock();
     if args.json {

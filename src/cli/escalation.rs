@@ -1,13 +1,14 @@
-//! How the CLI decides whether to escalate, and runs the async escalation tier from synchronous code: one
-//! current-thread tokio runtime per process, with at most [`CONCURRENCY`] LLM calls in flight for a batch.
+//! The CLI's side of the check service: its configuration overrides, its database, and the async escalation run
+//! from synchronous code: one current-thread tokio runtime per process, with at most [`CONCURRENCY`] LLM calls in
+//! flight for a batch. Whether to escalate, and why not, is the core's [`Checker`]'s.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use redflag::Analysis;
+use redflag::check::Checker;
 use redflag::config::{Config, Policy};
-use redflag::escalate::{self, Escalator};
 use redflag::store::Store;
 
 /// LLM calls in flight at once in batch mode: enough to hide network latency, few enough not to trip rate limits.
@@ -27,75 +28,45 @@ pub fn load_config(path: Option<&Path>, db: Option<&Path>, policy: Option<Policy
 
 /// The database file in force: `--db`, `REDFLAG_DB`, `[store] path`, or the platform data directory.
 pub fn db_path(config: &Config) -> anyhow::Result<PathBuf> {
-    config
-        .db_path
-        .clone()
-        .or_else(Store::default_path)
+    redflag::check::db_path(config)
         .context("no data directory is known for this user; set REDFLAG_DB or pass --db to choose the database file")
 }
 
 /// Open the database and apply the retention settings (old history and expired cache entries are purged).
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
-    let path = db_path(config)?;
-    let store = Store::open(&path)?;
-    // Clean-up is housekeeping: a busy or read-only database still serves the cache and the ledger.
-    if let Err(e) = store.purge_expired(config.history_retention, config.cache_ttl, escalate::unix_now()) {
-        tracing::warn!("old history or expired cache entries were not purged: {e}");
-    }
-    Ok(Arc::new(store))
+    Ok(redflag::check::open_store(&db_path(config)?, config)?)
 }
 
-/// Whether and how this run escalates.
+/// The check service run from synchronous code: a current-thread runtime for its escalation, and the user the
+/// LLM spending is charged to (`--user`).
 #[derive(Debug)]
-pub enum Plan {
-    /// Never touch the network, for this reason.
-    Off(String),
-    On {
-        runtime: tokio::runtime::Runtime,
-        escalator: Arc<Escalator>,
-        user: Option<String>,
-    },
+pub struct Plan {
+    runtime: tokio::runtime::Runtime,
+    checker: Arc<Checker>,
+    user: Option<String>,
 }
 
 impl Plan {
-    pub fn new(
-        config: &Config,
-        offline: bool,
-        store: Option<Arc<Store>>,
-        user: Option<String>,
-    ) -> anyhow::Result<Plan> {
-        if offline {
-            return Ok(Plan::Off("--offline: nothing leaves this machine".into()));
-        }
-        if config.policy == Policy::Never {
-            return Ok(Plan::Off("the escalation policy is `never`".into()));
-        }
-        if !config.llm_configured {
-            return Ok(Plan::Off(
-                "no LLM endpoint is configured (set OPENAI_API_KEY, or llm.base_url for a local server)".into(),
-            ));
-        }
+    pub fn new(checker: Arc<Checker>, user: Option<String>) -> anyhow::Result<Plan> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime for LLM calls")?;
-        // A broken endpoint setting must not cost the person their local verdict: it is reported on each verdict.
-        match Escalator::new(config, store) {
-            Ok(escalator) => Ok(Plan::On { runtime, escalator: Arc::new(escalator), user }),
-            Err(e) => Ok(Plan::Off(e.to_string())),
-        }
+        Ok(Plan { runtime, checker, user })
     }
 
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+
+    /// Escalate `a` if the checker does and its policy wants it; otherwise note why not.
     pub fn apply(&self, a: &mut Analysis) {
-        match self {
-            Plan::Off(why) => escalate::offline(a, why),
-            Plan::On { runtime, escalator, user } => runtime.block_on(escalator.escalate(a, user.as_deref())),
-        }
+        self.runtime.block_on(self.checker.escalate(a, self.user.as_deref()));
     }
 
     /// Escalate many analyses with bounded concurrency; results keep their order.
     pub fn apply_many(&self, analyses: Vec<Analysis>) -> Vec<Analysis> {
-        let Plan::On { runtime, escalator, user } = self else {
+        if !self.checker.escalates() {
             return analyses
                 .into_iter()
                 .map(|mut a| {
@@ -103,7 +74,7 @@ impl Plan {
                     a
                 })
                 .collect();
-        };
+        }
         // Identical texts are asked once: the first copy goes in the first wave and its answer is cached before the
         // copies run, so a batch never pays twice for the same text.
         let mut seen = std::collections::HashSet::new();
@@ -113,31 +84,25 @@ impl Plan {
         }
         let mut done = Vec::with_capacity(first.len() + repeats.len());
         for wave in [first, repeats] {
-            done.extend(self.wave(runtime, escalator, user, wave));
+            done.extend(self.wave(wave));
         }
         done.sort_by_key(|(i, _)| *i);
         done.into_iter().map(|(_, a)| a).collect()
     }
 
     /// One concurrent wave of escalations; results carry their original positions.
-    fn wave(
-        &self,
-        runtime: &tokio::runtime::Runtime,
-        escalator: &Arc<Escalator>,
-        user: &Option<String>,
-        items: Vec<(usize, Analysis)>,
-    ) -> Vec<(usize, Analysis)> {
-        runtime.block_on(async {
+    fn wave(&self, items: Vec<(usize, Analysis)>) -> Vec<(usize, Analysis)> {
+        self.runtime.block_on(async {
             let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
             let mut tasks = tokio::task::JoinSet::new();
             // Kept so a task that dies (it should not) still yields its line, with the local verdict.
             let originals = items.clone();
             for (slot, (_, mut a)) in items.into_iter().enumerate() {
-                let (escalator, user, permits) = (escalator.clone(), user.clone(), permits.clone());
+                let (checker, user, permits) = (self.checker.clone(), self.user.clone(), permits.clone());
                 tasks.spawn(async move {
                     // The semaphore is never closed, so acquiring only waits.
                     let _permit = permits.acquire_owned().await.ok();
-                    escalator.escalate(&mut a, user.as_deref()).await;
+                    checker.escalate(&mut a, user.as_deref()).await;
                     (slot, a)
                 });
             }

@@ -125,7 +125,7 @@ fn line(e: &HistoryEntry) -> String {
     format!(
         "{:>5}  {}  {:<17} {:>3.0}%  {}",
         e.id,
-        redflag::escalate::utc(e.created_at),
+        redflag::time::utc(e.created_at),
         e.label.words(),
         e.score * 100.0,
         preview

@@ -17,9 +17,11 @@ mod train;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use redflag::check::{CheckFor, Checker};
 use redflag::{Analyzer, LocalModel, RuleSet};
 
 const EXAMPLES: &str = "\
@@ -185,7 +187,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check(args) => {
             let config = config(args.escalate)?;
-            check(&analyzer(rules)?, &config, args)
+            check(analyzer(rules)?, &config, args)
         }
         Command::Eval(args) => eval::run(&analyzer(rules)?, args),
         Command::Rules => report::rules(&rules),
@@ -206,7 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn check(analyzer: &Analyzer, config: &redflag::config::Config, args: CheckArgs) -> anyhow::Result<()> {
+fn check(analyzer: Analyzer, config: &redflag::config::Config, args: CheckArgs) -> anyhow::Result<()> {
     let source = read::Source::from_arg(args.path.as_deref())?;
     let record = config.history_enabled && !args.no_history && !args.show_outbound;
     // The database holds the LLM cache and ledger as well as the history; a check still works without it.
@@ -221,25 +223,21 @@ fn check(analyzer: &Analyzer, config: &redflag::config::Config, args: CheckArgs)
     } else {
         None
     };
-    let plan = escalation::Plan::new(config, args.offline, store.clone(), args.user.clone())?;
+    let checker = Checker::new(Arc::new(analyzer), config, store, args.offline);
+    let checker = if record { checker } else { checker.without_history() };
+    let plan = escalation::Plan::new(Arc::new(checker), args.user.clone())?;
     if args.jsonl {
         // Batch runs are scripts' work: their JSONL output is the record, so they do not fill the history.
-        return batch::run(analyzer, source, &plan);
+        return batch::run(source, &plan);
     }
     let read = read::read_input(source)?;
-    let mut analysis = analyzer.analyze(&read.input)?;
+    let mut analysis = plan.checker().analyze(&read.input)?;
     analysis.notes.splice(0..0, read.notes);
     if args.show_outbound {
         return outbound::show(config, &analysis);
     }
     plan.apply(&mut analysis);
-    if let (true, Some(store)) = (record, &store) {
-        let redactor = redflag::redact::Redactor::new(&config.names);
-        let user = args.user.as_deref();
-        if let Err(e) = redflag::escalate::record_history(store, &analysis, &redactor, "cli", user) {
-            tracing::warn!("this check was not saved in the history: {e}");
-        }
-    }
+    plan.checker().record(&analysis, CheckFor { channel: "cli", user: args.user.as_deref() });
     let mut out = anstream::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &analysis)?;

@@ -20,17 +20,17 @@
 mod merge;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::analysis::{Analysis, EscalationStatus, Label};
 use crate::config::{Budget, Config, Policy, Prices};
+use crate::hash::sha256_hex;
 use crate::llm::{LlmClient, LlmError, LlmRequest, LlmVerdict, PROMPT_VERSION};
 use crate::redact::{Redacted, Redactor};
 use crate::simhash::{NEAR_DISTANCE, simhash};
 use crate::store::{Caps, Reserve, Store, Tokens};
+use crate::time::unix_now;
 
 pub use merge::merge;
 
@@ -303,74 +303,5 @@ pub fn offline(a: &mut Analysis, why: &str) {
         local(a, EscalationStatus::Off, why.to_string());
     } else {
         settle_status(a, EscalationStatus::Off, why.to_string());
-    }
-}
-
-/// SHA-256 of a text, as lower-case hex: the cache key and the history's input hash.
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Now, in the Unix seconds the store keeps its times in.
-pub fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// `YYYY-MM-DD HH:MM` in UTC, without pulling in a date crate for one format (civil-from-days, H. Hinnant).
-pub fn utc(unix: i64) -> String {
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", secs / 3600, secs % 3600 / 60)
-}
-
-/// Store one analysis in the history: the redacted text only (the original may hold personal data), its hash,
-/// and the verdict without the text. `channel` is `cli`, `desktop`, `whatsapp`, `sms`, `telegram` or `api`.
-pub fn record_history(
-    store: &Store,
-    a: &Analysis,
-    redactor: &Redactor,
-    channel: &str,
-    user_id: Option<&str>,
-) -> Result<i64, crate::store::StoreError> {
-    let text = a.text.as_deref().unwrap_or_default();
-    let redacted = redactor.redact(text);
-    let mut stored = a.clone();
-    stored.text = None;
-    // Evidence snippets quote the original text; the stored copy quotes it redacted, like the text itself.
-    for e in stored.flags.iter_mut().flat_map(|f| f.evidence.iter_mut()) {
-        e.snippet = redactor.redact(&e.snippet).text;
-    }
-    if let Some(llm) = stored.llm.as_mut() {
-        for e in llm.reasons.iter_mut().filter_map(|r| r.evidence.as_mut()) {
-            e.snippet = redactor.redact(&e.snippet).text;
-        }
-    }
-    let cost_usd = a.llm.as_ref().map_or(0.0, |o| o.cost_usd);
-    store.history_add(&crate::store::NewHistory {
-        created_at: unix_now(),
-        channel,
-        user_id,
-        input_hash: &sha256_hex(text),
-        redacted_text: &redacted.text,
-        analysis: &stored,
-        cost_usd,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(super::utc(0), "1970-01-01 00:00");
-        assert_eq!(super::utc(1_709_251_199), "2024-02-29 23:59");
-        assert_eq!(super::utc(1_795_564_800), "2026-11-25 00:00");
     }
 }

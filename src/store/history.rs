@@ -14,6 +14,7 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use serde::Serialize;
 
 use super::{Store, StoreError, sql_int};
+use crate::redact::Redactor;
 use crate::{Analysis, Label, Tier};
 
 /// One check to record.
@@ -200,6 +201,44 @@ impl Store {
         })
     }
 
+    /// Record one check: the redacted text only (the original may hold personal data), its hash, and the verdict
+    /// without the text, every quote of the text in it redacted the same way. `channel` is `cli`, `desktop`,
+    /// `whatsapp`, `sms`, `telegram` or `api`; `user_id` is `None` for the local user.
+    pub fn record_check(
+        &self,
+        a: &Analysis,
+        redactor: &Redactor,
+        channel: &str,
+        user_id: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let text = a.text.as_deref().unwrap_or_default();
+        let redacted = redactor.redact(text);
+        let mut stored = a.clone();
+        stored.text = None;
+        // Flags, reassurances, the model's words and the LLM's reasons quote the original text; the stored copy
+        // quotes it redacted, like the text itself.
+        let redact = |snippet: &mut String| *snippet = redactor.redact(snippet).text;
+        let findings = stored.flags.iter_mut().chain(stored.reassurances.iter_mut());
+        findings.flat_map(|f| f.evidence.iter_mut()).for_each(|e| redact(&mut e.snippet));
+        for w in &mut stored.model_words {
+            redact(&mut w.word);
+            w.evidence.iter_mut().for_each(|e| redact(&mut e.snippet));
+        }
+        if let Some(llm) = stored.llm.as_mut() {
+            llm.reasons.iter_mut().filter_map(|r| r.evidence.as_mut()).for_each(|e| redact(&mut e.snippet));
+        }
+        let cost_usd = a.llm.as_ref().map_or(0.0, |o| o.cost_usd);
+        self.history_add(&NewHistory {
+            created_at: crate::time::unix_now(),
+            channel,
+            user_id,
+            input_hash: &crate::hash::sha256_hex(text),
+            redacted_text: &redacted.text,
+            analysis: &stored,
+            cost_usd,
+        })
+    }
+
     /// Checks matching `q`, newest first.
     pub fn history_list(&self, q: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut args: Vec<Value> = Vec::new();
@@ -331,6 +370,26 @@ mod tests {
 
         assert!(s.history_get(id + 1, &Owner::Anyone).expect("get").is_none());
         assert!(s.history_get(id, &Owner::Local).expect("get").is_none(), "a sender's row is not the local user's");
+    }
+
+    #[test]
+    fn record_check_redacts_every_quote_of_the_text() {
+        let s = Store::open_in_memory().expect("store");
+        let text = "Jane, call +44 7700 900123 about the role";
+        let mut a = sample_analysis(Label::Legit, &["x"], Some(text));
+        let quote = |snippet: &str| crate::analysis::Evidence { start: 0, end: snippet.len(), snippet: snippet.into() };
+        a.flags[0].evidence = vec![quote("+44 7700 900123")];
+        a.reassurances = a.flags.clone();
+        a.reassurances[0].evidence = vec![quote("Jane, call +44 7700 900123")];
+        a.model_words =
+            vec![crate::analysis::ModelWord { word: "jane".into(), logit_drop: 0.5, evidence: vec![quote("Jane")] }];
+        let id = s.record_check(&a, &Redactor::new(&["Jane Doe".into()]), "cli", None).expect("record");
+        let raw: String = s
+            .conn()
+            .query_row("SELECT analysis || redacted_text FROM history WHERE id = ?1", [id], |r| r.get(0))
+            .expect("raw row");
+        assert!(!raw.contains("7700") && !raw.to_lowercase().contains("jane"), "{raw}");
+        assert!(raw.contains("about the role"), "{raw}");
     }
 
     #[test]

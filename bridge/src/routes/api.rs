@@ -35,7 +35,7 @@ impl FromRequestParts<AppState> for ApiKey {
             .ok_or(AppError::Unauthorized(
                 "send Authorization: Bearer <key> (create one with redflag-bridge keys add)",
             ))?;
-        let hash = redflag::escalate::sha256_hex(key);
+        let hash = redflag::hash::sha256_hex(key);
         let store = Arc::clone(state.store());
         let name = blocking(move || store.check_key(&hash))
             .await

@@ -116,7 +116,7 @@ pub async fn inbound(
             tracing::info!(reason = %e, "inbound message from an address that cannot be replied to");
             let channel =
                 if from.to_ascii_lowercase().starts_with("whatsapp:") { Channel::WhatsApp } else { Channel::Sms };
-            (channel, format!("unreplyable:{}", &redflag::escalate::sha256_hex(from)[..16]), None)
+            (channel, format!("unreplyable:{}", &redflag::hash::sha256_hex(from)[..16]), None)
         }
     };
     let label = channel.as_str();

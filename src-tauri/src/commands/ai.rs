@@ -2,6 +2,10 @@
 //! ([`ai_ask`]) with progress events and a cancel ([`ai_cancel`]). The core's escalator does the redaction,
 //! caching, budgets and merging; this module only drives it for one check at a time.
 
+use std::sync::Arc;
+
+use redflag::check::CheckFor;
+use redflag::store::Owner;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -32,7 +36,7 @@ struct Progress {
 #[tauri::command]
 pub async fn ai_preview(state: State<'_, Desktop>, check_id: u64) -> Result<Preview> {
     let loaded = state.loaded();
-    let escalator = loaded.escalator.as_ref().map_err(|why| Error::Llm(why.clone()))?;
+    let escalator = loaded.checker.escalator().map_err(|why| Error::Llm(why.to_string()))?;
     let (analysis, _) = state.recent(check_id)?;
     let out = escalator.outbound(&analysis);
     state.previewed(check_id, loaded.config.llm_fingerprint());
@@ -51,12 +55,13 @@ pub async fn ai_preview(state: State<'_, Desktop>, check_id: u64) -> Result<Prev
 #[tauri::command]
 pub async fn ai_ask<R: Runtime>(app: AppHandle<R>, state: State<'_, Desktop>, check_id: u64) -> Result<Check> {
     let loaded = state.loaded();
-    let escalator = loaded.escalator.clone().map_err(Error::Llm)?;
+    let checker = Arc::clone(&loaded.checker);
+    checker.escalator().map_err(|why| Error::Llm(why.to_string()))?;
     let (mut analysis, old_history) = state.recent(check_id)?;
     let cancel = state.start_ask(check_id, &loaded.config.llm_fingerprint())?;
     progress(&app, check_id, "sending");
     let asked = tokio::select! {
-        () = escalator.escalate(&mut analysis, None) => true,
+        _ = checker.escalate(&mut analysis, None) => true,
         () = cancel.notified() => false,
     };
     if !asked {
@@ -65,23 +70,20 @@ pub async fn ai_ask<R: Runtime>(app: AppHandle<R>, state: State<'_, Desktop>, ch
     }
     progress(&app, check_id, "merging");
     // A second opinion costs money, so it is always saved, in place of the local verdict if that was saved.
-    let history_id = match (&loaded.store, loaded.config.history_enabled) {
-        (Some(store), true) => {
-            let (store, stored, redactor) = (store.clone(), analysis.clone(), loaded.redactor.clone());
-            blocking(move || {
-                let id = redflag::escalate::record_history(&store, &stored, &redactor, "desktop", None)?;
-                if let Some(old) = old_history {
-                    store.history_delete(old, &redflag::store::Owner::Local)?;
-                }
-                Ok(Some(id))
-            })
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!("the AI's verdict was not saved in the history: {e}");
-                old_history
-            })
-        }
-        _ => old_history,
+    let history_id = {
+        let stored = analysis.clone();
+        blocking(move || {
+            let id = checker.record(&stored, CheckFor { channel: "desktop", user: None });
+            if let (Some(_), Some(old), Some(store)) = (id, old_history, checker.store()) {
+                store.history_delete(old, &Owner::Local)?;
+            }
+            Ok(id.or(old_history))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("the local verdict's row was not replaced in the history: {e}");
+            old_history
+        })
     };
     state.finish_ask(check_id, Some((analysis.clone(), history_id)));
     let reason = analysis.escalation.outcome.clone().unwrap_or_default();

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use redflag::Input;
+use redflag::check::CheckFor;
 use tauri::State;
 use tauri::ipc::{InvokeBody, Request};
 
@@ -54,25 +55,18 @@ async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
     if text.trim().is_empty() {
         return Err(Error::Input("there is nothing to check: paste a job posting or a recruiter's message".into()));
     }
-    let analyzer = Arc::clone(&state.analyzer);
     let loaded = state.loaded();
-    let hash = redflag::escalate::sha256_hex(&text);
+    let checker = Arc::clone(&loaded.checker);
+    let hash = redflag::hash::sha256_hex(&text);
     // The text saved last keeps its row: a live check of it, or a repeat, is not saved again but "Ask AI" on it
     // still replaces that row.
     let known = state.saved_row(&hash);
     let save = save && loaded.config.history_enabled && known.is_none() && state.claim_save(&hash);
     let result = blocking(move || {
         let started = std::time::Instant::now();
-        let analysis = analyzer.analyze(&Input::text(text))?;
+        let analysis = checker.analyze(&Input::text(text))?;
         let analysed = started.elapsed();
-        let recorded = match (&loaded.store, save) {
-            (Some(store), true) => {
-                redflag::escalate::record_history(store, &analysis, &loaded.redactor, "desktop", None)
-                    .map_err(|e| tracing::warn!("this check was not saved in the history: {e}"))
-                    .ok()
-            }
-            _ => None,
-        };
+        let recorded = if save { checker.record(&analysis, CheckFor { channel: "desktop", user: None }) } else { None };
         tracing::debug!(?analysed, saved = ?started.elapsed() - analysed, "checked");
         Ok((analysis, recorded))
     })

@@ -100,7 +100,7 @@ pub async fn history_export(state: State<'_, Desktop>) -> Result<Exported> {
         .ok_or_else(|| Error::Config("no Downloads or home folder is known; set REDFLAG_EXPORT_DIR".into()))?;
     blocking(move || {
         let entries = store.history_list(&HistoryQuery { owner: Owner::Local, ..HistoryQuery::default() })?;
-        let day = &redflag::escalate::utc(redflag::escalate::unix_now())[..10];
+        let day = &redflag::time::utc(redflag::time::unix_now())[..10];
         let path = dir.join(format!("redflag-history-{day}.json"));
         let json = serde_json::to_vec_pretty(&entries).map_err(|e| Error::Internal(e.to_string()))?;
         std::fs::create_dir_all(&dir)

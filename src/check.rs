@@ -1,0 +1,282 @@
+//! Checking a text, as a use case every shell shares: analyse locally, escalate to an LLM when the policy wants it
+//! (or say why not), and record the redacted check in the history of whoever it was checked for.
+//!
+//! The CLI, the bridge and the desktop app each used to assemble this from [`Analyzer`], [`Escalator`], a
+//! [`Redactor`] and the [`Store`], and the copies drifted (the bridge recorded history without the operator's
+//! names). A [`Checker`] is built once from the [`Config`] and the shell's overrides and owns those parts; the
+//! shells keep only what is theirs: reading input and rendering (CLI), threads, queues and metrics (bridge),
+//! windows and live checks (desktop).
+//!
+//! Whether escalation is on is a type ([`Escalation`]): `On` holds the escalator, `Off` the reason, worded by the
+//! core and, where a shell has better words for its users, by the shell.
+
+use std::sync::Arc;
+
+use crate::config::{Config, Policy};
+use crate::escalate::{self, Escalator};
+use crate::redact::Redactor;
+use crate::store::{Store, StoreError};
+use crate::{Analysis, Analyzer, Input, Result};
+
+/// Why a checker never asks an LLM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Off {
+    /// The person asked for it (`--offline`).
+    Offline,
+    /// The escalation policy is `never`.
+    PolicyNever,
+    /// No API key and no `llm.base_url`.
+    NotConfigured,
+    /// The LLM settings cannot be used (a bad URL, an unreadable key...): the message says which.
+    Unusable(String),
+}
+
+impl std::fmt::Display for Off {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Off::Offline => f.write_str("--offline: nothing leaves this machine"),
+            Off::PolicyNever => f.write_str("the escalation policy is `never`"),
+            Off::NotConfigured => {
+                f.write_str("no LLM endpoint is configured (set OPENAI_API_KEY, or llm.base_url for a local server)")
+            }
+            Off::Unusable(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Whether this checker escalates.
+#[derive(Debug)]
+pub enum Escalation {
+    On(Arc<Escalator>),
+    /// Never touches the network: why, and the sentence each verdict carries about it.
+    Off {
+        why: Off,
+        worded: String,
+    },
+}
+
+/// Who a check is made for, and through which channel.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckFor<'a> {
+    /// `cli`, `desktop`, `whatsapp`, `sms`, `telegram` or `api`.
+    pub channel: &'a str,
+    /// `None` for the person at this machine; a bridge sender's id otherwise (budgets and history are theirs).
+    pub user: Option<&'a str>,
+}
+
+/// The check service: one per process, shared by reference (or `Arc`) across threads and tasks.
+#[derive(Debug)]
+pub struct Checker {
+    analyzer: Arc<Analyzer>,
+    escalation: Escalation,
+    store: Option<Arc<Store>>,
+    redactor: Redactor,
+    record: bool,
+}
+
+impl Checker {
+    /// A checker for `config`. `store` holds the history, the LLM cache, the spend ledger and the switched-off
+    /// state (`None`: nothing is cached or recorded); `offline` keeps every check on this machine.
+    pub fn new(analyzer: Arc<Analyzer>, config: &Config, store: Option<Arc<Store>>, offline: bool) -> Checker {
+        let escalation = match escalation_off(config, offline) {
+            Some(why) => Escalation::Off { worded: why.to_string(), why },
+            // A broken endpoint setting must not cost the person their local verdict: it is said on each verdict.
+            None => match Escalator::new(config, store.clone()) {
+                Ok(escalator) => Escalation::On(Arc::new(escalator)),
+                Err(e) => {
+                    let why = Off::Unusable(e.to_string());
+                    Escalation::Off { worded: why.to_string(), why }
+                }
+            },
+        };
+        Checker {
+            analyzer,
+            escalation,
+            store,
+            // The operator's or the person's own names are redacted in the history whether or not an LLM is used.
+            redactor: Redactor::new(&config.names),
+            record: config.history_enabled,
+        }
+    }
+
+    /// Word the reason escalation is off for this shell's users ("no LLM is configured for this bridge").
+    pub fn word_off(mut self, word: impl Fn(&Off) -> Option<String>) -> Checker {
+        if let Escalation::Off { why, worded } = &mut self.escalation
+            && let Some(better) = word(why)
+        {
+            *worded = better;
+        }
+        self
+    }
+
+    /// Do not record checks in the history (`--no-history`, batch runs).
+    pub fn without_history(mut self) -> Checker {
+        self.record = false;
+        self
+    }
+
+    pub fn escalation(&self) -> &Escalation {
+        &self.escalation
+    }
+
+    pub fn escalates(&self) -> bool {
+        matches!(self.escalation, Escalation::On(_))
+    }
+
+    /// The escalator, or the worded reason there is none (the desktop's "Ask AI" preview and switch-back-on).
+    pub fn escalator(&self) -> std::result::Result<&Arc<Escalator>, &str> {
+        match &self.escalation {
+            Escalation::On(escalator) => Ok(escalator),
+            Escalation::Off { worded, .. } => Err(worded),
+        }
+    }
+
+    pub fn analyzer(&self) -> &Arc<Analyzer> {
+        &self.analyzer
+    }
+
+    pub fn store(&self) -> Option<&Arc<Store>> {
+        self.store.as_ref()
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// The local tiers only: rules and model, about a millisecond, CPU-bound.
+    pub fn analyze(&self, input: &Input) -> Result<Analysis> {
+        self.analyzer.analyze(input)
+    }
+
+    /// Ask the LLM about `a` if escalation is on and the policy wants it; otherwise say on `a` why not. Returns
+    /// whether an LLM was asked (or its cache answered).
+    pub async fn escalate(&self, a: &mut Analysis, user: Option<&str>) -> bool {
+        match &self.escalation {
+            Escalation::On(escalator) => {
+                let wanted = escalator.wants(a);
+                escalator.escalate(a, user).await;
+                wanted
+            }
+            Escalation::Off { worded, .. } => {
+                escalate::offline(a, worded);
+                false
+            }
+        }
+    }
+
+    /// Record `a` in the history of `who`, redacted, when the history is on and there is a store. A failure is
+    /// logged, not returned: the verdict matters more than its record.
+    pub fn record(&self, a: &Analysis, who: CheckFor<'_>) -> Option<i64> {
+        let store = self.store.as_ref().filter(|_| self.record)?;
+        match store.record_check(a, &self.redactor, who.channel, who.user) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!("this check was not saved in the history: {e}");
+                None
+            }
+        }
+    }
+
+    /// The whole use case: analyse, escalate or say why not, record.
+    pub async fn check(&self, input: &Input, who: CheckFor<'_>) -> Result<Analysis> {
+        let mut a = self.analyze(input)?;
+        self.escalate(&mut a, who.user).await;
+        self.record(&a, who);
+        Ok(a)
+    }
+}
+
+/// Why `config` (with the shell's `offline`) never escalates, if it does not.
+fn escalation_off(config: &Config, offline: bool) -> Option<Off> {
+    // Without an endpoint the policy defaults to `never`; the missing endpoint is the reason worth telling.
+    if offline {
+        Some(Off::Offline)
+    } else if !config.llm_configured {
+        Some(Off::NotConfigured)
+    } else if config.policy == Policy::Never {
+        Some(Off::PolicyNever)
+    } else {
+        None
+    }
+}
+
+/// The database file in force: `REDFLAG_DB` / `--db`, `[store] path`, or the platform data directory.
+pub fn db_path(config: &Config) -> Option<std::path::PathBuf> {
+    config.db_path.clone().or_else(Store::default_path)
+}
+
+/// Open the database and apply the retention settings (old history and expired cache entries are purged).
+pub fn open_store(path: &std::path::Path, config: &Config) -> std::result::Result<Arc<Store>, StoreError> {
+    let store = Store::open(path)?;
+    // Clean-up is housekeeping: a busy or read-only database still serves the cache and the ledger.
+    if let Err(e) = store.purge_expired(config.history_retention, config.cache_ttl, crate::time::unix_now()) {
+        tracing::warn!("old history or expired cache entries were not purged: {e}");
+    }
+    Ok(Arc::new(store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{HistoryQuery, Owner};
+
+    fn config(toml: &str) -> Config {
+        Config::from_toml_with(toml, std::path::Path::new("test.toml"), |_| None).expect("config")
+    }
+
+    fn checker(toml: &str, offline: bool) -> Checker {
+        let store = Arc::new(Store::open_in_memory().expect("store"));
+        let analyzer = Arc::new(Analyzer::new(crate::RuleSet::builtin().expect("rules")));
+        Checker::new(analyzer, &config(toml), Some(store), offline)
+    }
+
+    fn off(c: &Checker) -> Option<&Off> {
+        match c.escalation() {
+            Escalation::Off { why, .. } => Some(why),
+            Escalation::On(_) => None,
+        }
+    }
+
+    #[test]
+    fn escalation_is_off_for_a_reason_the_verdict_carries() {
+        assert_eq!(off(&checker("", false)), Some(&Off::NotConfigured));
+        let local = "[llm]\nbase_url = \"http://127.0.0.1:9/v1\"\n";
+        assert_eq!(off(&checker(local, true)), Some(&Off::Offline));
+        assert_eq!(
+            off(&checker(&format!("{local}[escalation]\npolicy = \"never\"\n"), false)),
+            Some(&Off::PolicyNever)
+        );
+        assert!(checker(local, false).escalates());
+
+        let c = checker("", false).word_off(|why| (*why == Off::NotConfigured).then(|| "no LLM here".to_string()));
+        let mut a =
+            c.analyze(&Input::text("Pay the $85 training fee by Cash App before your first shift.")).expect("a");
+        let asked = block_on(c.escalate(&mut a, None));
+        assert!(!asked);
+        assert_eq!(a.escalation.outcome.as_deref(), Some("no LLM here"));
+    }
+
+    #[test]
+    fn a_check_is_recorded_redacted_for_whom_it_was_made() {
+        let c = checker("[privacy]\nnames = [\"Amara Okafor\"]\n", true);
+        let input = Input::text("Amara Okafor, you are hired. Pay the $85 training fee by Cash App today.");
+        let who = CheckFor { channel: "whatsapp", user: Some("whatsapp:+14155550123") };
+        block_on(c.check(&input, who)).expect("check");
+        let store = c.store().expect("store");
+        assert!(store.history_list(&HistoryQuery::default()).expect("local").is_empty(), "not the local user's");
+        let theirs = HistoryQuery { owner: Owner::User("whatsapp:+14155550123".into()), ..Default::default() };
+        let rows = store.history_list(&theirs).expect("theirs");
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].redacted_text.contains("Amara"), "{}", rows[0].redacted_text);
+
+        let quiet = checker("", true).without_history();
+        block_on(quiet.check(&input, CheckFor { channel: "cli", user: None })).expect("check");
+        let everyone = HistoryQuery { owner: Owner::Anyone, ..Default::default() };
+        assert!(quiet.store().expect("store").history_list(&everyone).expect("list").is_empty());
+    }
+
+    /// The checks above never wait on I/O (escalation is off), so a current-thread runtime runs them to the end.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    }
+}
