@@ -36,9 +36,17 @@ static BATCH: LazyLock<Vec<Input>> = LazyLock::new(|| {
 });
 
 /// The shipped model, or the model directory in `REDFLAG_MODEL` (as the CLI reads it), so two models can be timed
-/// side by side on the same machine.
+/// side by side on the same machine; with `REDFLAG_RULES`' rules when set.
+/// The built-in rules, or the rules file in `REDFLAG_RULES`, so two rule sets can be timed side by side.
+fn rules() -> RuleSet {
+    match std::env::var_os("REDFLAG_RULES") {
+        Some(path) => RuleSet::from_path(std::path::Path::new(&path)).expect("REDFLAG_RULES is a valid rules file"),
+        None => RuleSet::builtin().expect("rules"),
+    }
+}
+
 static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
-    let analyzer = Analyzer::new(RuleSet::builtin().expect("rules"));
+    let analyzer = Analyzer::new(rules());
     let model = match std::env::var_os("REDFLAG_MODEL") {
         Some(dir) => LocalModel::load_dir(std::path::Path::new(&dir)),
         None => LocalModel::builtin(),
@@ -46,7 +54,7 @@ static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
     analyzer.with_classifier(Box::new(model.expect("this benchmark needs a trained model")))
 });
 
-static RULES_ONLY: LazyLock<Analyzer> = LazyLock::new(|| Analyzer::new(RuleSet::builtin().expect("rules")));
+static RULES_ONLY: LazyLock<Analyzer> = LazyLock::new(|| Analyzer::new(rules()));
 
 /// One input analysed over and over, after a warm-up run.
 fn bench_one(bencher: divan::Bencher, analyzer: &Analyzer, input: &Input) {

@@ -116,12 +116,6 @@ fn match_patterns(
     unless_anywhere: &[Pattern],
     context: &[Pattern],
 ) -> Vec<Evidence> {
-    if unless_anywhere.iter().any(|r| r.is_match(hay)) {
-        return Vec::new();
-    }
-    if !context.is_empty() && !context.iter().any(|r| r.is_match(hay)) {
-        return Vec::new();
-    }
     let text = hay.as_str();
     let mut evidence = Vec::new();
     for pattern in patterns {
@@ -135,6 +129,14 @@ fn match_patterns(
             }
             evidence.push(Evidence { start: m.start, end: m.end, snippet: text[m].to_string() });
         }
+    }
+    // The whole-text conditions are read only when a pattern matched: most texts match no pattern of most rules,
+    // and a context such as "any link" has no literal to skip ahead with. The result is the same either way.
+    if evidence.is_empty()
+        || unless_anywhere.iter().any(|r| r.is_match(hay))
+        || (!context.is_empty() && !context.iter().any(|r| r.is_match(hay)))
+    {
+        return Vec::new();
     }
     evidence
 }
