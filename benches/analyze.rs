@@ -3,7 +3,8 @@
 //! word-by-word explanation of it (issue #16); a batch of 10,000 postings on all cores; loading the model.
 //! Inputs are built from examples/ so the benchmark runs anywhere, seeded by construction (no randomness). The
 //! tokenizer benchmarks time the model's id-only tokenizer beside the `tokenizers` crate on the same posting.
-//! Run: `cargo bench --workspace --bench analyze`.
+//! Run: `cargo bench --workspace --bench analyze`; `REDFLAG_MODEL=DIR` and `REDFLAG_RULES=FILE` time another model or
+//! rules file with the same binary, side by side.
 
 use std::sync::LazyLock;
 
