@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 
 use crate::queue::{ApiKeys, Queue, SqliteQueue, State};
 use crate::settings::Settings;
+use crate::tasks::now_ms;
 use crate::twilio::signature::sign;
-use crate::worker::now_ms;
 
 #[derive(Debug, Parser)]
 #[command(

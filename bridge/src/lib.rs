@@ -21,6 +21,7 @@ pub mod reply;
 pub mod routes;
 pub mod server;
 pub mod settings;
+pub mod tasks;
 pub mod telegram;
 pub mod twilio;
 pub mod worker;

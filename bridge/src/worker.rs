@@ -16,6 +16,7 @@ use crate::metrics as m;
 use crate::outbox::{Delivery, Outbox};
 use crate::queue::{BridgeStore, Channel, Coalesce, Job, Outcome, Quota, Reply, Work};
 use crate::reply::{self, Command, Style};
+use crate::tasks::{blocking, now_ms};
 
 /// WhatsApp only allows free-form replies within 24 hours of the user's last message.
 pub const WHATSAPP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -42,17 +43,6 @@ pub struct Shared {
     pub config: WorkerConfig,
     /// Woken by the webhook handlers when something was queued.
     pub wake: Notify,
-}
-
-/// Run `f` (a SQLite call) on the blocking pool.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| anyhow::anyhow!("a database task failed: {e}"))
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub async fn run(shared: Arc<Shared>, id: String, mut shutdown: watch::Receiver<bool>) {

@@ -15,7 +15,7 @@ use super::{AppError, content_type_is};
 use crate::app::AppState;
 use crate::engine::EngineError;
 use crate::metrics as m;
-use crate::worker::blocking;
+use crate::tasks::blocking;
 
 /// The caller's key name, once its bearer key checked out.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::worker::{blocking, now_ms};
+use crate::tasks::{blocking, now_ms};
 
 pub async fn healthz() -> &'static str {
     "ok\n"

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::queue::{Enqueued, NewMessage};
-use crate::worker::blocking;
+use crate::tasks::blocking;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

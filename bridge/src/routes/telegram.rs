@@ -12,8 +12,8 @@ use super::{AppError, content_type_is, persist};
 use crate::app::AppState;
 use crate::metrics as m;
 use crate::queue::{Channel, NewMessage};
+use crate::tasks::now_ms;
 use crate::telegram::Update;
-use crate::worker::now_ms;
 
 fn webhook(outcome: &'static str) {
     metrics::counter!(m::WEBHOOKS, "channel" => "telegram", "outcome" => outcome).increment(1);

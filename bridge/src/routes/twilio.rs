@@ -15,10 +15,10 @@ use super::{AppError, content_type_is, persist};
 use crate::app::AppState;
 use crate::metrics as m;
 use crate::queue::{Channel, NewMessage};
+use crate::tasks::{blocking, now_ms};
 use crate::twilio::address::{self, parse_sender};
 use crate::twilio::client::{is_failed_status, status_rank};
 use crate::twilio::signature::{Payload, verify};
-use crate::worker::{blocking, now_ms};
 
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
 
