@@ -115,6 +115,11 @@ impl Checker {
         self
     }
 
+    /// Whether checks are recorded (the history is on and there is a store).
+    pub fn records(&self) -> bool {
+        self.record && self.store.is_some()
+    }
+
     pub fn escalation(&self) -> &Escalation {
         &self.escalation
     }

@@ -86,14 +86,16 @@ impl Engine {
             .record(started.elapsed().as_secs_f64());
 
         // Recording writes to SQLite: on the blocking pool, not a runtime worker.
-        let (checker, stored) = (Arc::clone(&self.checker), analysis.clone());
-        let (channel, user) = (channel.to_string(), user.map(str::to_string));
-        let recorded = tokio::task::spawn_blocking(move || {
-            checker.record(&stored, CheckFor { channel: &channel, user: user.as_deref() });
-        })
-        .await;
-        if let Err(e) = recorded {
-            tracing::warn!(error = %e, "history task failed");
+        if self.checker.records() {
+            let (checker, stored) = (Arc::clone(&self.checker), analysis.clone());
+            let (channel, user) = (channel.to_string(), user.map(str::to_string));
+            let recorded = tokio::task::spawn_blocking(move || {
+                checker.record(&stored, CheckFor { channel: &channel, user: user.as_deref() });
+            })
+            .await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, "history task failed");
+            }
         }
         Ok(analysis)
     }
