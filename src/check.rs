@@ -13,7 +13,8 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Policy};
-use crate::escalate::{self, Escalator};
+use crate::escalate::{self, Escalator, Outbound};
+use crate::llm::LlmError;
 use crate::redact::Redactor;
 use crate::store::{Store, StoreError};
 use crate::{Analysis, Analyzer, Input, Result};
@@ -162,9 +163,21 @@ impl Checker {
                 escalator.escalate(a, user).await;
                 wanted
             }
+            Escalation::Off { .. } => {
+                self.note_off(a);
+                false
+            }
+        }
+    }
+
+    /// When escalation is off, say why on `a` and return `true`; when it is on, leave `a` alone and return `false`.
+    /// Synchronous, so a shell without a runtime needs one only when it may call out.
+    pub fn note_off(&self, a: &mut Analysis) -> bool {
+        match &self.escalation {
+            Escalation::On(_) => false,
             Escalation::Off { worded, .. } => {
                 escalate::offline(a, worded);
-                false
+                true
             }
         }
     }
@@ -189,6 +202,26 @@ impl Checker {
         self.record(&a, who);
         Ok(a)
     }
+}
+
+/// What escalating `a` under `config` would send (`check --show-outbound`), built even when escalation is off so
+/// the person can see it before configuring an endpoint; nothing is sent.
+#[derive(Debug)]
+pub struct Preview {
+    pub outbound: Outbound,
+    /// An endpoint is configured and the policy would ask about `a`.
+    pub would_send: bool,
+}
+
+pub fn preview(config: &Config, a: &Analysis) -> std::result::Result<Preview, LlmError> {
+    let escalator = Escalator::new(config, None)?;
+    Ok(Preview { would_send: config.llm_configured && escalator.wants(a), outbound: escalator.outbound(a) })
+}
+
+/// Switch escalation back on for `config`'s endpoint after a permanent refusal (bad key, empty quota) was fixed
+/// without changing the endpoint, model or key.
+pub fn enable_escalation(config: &Config, store: &Store) -> std::result::Result<(), StoreError> {
+    store.enable_llm(&config.llm_fingerprint())
 }
 
 /// Why `config` (with the shell's `offline`) never escalates, if it does not.

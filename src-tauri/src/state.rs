@@ -27,7 +27,6 @@ const RECENT_CHECKS: usize = 32;
 pub struct Loaded {
     pub config: Config,
     pub prefs: DesktopPrefs,
-    pub store: Option<Arc<Store>>,
     pub db_path: Option<PathBuf>,
     /// The check service for this configuration: escalation (or the sentence saying why verdicts are local only),
     /// the redactor and the history.
@@ -177,8 +176,9 @@ impl Desktop {
     /// After the settings changed: an endpoint that was switched off after a refusal (bad key, no quota) is
     /// tried again, since saving is how the person says they fixed it.
     pub fn retry_escalation(&self) {
-        if let Ok(escalator) = self.loaded().checker.escalator() {
-            if let Err(e) = escalator.enable() {
+        let loaded = self.loaded();
+        if let (true, Some(store)) = (loaded.checker.escalates(), loaded.checker.store()) {
+            if let Err(e) = redflag::check::enable_escalation(&loaded.config, store) {
                 tracing::warn!("cannot switch escalation back on: {e}");
             }
         }
@@ -253,7 +253,7 @@ impl Desktop {
         }
         // An endpoint that refused the key or the quota stays off until the settings change; offering it would
         // only fail again.
-        let refused = loaded.store.as_ref().and_then(|s| s.llm_disabled(&loaded.config.llm_fingerprint()).ok());
+        let refused = loaded.checker.store().and_then(|s| s.llm_disabled(&loaded.config.llm_fingerprint()).ok());
         if let Some(Some(why)) = refused {
             let reason = format!(
                 "Local verdict only: the AI service refused the last request ({why}). Check the key and the model \
@@ -333,8 +333,9 @@ impl Desktop {
     /// The store, or an error the page can show.
     pub fn store(&self) -> Result<Arc<Store>> {
         self.loaded()
-            .store
-            .clone()
+            .checker
+            .store()
+            .cloned()
             .ok_or_else(|| Error::Store("it could not be opened at start-up; see the log, then restart Redflag".into()))
     }
 }
@@ -369,7 +370,7 @@ fn load(analyzer: &Arc<Analyzer>, paths: &Paths, secrets: &SecretStore, env: &En
             .map_err(|e| tracing::error!("the Redflag database cannot be opened: {e}"))
             .ok()
     });
-    let checker = Checker::new(Arc::clone(analyzer), &config, store.clone(), prefs.offline_only).word_off(|why| {
+    let checker = Checker::new(Arc::clone(analyzer), &config, store, prefs.offline_only).word_off(|why| {
         Some(match why {
             Off::Offline => "Local verdict only: offline mode is on, so nothing leaves this computer.".into(),
             Off::NotConfigured => {
@@ -379,5 +380,5 @@ fn load(analyzer: &Arc<Analyzer>, paths: &Paths, secrets: &SecretStore, env: &En
             Off::Unusable(e) => format!("Local verdict only: the AI settings cannot be used ({e})."),
         })
     });
-    Ok(Loaded { config, prefs, store, db_path, checker: Arc::new(checker), config_error })
+    Ok(Loaded { config, prefs, db_path, checker: Arc::new(checker), config_error })
 }

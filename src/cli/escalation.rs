@@ -41,17 +41,23 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
 /// LLM spending is charged to (`--user`).
 #[derive(Debug)]
 pub struct Plan {
-    runtime: tokio::runtime::Runtime,
+    /// Only when the checker may call out: an offline run starts no runtime.
+    runtime: Option<tokio::runtime::Runtime>,
     checker: Arc<Checker>,
     user: Option<String>,
 }
 
 impl Plan {
     pub fn new(checker: Arc<Checker>, user: Option<String>) -> anyhow::Result<Plan> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime for LLM calls")?;
+        let runtime = if checker.escalates() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime for LLM calls")?;
+            Some(runtime)
+        } else {
+            None
+        };
         Ok(Plan { runtime, checker, user })
     }
 
@@ -61,12 +67,14 @@ impl Plan {
 
     /// Escalate `a` if the checker does and its policy wants it; otherwise note why not.
     pub fn apply(&self, a: &mut Analysis) {
-        self.runtime.block_on(self.checker.escalate(a, self.user.as_deref()));
+        if let (false, Some(runtime)) = (self.checker.note_off(a), &self.runtime) {
+            runtime.block_on(self.checker.escalate(a, self.user.as_deref()));
+        }
     }
 
     /// Escalate many analyses with bounded concurrency; results keep their order.
     pub fn apply_many(&self, analyses: Vec<Analysis>) -> Vec<Analysis> {
-        if !self.checker.escalates() {
+        let Some(runtime) = &self.runtime else {
             return analyses
                 .into_iter()
                 .map(|mut a| {
@@ -74,7 +82,7 @@ impl Plan {
                     a
                 })
                 .collect();
-        }
+        };
         // Identical texts are asked once: the first copy goes in the first wave and its answer is cached before the
         // copies run, so a batch never pays twice for the same text.
         let mut seen = std::collections::HashSet::new();
@@ -84,15 +92,15 @@ impl Plan {
         }
         let mut done = Vec::with_capacity(first.len() + repeats.len());
         for wave in [first, repeats] {
-            done.extend(self.wave(wave));
+            done.extend(self.wave(runtime, wave));
         }
         done.sort_by_key(|(i, _)| *i);
         done.into_iter().map(|(_, a)| a).collect()
     }
 
     /// One concurrent wave of escalations; results carry their original positions.
-    fn wave(&self, items: Vec<(usize, Analysis)>) -> Vec<(usize, Analysis)> {
-        self.runtime.block_on(async {
+    fn wave(&self, runtime: &tokio::runtime::Runtime, items: Vec<(usize, Analysis)>) -> Vec<(usize, Analysis)> {
+        runtime.block_on(async {
             let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
             let mut tasks = tokio::task::JoinSet::new();
             // Kept so a task that dies (it should not) still yields its line, with the local verdict.

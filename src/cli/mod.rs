@@ -201,7 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { command: ConfigCommand::Show } => outbound::config_show(&config(None)?),
         Command::Config { command: ConfigCommand::EnableEscalation } => {
             let config = config(None)?;
-            redflag::escalate::Escalator::new(&config, Some(escalation::open_store(&config)?))?.enable()?;
+            redflag::check::enable_escalation(&config, &*escalation::open_store(&config)?)?;
             println!("Escalation is on again for {} at {}.", config.llm.model, config.llm.base_url);
             Ok(())
         }

@@ -5,16 +5,14 @@ use std::io::Write;
 
 use redflag::Analysis;
 use redflag::config::Config;
-use redflag::escalate::Escalator;
 
 /// Print the request the LLM tier would send for this analysis: where, the redacted text, the body, the estimate.
 pub fn show(config: &Config, analysis: &Analysis) -> anyhow::Result<()> {
-    let escalator = Escalator::new(config, None)?;
-    let outbound = escalator.outbound(analysis);
+    let redflag::check::Preview { outbound, would_send } = redflag::check::preview(config, analysis)?;
     let mut out = std::io::stdout().lock();
     let would = if !config.llm_configured {
         "no: no LLM endpoint is configured".to_string()
-    } else if escalator.wants(analysis) {
+    } else if would_send {
         format!("yes (policy {:?}, local verdict: {})", config.policy, analysis.label.words()).to_lowercase()
     } else {
         format!("no (policy {:?}, local verdict: {})", config.policy, analysis.label.words()).to_lowercase()

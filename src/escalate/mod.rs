@@ -94,15 +94,6 @@ impl Escalator {
         self.policy
     }
 
-    /// Switch escalation back on for this configuration after a permanent rejection was fixed (quota topped
-    /// up, model pulled) without changing the endpoint, model or key.
-    pub fn enable(&self) -> Result<(), crate::store::StoreError> {
-        match &self.store {
-            Some(store) => store.enable_llm(&self.fingerprint),
-            None => Ok(()),
-        }
-    }
-
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
