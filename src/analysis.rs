@@ -223,6 +223,10 @@ pub struct Analysis {
     /// The LLM tier's verdict when it was asked (or its cached answer reused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<SecondOpinion>,
+    /// The verdict and score in words and what to do next: the one vocabulary every shell renders
+    /// ([`crate::advice`]). Empty in analyses stored before it existed; [`Analysis::refresh_advice`] fills it.
+    #[serde(default)]
+    pub advice: crate::advice::Advice,
     /// The normalised text the evidence offsets point into. Batch output leaves it out to stay compact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -236,6 +240,11 @@ impl Analysis {
 
     pub fn flag_ids(&self) -> Vec<&str> {
         self.flags.iter().map(|f| f.id.as_str()).collect()
+    }
+
+    /// Recompute [`Analysis::advice`] from the label, score, flags and second opinion as they stand now.
+    pub fn refresh_advice(&mut self) {
+        self.advice = crate::advice::advise(self);
     }
 
     /// Whether the person can see why this would be a scam: a red flag quoted in their text, or a quote of the

@@ -141,7 +141,7 @@ impl Analyzer {
         };
         let summary = score::summary(label, score, &flags, &reassurances, kind);
         let total = started.elapsed();
-        Analysis {
+        let mut analysis = Analysis {
             label,
             score,
             summary,
@@ -160,8 +160,11 @@ impl Analyzer {
             timing: Timing { normalize_us: micros(normalized), rules_us: micros(rules_time), total_us: micros(total) },
             notes,
             llm: None,
+            advice: Default::default(),
             text: Some(doc.text),
-        }
+        };
+        analysis.refresh_advice();
+        analysis
     }
 }
 

@@ -10,13 +10,15 @@
 //! 3. [`score`] turns flags, reassurances and, when loaded, a local [`Classifier`]'s calibrated log-odds for that
 //!    kind into a score and a label; `uncertain` marks the inputs worth escalating, and `scam` needs evidence the
 //!    person can see.
-//! 4. The result is one serialisable [`Analysis`].
+//! 4. The result is one serialisable [`Analysis`], which carries its own [`advice`]: the verdict and score in
+//!    words and what to do next, the one vocabulary every shell renders.
 //! 5. [`check`] is the use case around it that every shell holds: analyse, escalate to an LLM or say why not
 //!    ([`escalate`]), record the redacted check in its owner's history ([`store`]).
 //!
 //! The centre depends on serde, regex and text crates only; model inference, storage and network clients plug in
 //! behind small traits so each can be tested and swapped on its own.
 
+pub mod advice;
 pub mod analysis;
 pub mod analyzer;
 pub mod check;

@@ -7,7 +7,7 @@
 // shown over newer text. The merged verdict comes back as a whole Check and is drawn by app.js, like any other.
 
 import { aiPreview, aiAsk, aiCancel, onAiProgress } from './api.js';
-import { LABEL_WORDS, labelIcon, percent, showLlmReason } from './render.js';
+import { labelIcon, labelKey, percent, showLlmReason } from './render.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -248,7 +248,7 @@ function doneView(a, ai) {
   const verdict = el('p', 'ai-verdict');
   const chip = el('span', 'chip');
   chip.dataset.label = llm.label;
-  chip.append(labelIcon(llm.label), LABEL_WORDS[llm.label] ?? llm.label);
+  chip.append(labelIcon(labelKey(llm.label)), a.advice?.second_opinion ?? llm.label);
   verdict.append('The AI says: ', chip, ` ${percent(llm.score)}% scam likelihood.`);
   views.push(verdict);
 

@@ -5,7 +5,7 @@
 // never needs to be kept in sync by hand. Text comes from the person's messages, so it is set with textContent.
 
 import { historyList, historyGet, historyDelete, historyClear, historyExport } from './api.js';
-import { LABEL_WORDS, labelIcon, percent } from './render.js';
+import { labelIcon, labelKey, percent } from './render.js';
 import { currentSettings } from './settings.js';
 
 const $ = (id) => document.getElementById(id);
@@ -32,7 +32,7 @@ function itemView(entry) {
   time.dateTime = new Date(entry.created_at * 1000).toISOString();
   const chip = el('span', 'chip');
   chip.dataset.label = entry.label;
-  chip.append(labelIcon(entry.label), LABEL_WORDS[entry.label] ?? entry.label);
+  chip.append(labelIcon(labelKey(entry.label)), entry.verdict ?? entry.label);
   head.append(chip, el('span', 'history-score', `${percent(entry.score)}%`), time);
   if (entry.channel && entry.channel !== 'desktop') head.append(el('span', 'history-channel muted', entry.channel));
 

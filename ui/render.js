@@ -12,7 +12,15 @@ import { locate, segment } from './spans.js';
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 
-export const LABEL_WORDS = { scam: 'Likely scam', uncertain: 'Not sure', legit: 'Looks legitimate' };
+// The words (verdict, score, next steps) are the core's: every Analysis carries them in `advice`, the same ones
+// the CLI prints and the bridge replies with. Only the label's key ('scam', 'uncertain', 'legit') is read here, to
+// pick an icon and a colour.
+const LABELS = ['scam', 'uncertain', 'legit'];
+
+/** The label key to style `label` with; anything unknown is shown as unsure. */
+export function labelKey(label) {
+  return LABELS.includes(label) ? label : 'uncertain';
+}
 
 const ICONS = {
   scam: ['M8 2h8l6 6v8l-6 6H8l-6-6V8z', 'M12 6.5v7', 'M12 16.8v.4'],
@@ -21,25 +29,6 @@ const ICONS = {
 };
 
 const TIER_WORDS = { rules: 'built-in rules', model: 'the on-device model', llm: 'the AI' };
-
-const NEXT_STEPS = {
-  scam: [
-    'Don’t pay anything — no “deposit”, “training fee”, equipment or crypto.',
-    'Don’t send ID, bank details or selfies.',
-    'Don’t cash a cheque or forward parcels for them.',
-    'Stop replying and block the number.',
-    'Report it: use the job site’s “report” button; on WhatsApp, Block & report; in the US at reportfraud.ftc.gov; in the UK to Action Fraud (actionfraud.police.uk).',
-  ],
-  uncertain: [
-    'Verify the company on its own website (not a link they sent).',
-    'Look up the recruiter on the company’s careers page.',
-    'Never pay to get a job.',
-    'Ask for a video interview and a written offer.',
-  ],
-  legit: [
-    'Looks fine, but still never pay to get a job, and check the company’s own site before sending documents.',
-  ],
-};
 
 /** Builds an SVG element; attributes are presentation attributes, which the CSP allows (unlike style="..."). */
 export function svg(name, attrs = {}, children = []) {
@@ -82,10 +71,10 @@ export function showBanner(text) {
 // ---- Verdict ----
 
 function renderVerdict(a) {
-  const label = LABEL_WORDS[a.label] ? a.label : 'uncertain';
+  const label = labelKey(a.label);
   const verdict = $('verdict');
   verdict.dataset.label = a.label;
-  verdict.replaceChildren(labelIcon(label), el('span', 'verdict-words', LABEL_WORDS[label]));
+  verdict.replaceChildren(labelIcon(label), el('span', 'verdict-words', a.advice?.verdict ?? ''));
 
   const pct = percent(a.score);
   const gauge = $('gauge');
@@ -122,10 +111,9 @@ export function announceVerdict(a) {
   // otherwise not read again.
   node.textContent = '';
   if (!a) return;
-  const label = LABEL_WORDS[a.label] ? a.label : 'uncertain';
   const n = a.flags?.length ?? 0;
   const flags = n ? `${n} red ${n === 1 ? 'flag' : 'flags'}` : 'no red flags';
-  const sentence = `${LABEL_WORDS[label]}, ${percent(a.score)}% scam likelihood, ${flags}.`;
+  const sentence = `${a.advice?.verdict ?? ''}, ${percent(a.score)}% scam likelihood, ${flags}.`;
   announceTimer = setTimeout(() => { node.textContent = sentence; }, 100);
 }
 
@@ -279,7 +267,8 @@ function renderFlags(a) {
 }
 
 function renderNextSteps(a) {
-  const steps = NEXT_STEPS[a.label] ?? NEXT_STEPS.uncertain;
+  const steps = a.advice?.steps ?? [];
+  $('next-heading').textContent = a.advice?.heading ?? '';
   $('next-steps').dataset.label = a.label;
   $('next-steps').replaceChildren(...steps.map((s) => el('li', '', s)));
   const notes = a.notes ?? [];

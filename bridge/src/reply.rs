@@ -47,6 +47,10 @@ const QUOTE_MAX_CHARS: usize = 60;
 const EXPLANATION_MAX_CHARS: usize = 200;
 const TITLE_MAX_CHARS: usize = 100;
 const REASON_MAX_CHARS: usize = 140;
+/// Next steps shown: the core gives up to five; a phone reply keeps the four that prevent most harm.
+const MAX_STEPS: usize = 4;
+/// SMS pays per segment, so three.
+const MAX_STEPS_SMS: usize = 3;
 /// How much of a cut word [`truncate`] gives up to end on a whole word.
 const WORD_BACKOFF_CHARS: usize = 15;
 
@@ -142,8 +146,9 @@ pub fn verdict(a: &Analysis, style: Style) -> String {
     if let Some(llm) = &a.llm {
         paragraphs.push(second_opinion(llm, style));
     }
-    let mut steps = vec![style.bold(if a.label == Label::Legit { "Before you apply" } else { "What to do" })];
-    steps.extend(next_steps(a.label).iter().map(|s| format!("{}{}", style.bullet(), style.text(s))));
+    let max_steps = if style == Style::Sms { MAX_STEPS_SMS } else { MAX_STEPS };
+    let mut steps = vec![style.bold(&style.text(&a.advice.heading))];
+    steps.extend(a.advice.steps.iter().take(max_steps).map(|s| format!("{}{}", style.bullet(), style.text(s))));
     paragraphs.push(steps.join("\n"));
     paragraphs.push(style.help_hint());
     paragraphs.join("\n\n")
@@ -158,40 +163,11 @@ fn headline(a: &Analysis, style: Style) -> String {
     };
     let words = match style {
         // Plain text has no bold; capitals are how SMS shouts.
-        Style::Sms => a.label.words().to_uppercase(),
-        _ => style.bold(a.label.words()),
+        Style::Sms => a.advice.verdict.to_uppercase(),
+        _ => style.bold(&style.text(&a.advice.verdict)),
     };
     let hedge = if a.label == Label::Uncertain { "I can't tell for sure. " } else { "" };
-    format!("{marker}{words}\n{hedge}My estimate: {} ({}).", score_words(a.score), percent(a.score))
-}
-
-/// The score as words, on the scale the IPCC uses for calibrated language (virtually certain: over 99%; very
-/// likely: over 90%; likely: over 66%; about as likely as not: 33 to 66%; and the mirror images below), because
-/// the model's score is a calibrated probability (Platt scaling on held-out data) and people read these words as
-/// roughly those odds. The rules-only score is a noisy-OR rather than a calibrated probability, but its weights
-/// are stated as chances too, so the same words fit.
-pub fn score_words(score: f32) -> &'static str {
-    match score {
-        s if s >= 0.99 => "almost certainly a scam",
-        s if s >= 0.90 => "very likely a scam",
-        s if s >= 0.66 => "likely a scam",
-        s if s > 0.33 => "as likely a scam as not",
-        s if s > 0.10 => "unlikely to be a scam",
-        s if s > 0.01 => "very unlikely to be a scam",
-        _ => "almost certainly not a scam",
-    }
-}
-
-/// The score as a percentage that never claims certainty: a score of 0.9998 is "over 99%", not "100%".
-fn percent(score: f32) -> String {
-    let pct = (score * 100.0).round();
-    if pct >= 100.0 {
-        "over 99%".to_string()
-    } else if pct <= 0.0 {
-        "under 1%".to_string()
-    } else {
-        format!("{pct:.0}%")
-    }
+    format!("{marker}{words}\n{hedge}My estimate: {} ({}).", a.advice.score_words, a.advice.percent)
 }
 
 fn flags(a: &Analysis, style: Style) -> String {
@@ -253,34 +229,13 @@ fn second_opinion(llm: &SecondOpinion, style: Style) -> String {
         "{} (AI model): {}, {}.",
         style.bold("Second opinion"),
         llm.label.words().to_lowercase(),
-        percent(llm.score)
+        redflag::advice::percent(llm.score)
     );
     if let Some(reason) = llm.reasons.iter().map(|r| r.reason.trim()).find(|r| !r.is_empty()) {
         line.push(' ');
         line.push_str(&style.field(reason, REASON_MAX_CHARS));
     }
     line
-}
-
-/// Shortest useful advice (FTC and IC3 guidance, as in the CLI's report), ordered by what prevents most harm.
-fn next_steps(label: Label) -> &'static [&'static str] {
-    match label {
-        Label::Scam => &[
-            "Don't pay any fee or deposit, in money or crypto.",
-            "Don't send ID documents or bank details.",
-            "Check the company on its own website, not through this message.",
-            "Report the sender where the message reached you. Already paid? Call your bank now.",
-        ],
-        Label::Uncertain => &[
-            "Check the company on its own website and contact it there, not through this message.",
-            "Until then, don't pay any fee or deposit and don't send ID documents or bank details.",
-            "If it turns out to be fake, report the sender where the message reached you.",
-        ],
-        Label::Legit => &[
-            "Still, never pay to get a job: stop if anyone asks for money or documents up front.",
-            "Apply through the company's own website when you can.",
-        ],
-    }
 }
 
 /// What the service does and the commands.

@@ -206,6 +206,16 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     std::fs::write(target_dir().join("e2e-evidence.png"), png).expect("save the screenshot");
     let ai = c.find(Locator::Id("ai-status")).await.expect("the AI line").text().await.expect("text");
     assert!(ai.contains("Local verdict only"), "no AI is set up, and the page says so: {ai}");
+    // What to do next is the core's advice, as the CLI and the bridge word it; the page keeps no copy.
+    let steps = c
+        .execute("return [...document.querySelectorAll('#next-steps li')].map((li) => li.textContent);", vec![])
+        .await
+        .expect("the steps");
+    let expected =
+        redflag::Analyzer::builtin().expect("analyzer").analyze(&redflag::Input::text(SCAM)).expect("a verdict");
+    assert_eq!(steps, serde_json::json!(expected.advice.steps), "the page shows the core's steps");
+    let heading = c.find(Locator::Id("next-heading")).await.expect("heading").text().await.expect("text");
+    assert_eq!(heading, expected.advice.heading);
 
     // 2. Type an ordinary posting: live verdicts while typing, not flagged.
     c.find(Locator::Id("clear")).await.expect("Clear").click().await.expect("clear");

@@ -1,5 +1,6 @@
 //! The readable report: verdict first, then each red flag with its explanation and the evidence quoted in context,
-//! then what to do. Colour goes through anstream, which drops it when stdout is not a terminal or NO_COLOR is set.
+//! then what to do. The words (verdict, score, next steps) are the core's [`redflag::advice`]; this module only
+//! lays them out. Colour goes through anstream, which drops it when stdout is not a terminal or NO_COLOR is set.
 
 use std::io::Write;
 
@@ -25,8 +26,7 @@ fn verdict_style(label: Label) -> Style {
 /// `marks` brackets evidence with ⟦ ⟧ for output without colour, where underlining would vanish.
 pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result<()> {
     let vs = verdict_style(a.label);
-    let percent = (a.score * 100.0).round();
-    writeln!(out, "{vs}{}{vs:#}  {DIM}({percent:.0}% likely a scam){DIM:#}", a.label.words())?;
+    writeln!(out, "{vs}{}{vs:#}  {DIM}({} likely a scam){DIM:#}", a.advice.verdict, a.advice.percent)?;
     writeln!(out, "{}", a.summary)?;
     if !a.flags.is_empty() {
         writeln!(out)?;
@@ -68,10 +68,10 @@ pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result
         writeln!(out)?;
         writeln!(
             out,
-            "{BOLD}Second opinion{BOLD:#} {DIM}({}){DIM:#}: {} ({:.0}%)",
+            "{BOLD}Second opinion{BOLD:#} {DIM}({}){DIM:#}: {} ({})",
             llm.model,
-            llm.label.words(),
-            llm.score * 100.0
+            a.advice.second_opinion.as_deref().unwrap_or(llm.label.words()),
+            redflag::advice::percent(llm.score)
         )?;
         for r in &llm.reasons {
             writeln!(out, "  {vs}•{vs:#} {}", r.reason)?;
@@ -81,8 +81,8 @@ pub fn render(out: &mut dyn Write, a: &Analysis, marks: bool) -> std::io::Result
         }
     }
     writeln!(out)?;
-    writeln!(out, "{BOLD}What to do{BOLD:#}")?;
-    for step in next_steps(a.label) {
+    writeln!(out, "{BOLD}{}{BOLD:#}", a.advice.heading)?;
+    for step in &a.advice.steps {
         writeln!(out, "  - {step}")?;
     }
     for note in &a.notes {
@@ -120,27 +120,6 @@ fn quote(text: &str, e: &Evidence, marks: bool) -> String {
         if chars.next().is_some() { format!("{taken}…") } else { taken }
     };
     format!("\"{before}{open}{HIGHLIGHT}{}{HIGHLIGHT:#}{close}{after}\"", &text[e.start..e.end])
-}
-
-/// Advice from FTC and IC3 guidance, shortest useful form.
-pub fn next_steps(label: Label) -> &'static [&'static str] {
-    match label {
-        Label::Scam => &[
-            "Do not pay anything: no fees, deposits, 'recharges', equipment or gift cards.",
-            "Do not send ID documents, your SSN, or bank or card details.",
-            "Stop replying. If you already paid, call your bank now and ask to stop or reverse the payment.",
-            "Report it: reportfraud.ftc.gov and ic3.gov in the US, Action Fraud in the UK, or your local police.",
-        ],
-        Label::Uncertain => &[
-            "Look the company up yourself and contact it through its own website, not the message.",
-            "Do not pay anything or send documents until you have verified the offer.",
-            "Ask for a video or phone interview with someone at a company e-mail address.",
-        ],
-        Label::Legit => &[
-            "Apply through the company's own careers page when you can.",
-            "Never pay to get a job; stop if anyone asks for money or documents up front.",
-        ],
-    }
 }
 
 /// `redflag rules`: the rules with their weights, for people tuning or auditing them.

@@ -50,6 +50,7 @@ pub fn merge(
         _ => format!("asked {model} (${cost_usd:.5})"),
     });
     a.llm = Some(SecondOpinion { model: model.to_string(), label: verdict.label, score, reasons, cost_usd });
+    a.refresh_advice();
 }
 
 /// Where a quote of the redacted text sits in the original: found exactly, or ignoring ASCII case, in the redacted

@@ -52,6 +52,16 @@ pub struct HistoryEntry {
     pub analysis: serde_json::Value,
 }
 
+impl HistoryEntry {
+    /// What the stored verdict means and what to do, in this build's words: the store keeps the verdict, not its
+    /// wording.
+    pub fn advice(&self) -> crate::advice::Advice {
+        let ids: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        let llm = self.analysis.pointer("/llm/label").and_then(|l| serde_json::from_value(l.clone()).ok());
+        crate::advice::advise_parts(self.label, self.score, &ids, llm)
+    }
+}
+
 /// Whose checks a read or a deletion reaches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Owner {
@@ -167,9 +177,11 @@ impl Store {
     pub fn history_add(&self, h: &NewHistory<'_>) -> Result<i64, StoreError> {
         let a = h.analysis;
         let mut analysis = serde_json::to_value(a)?;
-        // Whatever the caller left in it, the original text never reaches the disk.
+        // Whatever the caller left in it, the original text never reaches the disk. The advice is words derived
+        // from the verdict, and a later build words it better: it is made again on reading.
         if let Some(fields) = analysis.as_object_mut() {
             fields.remove("text");
+            fields.remove("advice");
         }
         let label = match serde_json::to_value(a.label)? {
             serde_json::Value::String(s) => s,
@@ -333,6 +345,27 @@ mod tests {
 
     fn ids(s: &Store, q: &HistoryQuery) -> Vec<i64> {
         s.history_list(q).expect("history_list").into_iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn the_advice_is_worded_on_reading_not_stored() {
+        let s = Store::open_in_memory().expect("store");
+        let mut a = sample_analysis(Label::Scam, &["fake-check"], None);
+        a.refresh_advice();
+        assert!(!a.advice.steps.is_empty());
+        let new = NewHistory {
+            created_at: 1,
+            channel: "cli",
+            user_id: None,
+            input_hash: "h",
+            redacted_text: "t",
+            analysis: &a,
+            cost_usd: 0.0,
+        };
+        let id = s.history_add(&new).expect("add");
+        let e = s.history_get(id, &Owner::Local).expect("get").expect("row exists");
+        assert!(e.analysis.get("advice").is_none(), "derived words are not kept");
+        assert_eq!(e.advice(), a.advice);
     }
 
     #[test]

@@ -92,8 +92,12 @@ fn scam_on_whatsapp_shows_verdict_flags_quotes_and_advice() {
     assert!(!r.contains(&a.flags[MAX_FLAGS].title), "at most three flags: {r}");
     assert!(r.contains("“deposit to unlock”"), "{r}");
     assert_eq!(r.matches("“deposit to unlock”").count(), 1, "a shared quote is shown once: {r}");
-    assert!(r.contains("Don't pay any fee or deposit") && r.contains("Don't send ID documents or bank details"));
-    assert!(r.contains("own website") && r.contains("Report the sender"), "{r}");
+    // The core's advice, rendered: the steps the WhatsApp reply has room for, in order, and no more.
+    assert!(r.contains("*What to do*"), "{r}");
+    for step in a.advice.steps.iter().take(MAX_STEPS) {
+        assert!(r.contains(&format!("• {step}")), "{step} missing from {r}");
+    }
+    assert!(a.advice.steps.iter().skip(MAX_STEPS).all(|s| !r.contains(s.as_str())), "{r}");
     assert!(r.ends_with("Send *help* for commands."), "{r}");
     assert_eq!(r.matches(['🚩', '⚠', '✅']).count(), 1, "one verdict marker: {r}");
     assert_eq!(split(&r, TWILIO_MAX_CHARS), vec![r.clone()], "fits one message");
@@ -134,7 +138,7 @@ fn legit_says_looks_legitimate_and_still_never_pay() {
         println!("{r}\n----");
         assert!(r.to_lowercase().contains("looks legitimate"), "{r}");
         assert!(r.contains("very unlikely to be a scam") || r.contains("not a scam"), "{r}");
-        assert!(r.contains("never pay to get a job"), "{r}");
+        assert!(r.to_lowercase().contains("never pay to get a job"), "{r}");
         assert!(!r.contains("Likely scam") && !r.contains("Red flags"), "{r}");
     }
     assert!(verdict(&a, Style::WhatsApp).starts_with("✅ *Looks legitimate*"));
@@ -204,23 +208,6 @@ fn long_quotes_are_cut_at_a_character_boundary() {
     assert_eq!(truncate("héllo", 5, "…"), "héllo");
     assert_eq!(truncate("héllo wörld", 9, "…"), "héllo…");
     assert_eq!(truncate("héllo wörld", 7, "…"), "héllo…", "the space is at the cut");
-}
-
-#[test]
-fn scores_read_as_words_without_claiming_certainty() {
-    let cases = [
-        (1.0, "almost certainly a scam", "over 99%"),
-        (0.9962, "almost certainly a scam", "over 99%"),
-        (0.94, "very likely a scam", "94%"),
-        (0.7, "likely a scam", "70%"),
-        (0.5, "as likely a scam as not", "50%"),
-        (0.2, "unlikely to be a scam", "20%"),
-        (0.05, "very unlikely to be a scam", "5%"),
-        (0.0004, "almost certainly not a scam", "under 1%"),
-    ];
-    for (score, words, pct) in cases {
-        assert_eq!((score_words(score), percent(score).as_str()), (words, pct), "score {score}");
-    }
 }
 
 #[test]
@@ -463,6 +450,7 @@ fn uncertain_without_a_flag_says_no_specific_warning_sign() {
     let mut a = analyze(SCAM);
     a.flags.clear();
     a.label = Label::Uncertain;
+    a.refresh_advice();
     for style in [Style::WhatsApp, Style::Sms, Style::Telegram] {
         let r = verdict(&a, style);
         assert!(r.contains("no specific warning sign"), "{r}");

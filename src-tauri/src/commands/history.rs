@@ -22,6 +22,8 @@ pub struct HistoryItem {
     /// Flag titles, strongest first.
     pub flags: Vec<String>,
     pub channel: String,
+    /// The verdict in the core's words ([`redflag::advice`]), so the page keeps no vocabulary of its own.
+    pub verdict: String,
 }
 
 impl From<HistoryEntry> for HistoryItem {
@@ -38,6 +40,7 @@ impl From<HistoryEntry> for HistoryItem {
             text: e.redacted_text,
             flags: titles.unwrap_or(e.flags),
             channel: e.channel,
+            verdict: e.label.words().to_string(),
         }
     }
 }
@@ -67,7 +70,12 @@ pub async fn history_get(state: State<'_, Desktop>, id: i64) -> Result<serde_jso
     let store = state.store()?;
     let entry = blocking(move || store.history_get(id, &Owner::Local).map_err(Error::from)).await?;
     let entry = entry.ok_or_else(|| Error::NotFound("that check is no longer in the history".into()))?;
-    Ok(with_redacted_text(entry.analysis, &entry.redacted_text))
+    let advice = serde_json::to_value(entry.advice()).unwrap_or_default();
+    let mut analysis = with_redacted_text(entry.analysis, &entry.redacted_text);
+    if let Some(fields) = analysis.as_object_mut() {
+        fields.insert("advice".into(), advice);
+    }
+    Ok(analysis)
 }
 
 #[tauri::command]
