@@ -3,7 +3,8 @@
 //! The analyzer is immutable and `Sync`: load it once and share it between threads (CLI batch workers, bridge
 //! workers, the desktop app's state). Later tiers plug in behind small traits: a local [`Classifier`] that scores a
 //! document given the rule flags, and an escalation step that the core marks as recommended when the local verdict
-//! is uncertain.
+//! is uncertain. Which classifier that is (the built-in [`crate::LocalModel`], see `model::attach`) is not this
+//! module's business: it knows the seam, not its implementations.
 
 use std::time::Instant;
 
@@ -45,21 +46,9 @@ impl Analyzer {
         Analyzer { rules, classifier: None }
     }
 
-    /// Everything compiled into this build: the built-in rules and, when the build carries one, the built-in
-    /// model. This is what every channel (CLI, bridge, desktop) runs by default.
-    pub fn builtin() -> Result<Self> {
-        Self::new(RuleSet::builtin()?).with_builtin_model()
-    }
-
-    /// Attach the model compiled into this build, if it has one (see build.rs) and no classifier is attached yet;
-    /// otherwise leave the analyzer as it is. Loading parses 20 MB of weights, so `builtin().with_builtin_model()`
-    /// must not do it twice.
-    pub fn with_builtin_model(self) -> Result<Self> {
-        if self.classifier.is_none() && crate::LocalModel::has_builtin() {
-            Ok(self.with_classifier(Box::new(crate::LocalModel::builtin()?)))
-        } else {
-            Ok(self)
-        }
+    /// Whether a classifier is attached.
+    pub fn has_classifier(&self) -> bool {
+        self.classifier.is_some()
     }
 
     pub fn with_classifier(mut self, classifier: Box<dyn Classifier>) -> Self {
@@ -180,23 +169,4 @@ fn round_tiers(t: TierScores) -> TierScores {
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Where the attached classifier lives: the same address means the same loaded model.
-    fn classifier_at(a: &Analyzer) -> Option<*const ()> {
-        a.classifier.as_deref().map(|c| std::ptr::from_ref(c).cast::<()>())
-    }
-
-    #[test]
-    fn the_built_in_model_is_loaded_once() {
-        let analyzer = Analyzer::builtin().expect("the built-in analyzer");
-        let first = classifier_at(&analyzer);
-        assert_eq!(first.is_some(), crate::LocalModel::has_builtin());
-        let again = analyzer.with_builtin_model().expect("attach again");
-        assert_eq!(classifier_at(&again), first, "the model already attached is kept, not loaded a second time");
-    }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::hash::fnv1a;
 use crate::input::{Input, Posting};
 
 /// Number of folds; fold [`TEST_FOLD`] is held out for reporting, [`VALIDATION_FOLD`] chooses the head and stops
@@ -444,16 +445,6 @@ fn fingerprint(text: &str, max: usize) -> String {
     text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).take(max).collect()
 }
 
-/// FNV-1a, 64-bit: fixed and documented, unlike `std::hash`, so the split never changes between builds.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 /// Union examples that share any key, then give each group a fold from its smallest key's hash.
 fn assign_splits(raw: Vec<Raw>) -> Vec<Example> {
     let mut parent: Vec<usize> = (0..raw.len()).collect();
@@ -524,13 +515,6 @@ mod tests {
             undo_spamhunter_normalisation("Earn $XXX daily, call XXXX-XXX or visit http //bit.ly/Xab. X tasks"),
             "Earn $0 daily, call 0000-000 or visit http://bit.ly/Xab. 0 tasks"
         );
-    }
-
-    #[test]
-    fn fnv1a_matches_the_reference_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod analysis;
 pub mod analyzer;
 pub mod check;
 pub mod config;
+#[cfg(feature = "train")]
 pub mod dataset;
 pub mod document;
 pub mod error;

@@ -320,7 +320,7 @@ fn stream_of_1000_mixed_inputs() {
     let examples = redflag::dataset::load(&data, None).expect("the shared data loads");
     let mut held_out: Vec<_> = examples.into_iter().filter(|e| e.split == redflag::dataset::Split::Test).collect();
     // A fixed shuffle: order by a hash of the id.
-    held_out.sort_by_key(|e| redflag::dataset::fnv1a(e.id.as_bytes()));
+    held_out.sort_by_key(|e| redflag::hash::fnv1a(e.id.as_bytes()));
     held_out.truncate(1000);
     let input: String = held_out
         .iter()

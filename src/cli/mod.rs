@@ -3,15 +3,19 @@
 //! usage error or an input that cannot be read.
 
 mod batch;
+#[cfg(feature = "train")]
 mod card;
 mod cost;
 mod escalation;
+#[cfg(feature = "train")]
 mod eval;
 mod history;
 mod outbound;
+#[cfg(feature = "train")]
 mod plot;
 mod read;
 mod report;
+#[cfg(feature = "train")]
 mod train;
 
 use std::io::Write;
@@ -85,8 +89,10 @@ enum Command {
     /// List the red-flag rules with their ids, weights and explanations.
     Rules,
     /// Train the local classifier on the shared data and write it, with MODEL_CARD.md, to --out.
+    #[cfg(feature = "train")]
     Train(train::TrainArgs),
     /// Measure the analyzer on labelled data: precision, recall, F1, PR-AUC, ROC-AUC, calibration, escalation.
+    #[cfg(feature = "train")]
     Eval(eval::EvalArgs),
     /// The checks made on this machine: list, show, delete one or all, export as JSON.
     History(history::HistoryArgs),
@@ -189,9 +195,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config(args.escalate)?;
             check(analyzer(rules)?, &config, args)
         }
+        #[cfg(feature = "train")]
         Command::Eval(args) => eval::run(&analyzer(rules)?, args),
         Command::Rules => report::rules(&rules),
         // Training reads the rules once more for the model card's red-team rows, from where they came.
+        #[cfg(feature = "train")]
         Command::Train(args) => train::run(&rules, args, &|| load_rules(cli.rules.as_deref())),
         Command::History(args) => history::run(&*escalation::open_store(&config(None)?)?, args),
         Command::Cost(args) => {

@@ -100,7 +100,7 @@ pub fn ngram_buckets(ids: &[u32], vocab: usize, buckets: usize) -> Vec<u32> {
         let mut key = [0u8; 8];
         key[..4].copy_from_slice(&pair[0].to_le_bytes());
         key[4..].copy_from_slice(&pair[1].to_le_bytes());
-        out.push((vocab as u64 + crate::dataset::fnv1a(&key) % span) as u32);
+        out.push((vocab as u64 + crate::hash::fnv1a(&key) % span) as u32);
     }
     out.sort_unstable();
     out.dedup();

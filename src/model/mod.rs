@@ -10,15 +10,21 @@
 //! `classifier.safetensors` (token table as f16, IDF weights, standardisation, head), `tokenizer.json` (the
 //! encoder's WordPiece tokenizer). The same files are compiled into the binary, so the model needs no path.
 
+mod attach;
+#[cfg(feature = "train")]
 pub mod calibrate;
+#[cfg(feature = "train")]
 pub mod distill;
 pub mod explain;
 pub mod features;
 pub mod fields;
+#[cfg(feature = "train")]
 pub mod fit;
 pub mod head;
+#[cfg(feature = "train")]
 pub mod metrics;
 pub mod sparse;
+#[cfg(feature = "train")]
 pub mod train;
 pub mod wordpiece;
 

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::fnv1a;
+use crate::hash::fnv1a;
 
 /// How a text becomes sparse features; stored with the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +56,7 @@ pub fn terms(text: &str, extra: &[String], buckets: usize) -> Vec<(u32, f32)> {
     out
 }
 
+#[cfg(feature = "train")]
 /// Smoothed IDF over `docs` (as sklearn's `smooth_idf`): ln((1 + n) / (1 + df)) + 1.
 pub fn idf(docs: &[&[(u32, f32)]], buckets: usize) -> Vec<f32> {
     let mut df = vec![0u32; buckets];
@@ -98,6 +99,7 @@ fn weigh(terms: &[(u32, f32)], idf: &[f32]) -> Vec<(u32, f32)> {
 }
 
 /// How the logistic regression is fitted.
+#[cfg(feature = "train")]
 #[derive(Debug, Clone, Copy)]
 pub struct Fit {
     pub epochs: usize,
@@ -107,6 +109,7 @@ pub struct Fit {
     pub seed: u64,
 }
 
+#[cfg(feature = "train")]
 impl Default for Fit {
     fn default() -> Self {
         // Chosen on folds 1-4 (cross-validated EMSCAD average precision); see the model card.
@@ -114,6 +117,7 @@ impl Default for Fit {
     }
 }
 
+#[cfg(feature = "train")]
 /// Fit on `docs` (terms from [`terms`]) with labels and per-example weights; IDF comes from the same documents.
 pub fn train(config: SparseConfig, docs: &[&[(u32, f32)]], labels: &[bool], weights: &[f32], fit: Fit) -> SparseModel {
     let idf = idf(docs, config.buckets);
@@ -157,6 +161,7 @@ mod tests {
         assert_eq!(t.iter().filter(|(_, tf)| (*tf - twice).abs() < 1e-6).count(), 5);
     }
 
+    #[cfg(feature = "train")]
     #[test]
     fn a_separable_toy_problem_is_learned() {
         let config = SparseConfig { buckets: 1 << 12 };
