@@ -16,7 +16,7 @@ use crate::config::{Config, Policy};
 use crate::escalate::{self, Escalator, Outbound};
 use crate::llm::LlmError;
 use crate::redact::Redactor;
-use crate::store::{Store, StoreError};
+use crate::store::{SqliteStore, Store, StoreError};
 use crate::{Analysis, Analyzer, Input, Result};
 
 /// Why a checker never asks an LLM.
@@ -70,7 +70,7 @@ pub struct CheckFor<'a> {
 pub struct Checker {
     analyzer: Arc<Analyzer>,
     escalation: Escalation,
-    store: Option<Arc<Store>>,
+    store: Option<Arc<dyn Store>>,
     redactor: Redactor,
     record: bool,
 }
@@ -78,7 +78,7 @@ pub struct Checker {
 impl Checker {
     /// A checker for `config`. `store` holds the history, the LLM cache, the spend ledger and the switched-off
     /// state (`None`: nothing is cached or recorded); `offline` keeps every check on this machine.
-    pub fn new(analyzer: Arc<Analyzer>, config: &Config, store: Option<Arc<Store>>, offline: bool) -> Checker {
+    pub fn new(analyzer: Arc<Analyzer>, config: &Config, store: Option<Arc<dyn Store>>, offline: bool) -> Checker {
         let escalation = match escalation_off(config, offline) {
             Some(why) => Escalation::Off { worded: why.to_string(), why },
             // A broken endpoint setting must not cost the person their local verdict: it is said on each verdict.
@@ -141,7 +141,7 @@ impl Checker {
         &self.analyzer
     }
 
-    pub fn store(&self) -> Option<&Arc<Store>> {
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
         self.store.as_ref()
     }
 
@@ -220,7 +220,7 @@ pub fn preview(config: &Config, a: &Analysis) -> std::result::Result<Preview, Ll
 
 /// Switch escalation back on for `config`'s endpoint after a permanent refusal (bad key, empty quota) was fixed
 /// without changing the endpoint, model or key.
-pub fn enable_escalation(config: &Config, store: &Store) -> std::result::Result<(), StoreError> {
+pub fn enable_escalation(config: &Config, store: &dyn Store) -> std::result::Result<(), StoreError> {
     store.enable_llm(&config.llm_fingerprint())
 }
 
@@ -240,12 +240,12 @@ fn escalation_off(config: &Config, offline: bool) -> Option<Off> {
 
 /// The database file in force: `REDFLAG_DB` / `--db`, `[store] path`, or the platform data directory.
 pub fn db_path(config: &Config) -> Option<std::path::PathBuf> {
-    config.db_path.clone().or_else(Store::default_path)
+    config.db_path.clone().or_else(crate::store::default_path)
 }
 
 /// Open the database and apply the retention settings (old history and expired cache entries are purged).
-pub fn open_store(path: &std::path::Path, config: &Config) -> std::result::Result<Arc<Store>, StoreError> {
-    let store = Store::open(path)?;
+pub fn open_store(path: &std::path::Path, config: &Config) -> std::result::Result<Arc<dyn Store>, StoreError> {
+    let store = SqliteStore::open(path)?;
     // Clean-up is housekeeping: a busy or read-only database still serves the cache and the ledger.
     if let Err(e) = store.purge_expired(config.history_retention, config.cache_ttl, crate::time::unix_now()) {
         tracing::warn!("old history or expired cache entries were not purged: {e}");
@@ -263,7 +263,7 @@ mod tests {
     }
 
     fn checker(toml: &str, offline: bool) -> Checker {
-        let store = Arc::new(Store::open_in_memory().expect("store"));
+        let store = Arc::new(SqliteStore::open_in_memory().expect("store"));
         let analyzer = Arc::new(Analyzer::new(crate::RuleSet::builtin().expect("rules")));
         Checker::new(analyzer, &config(toml), Some(store), offline)
     }

@@ -84,8 +84,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn open(settings: &Settings) -> anyhow::Result<SqliteQueue> {
-    // The core store first: it creates the file and switches it to WAL.
-    redflag::store::Store::open(&settings.db)?;
     Ok(SqliteQueue::open(&settings.db)?)
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use redflag::check::{Checker, Escalation, Off};
-use redflag::store::Store;
+use redflag::store::{SqliteStore, Store};
 use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
 
@@ -30,8 +30,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     warn_about(&settings);
 
-    let core_store = Arc::new(Store::open(&settings.db)?);
-    let store: Arc<dyn BridgeStore> = Arc::new(SqliteQueue::open(&settings.db)?);
+    // One file, one connection: the bridge's queue and the core's store share it.
+    let queue = SqliteQueue::open(&settings.db)?;
+    let core_store: Arc<dyn Store> = Arc::new(SqliteStore::on(Arc::clone(queue.db()))?);
+    let store: Arc<dyn BridgeStore> = Arc::new(queue);
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
     let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(
         |why| match why {

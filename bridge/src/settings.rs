@@ -302,7 +302,7 @@ impl Settings {
             .map(PathBuf::from)
             .or(file.db)
             .or_else(|| core.db_path.clone())
-            .or_else(redflag::store::Store::default_path)
+            .or_else(redflag::store::default_path)
             .ok_or_else(|| {
                 SettingsError::Invalid("no home directory to keep the database in: set REDFLAG_DB".into())
             })?;

@@ -37,7 +37,7 @@ pub struct WorkerConfig {
 #[derive(Debug)]
 pub struct Shared {
     pub store: Arc<dyn BridgeStore>,
-    pub core_store: Arc<redflag::store::Store>,
+    pub core_store: Arc<dyn redflag::store::Store>,
     pub engine: Arc<Engine>,
     pub outbox: Outbox,
     pub config: WorkerConfig,
@@ -323,7 +323,7 @@ pub struct Retention {
 /// a bridge may run for months without restarting).
 pub async fn maintenance(
     store: Arc<dyn BridgeStore>,
-    core: Arc<redflag::store::Store>,
+    core: Arc<dyn redflag::store::Store>,
     keep: Retention,
     mut shutdown: watch::Receiver<bool>,
 ) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::bridge::{Bridge, OUR_NUMBER, PUBLIC_URL, eventually, post_signed_at, settings};
 use common::fake_twilio::{self, Failure, FakeTwilio};
+use redflag::store::HistoryStore;
 use redflag_bridge::queue::{Queue, State};
 
 const SCAM: &str = "Hello! Our company is hiring online part-time workers. Like and rate hotels on Google, earn \
@@ -270,7 +271,7 @@ async fn commands_help_media_and_delete_my_data() {
     twilio.wait_for_async(3, WAIT).await;
     settle().await;
 
-    let core = redflag::store::Store::open(&bridge.db()).expect("core store");
+    let core = redflag::store::SqliteStore::open(&bridge.db()).expect("core store");
     let history = core.history_list(&everyones()).expect("history");
     assert_eq!(history.len(), 1, "the verdict was recorded");
 
@@ -300,7 +301,7 @@ async fn history_redacts_the_operators_names_without_an_llm() {
     let text = "Hi Amara Okafor, you are hired. Pay the $85 training fee by Cash App before your first shift.";
     bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(60), USER, text)).await;
     twilio.wait_for_async(1, WAIT).await;
-    let core = redflag::store::Store::open(&bridge.db()).expect("core store");
+    let core = redflag::store::SqliteStore::open(&bridge.db()).expect("core store");
     let history = eventually(WAIT, || {
         let rows = core.history_list(&everyones()).expect("history");
         (!rows.is_empty()).then_some(rows)

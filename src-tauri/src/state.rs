@@ -178,7 +178,7 @@ impl Desktop {
     pub fn retry_escalation(&self) {
         let loaded = self.loaded();
         if let (true, Some(store)) = (loaded.checker.escalates(), loaded.checker.store()) {
-            if let Err(e) = redflag::check::enable_escalation(&loaded.config, store) {
+            if let Err(e) = redflag::check::enable_escalation(&loaded.config, &**store) {
                 tracing::warn!("cannot switch escalation back on: {e}");
             }
         }
@@ -331,7 +331,7 @@ impl Desktop {
     }
 
     /// The store, or an error the page can show.
-    pub fn store(&self) -> Result<Arc<Store>> {
+    pub fn store(&self) -> Result<Arc<dyn Store>> {
         self.loaded()
             .checker
             .store()

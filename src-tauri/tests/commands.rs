@@ -283,7 +283,8 @@ fn history_search_delete_clear_and_export() {
 #[test]
 fn history_lists_and_clears_only_this_users_checks_when_a_bridge_shares_the_file() {
     let h = Harness::new("");
-    let store = redflag::store::Store::open(&h.dir.path().join("redflag.db")).expect("the shared file");
+    use redflag::store::HistoryStore;
+    let store = redflag::store::SqliteStore::open(&h.dir.path().join("redflag.db")).expect("the shared file");
     let analysis = Analyzer::builtin().expect("analyzer").analyze(&redflag::Input::text(SCAM)).expect("analysis");
     let sender = store
         .history_add(&redflag::store::NewHistory {

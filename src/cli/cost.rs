@@ -16,7 +16,7 @@ pub struct CostArgs {
     json: bool,
 }
 
-pub fn run(store: &Store, config: &Config, args: CostArgs) -> anyhow::Result<()> {
+pub fn run(store: &dyn Store, config: &Config, args: CostArgs) -> anyhow::Result<()> {
     let now = redflag::time::unix_now();
     let rows = store.spend_report(Some(now - i64::from(args.days) * 86_400))?;
     let mut out = std::io::stdout().lock();

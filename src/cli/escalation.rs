@@ -33,7 +33,7 @@ pub fn db_path(config: &Config) -> anyhow::Result<PathBuf> {
 }
 
 /// Open the database and apply the retention settings (old history and expired cache entries are purged).
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<Store>> {
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(redflag::check::open_store(&db_path(config)?, config)?)
 }
 

@@ -62,7 +62,7 @@ enum HistoryCommand {
     },
 }
 
-pub fn run(store: &Store, args: HistoryArgs) -> anyhow::Result<()> {
+pub fn run(store: &dyn Store, args: HistoryArgs) -> anyhow::Result<()> {
     let owner = args.owner();
     let command = args.command.unwrap_or(HistoryCommand::List { search: None, limit: 20, json: false });
     let mut out = std::io::stdout().lock();

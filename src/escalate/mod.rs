@@ -61,7 +61,7 @@ struct Cached {
 #[derive(Debug)]
 pub struct Escalator {
     client: LlmClient,
-    store: Option<Arc<Store>>,
+    store: Option<Arc<dyn Store>>,
     redactor: Redactor,
     policy: Policy,
     caps: Caps,
@@ -74,7 +74,7 @@ pub struct Escalator {
 
 impl Escalator {
     /// An escalator for this configuration. `store` holds the cache, the spend ledger and the switched-off state.
-    pub fn new(config: &Config, store: Option<Arc<Store>>) -> Result<Self, LlmError> {
+    pub fn new(config: &Config, store: Option<Arc<dyn Store>>) -> Result<Self, LlmError> {
         let Budget { daily_usd, monthly_usd, user_daily_usd, user_monthly_usd } = config.budget;
         Ok(Escalator {
             client: LlmClient::new(config.llm.clone())?,

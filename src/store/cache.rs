@@ -23,7 +23,7 @@ use std::cmp::Reverse;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Store, StoreError, count};
+use super::{SqliteStore, StoreError, VerdictCache, count};
 
 /// The widest near-duplicate search the four-band index answers completely (see the module docs).
 pub const MAX_NEAR_DISTANCE: u32 = 3;
@@ -85,9 +85,9 @@ fn bump_hits(conn: &Connection, scope: &str, key: &str) {
     }
 }
 
-impl Store {
+impl VerdictCache for SqliteStore {
     /// The verdict stored for exactly this text (`key`) in this scope, if it is not older than `not_before`.
-    pub fn cache_exact(&self, scope: &str, key: &str, not_before: i64) -> Result<Option<CacheHit>, StoreError> {
+    fn cache_exact(&self, scope: &str, key: &str, not_before: i64) -> Result<Option<CacheHit>, StoreError> {
         let conn = self.conn();
         let hit = conn
             .query_row(
@@ -104,7 +104,7 @@ impl Store {
 
     /// The closest verdict in this scope whose fingerprint is within `max_distance` bits of `simhash` (at most
     /// [`MAX_NEAR_DISTANCE`]) and not older than `not_before`; ties go to the newest.
-    pub fn cache_near(
+    fn cache_near(
         &self,
         scope: &str,
         simhash: u64,
@@ -140,14 +140,7 @@ impl Store {
     }
 
     /// Store (or replace) the verdict for this text. Replacing keeps the entry's hit count.
-    pub fn cache_put(
-        &self,
-        scope: &str,
-        key: &str,
-        simhash: u64,
-        verdict_json: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    fn cache_put(&self, scope: &str, key: &str, simhash: u64, verdict_json: &str, now: i64) -> Result<(), StoreError> {
         let [b0, b1, b2, b3] = bands(simhash);
         self.write(|tx| {
             tx.execute(
@@ -164,11 +157,11 @@ impl Store {
     }
 
     /// Drop entries older than `not_before` (the TTL); returns how many went.
-    pub fn cache_purge(&self, not_before: i64) -> Result<usize, StoreError> {
+    fn cache_purge(&self, not_before: i64) -> Result<usize, StoreError> {
         self.write(|tx| Ok(tx.execute("DELETE FROM llm_cache WHERE created_at < ?1", [not_before])?))
     }
 
-    pub fn cache_stats(&self) -> Result<CacheStats, StoreError> {
+    fn cache_stats(&self) -> Result<CacheStats, StoreError> {
         let conn = self.conn();
         let (entries, hits) = conn.query_row("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM llm_cache", [], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
@@ -184,8 +177,8 @@ mod tests {
     const SCOPE: &str = "gpt-test/prompt-1";
     const NOW: i64 = 1_700_000_000;
 
-    fn store() -> Store {
-        Store::open_in_memory().expect("in-memory store")
+    fn store() -> SqliteStore {
+        SqliteStore::open_in_memory().expect("in-memory store")
     }
 
     /// A fingerprint with the top bit set and every band distinct, so flipping bits in one band is visible.

@@ -13,7 +13,7 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 use serde::Serialize;
 
-use super::{Store, StoreError, sql_int};
+use super::{HistoryStore, SqliteStore, StoreError, sql_int};
 use crate::redact::Redactor;
 use crate::{Analysis, Label, Tier};
 
@@ -172,9 +172,45 @@ fn like_substring(s: &str) -> String {
     pattern
 }
 
-impl Store {
+/// [`HistoryStore::record_check`], for every implementation: what is redacted must not depend on the backend.
+pub(super) fn record<S: HistoryStore + ?Sized>(
+    store: &S,
+    a: &Analysis,
+    redactor: &Redactor,
+    channel: &str,
+    user_id: Option<&str>,
+) -> Result<i64, StoreError> {
+    let text = a.text.as_deref().unwrap_or_default();
+    let redacted = redactor.redact(text);
+    let mut stored = a.clone();
+    stored.text = None;
+    // Flags, reassurances, the model's words and the LLM's reasons quote the original text; the stored copy
+    // quotes it redacted, like the text itself.
+    let redact = |snippet: &mut String| *snippet = redactor.redact(snippet).text;
+    let findings = stored.flags.iter_mut().chain(stored.reassurances.iter_mut());
+    findings.flat_map(|f| f.evidence.iter_mut()).for_each(|e| redact(&mut e.snippet));
+    for w in &mut stored.model_words {
+        redact(&mut w.word);
+        w.evidence.iter_mut().for_each(|e| redact(&mut e.snippet));
+    }
+    if let Some(llm) = stored.llm.as_mut() {
+        llm.reasons.iter_mut().filter_map(|r| r.evidence.as_mut()).for_each(|e| redact(&mut e.snippet));
+    }
+    let cost_usd = a.llm.as_ref().map_or(0.0, |o| o.cost_usd);
+    store.history_add(&NewHistory {
+        created_at: crate::time::unix_now(),
+        channel,
+        user_id,
+        input_hash: &crate::hash::sha256_hex(text),
+        redacted_text: &redacted.text,
+        analysis: &stored,
+        cost_usd,
+    })
+}
+
+impl HistoryStore for SqliteStore {
     /// Record one check; returns its id.
-    pub fn history_add(&self, h: &NewHistory<'_>) -> Result<i64, StoreError> {
+    fn history_add(&self, h: &NewHistory<'_>) -> Result<i64, StoreError> {
         let a = h.analysis;
         let mut analysis = serde_json::to_value(a)?;
         // Whatever the caller left in it, the original text never reaches the disk. The advice is words derived
@@ -213,46 +249,8 @@ impl Store {
         })
     }
 
-    /// Record one check: the redacted text only (the original may hold personal data), its hash, and the verdict
-    /// without the text, every quote of the text in it redacted the same way. `channel` is `cli`, `desktop`,
-    /// `whatsapp`, `sms`, `telegram` or `api`; `user_id` is `None` for the local user.
-    pub fn record_check(
-        &self,
-        a: &Analysis,
-        redactor: &Redactor,
-        channel: &str,
-        user_id: Option<&str>,
-    ) -> Result<i64, StoreError> {
-        let text = a.text.as_deref().unwrap_or_default();
-        let redacted = redactor.redact(text);
-        let mut stored = a.clone();
-        stored.text = None;
-        // Flags, reassurances, the model's words and the LLM's reasons quote the original text; the stored copy
-        // quotes it redacted, like the text itself.
-        let redact = |snippet: &mut String| *snippet = redactor.redact(snippet).text;
-        let findings = stored.flags.iter_mut().chain(stored.reassurances.iter_mut());
-        findings.flat_map(|f| f.evidence.iter_mut()).for_each(|e| redact(&mut e.snippet));
-        for w in &mut stored.model_words {
-            redact(&mut w.word);
-            w.evidence.iter_mut().for_each(|e| redact(&mut e.snippet));
-        }
-        if let Some(llm) = stored.llm.as_mut() {
-            llm.reasons.iter_mut().filter_map(|r| r.evidence.as_mut()).for_each(|e| redact(&mut e.snippet));
-        }
-        let cost_usd = a.llm.as_ref().map_or(0.0, |o| o.cost_usd);
-        self.history_add(&NewHistory {
-            created_at: crate::time::unix_now(),
-            channel,
-            user_id,
-            input_hash: &crate::hash::sha256_hex(text),
-            redacted_text: &redacted.text,
-            analysis: &stored,
-            cost_usd,
-        })
-    }
-
     /// Checks matching `q`, newest first.
-    pub fn history_list(&self, q: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
+    fn history_list(&self, q: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
         let mut args: Vec<Value> = Vec::new();
         let (owner, arg) = q.owner.condition();
         args.extend(arg);
@@ -285,7 +283,7 @@ impl Store {
     }
 
     /// One of `owner`'s checks; `None` when there is no such row or it is someone else's.
-    pub fn history_get(&self, id: i64, owner: &Owner) -> Result<Option<HistoryEntry>, StoreError> {
+    fn history_get(&self, id: i64, owner: &Owner) -> Result<Option<HistoryEntry>, StoreError> {
         let (cond, arg) = owner.condition();
         let args: Vec<Value> = std::iter::once(id.into()).chain(arg).collect();
         let sql = format!("SELECT {COLUMNS} FROM history WHERE id = ?1 AND {}", cond.replace('?', "?2"));
@@ -294,7 +292,7 @@ impl Store {
     }
 
     /// Delete one of `owner`'s checks; `false` when there was no such row (or it is someone else's).
-    pub fn history_delete(&self, id: i64, owner: &Owner) -> Result<bool, StoreError> {
+    fn history_delete(&self, id: i64, owner: &Owner) -> Result<bool, StoreError> {
         let (cond, arg) = owner.condition();
         let args: Vec<Value> = std::iter::once(id.into()).chain(arg).collect();
         let sql = format!("DELETE FROM history WHERE id = ?1 AND {}", cond.replace('?', "?2"));
@@ -303,20 +301,20 @@ impl Store {
 
     /// Delete every check of `owner`'s; returns how many went. The spend ledger is kept: it is the operator's
     /// accounts.
-    pub fn history_clear(&self, owner: &Owner) -> Result<usize, StoreError> {
+    fn history_clear(&self, owner: &Owner) -> Result<usize, StoreError> {
         let (cond, arg) = owner.condition();
         let sql = format!("DELETE FROM history WHERE {}", cond.replace('?', "?1"));
         self.write(|tx| Ok(tx.execute(&sql, params_from_iter(arg))?))
     }
 
     /// Retention: delete checks made before `older_than` (unix seconds); returns how many went.
-    pub fn history_purge(&self, older_than: i64) -> Result<usize, StoreError> {
+    fn history_purge(&self, older_than: i64) -> Result<usize, StoreError> {
         self.write(|tx| Ok(tx.execute("DELETE FROM history WHERE created_at < ?1", [older_than])?))
     }
 
     /// "Delete my data": delete the user's checks and unlink their spend rows (the cost stays in the operator's
     /// totals, no longer tied to anyone), in one transaction. Returns the number of rows touched.
-    pub fn forget_user(&self, user_id: &str) -> Result<usize, StoreError> {
+    fn forget_user(&self, user_id: &str) -> Result<usize, StoreError> {
         self.write(|tx| {
             let deleted = tx.execute("DELETE FROM history WHERE user_id = ?1", [user_id])?;
             let unlinked = tx.execute("UPDATE spend SET user_id = NULL WHERE user_id = ?1", [user_id])?;
@@ -328,9 +326,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sample_analysis;
+    use crate::store::{SpendLedger, sample_analysis};
 
-    fn add(s: &Store, at: i64, user: Option<&str>, text: &str, a: &Analysis) -> i64 {
+    fn add(s: &SqliteStore, at: i64, user: Option<&str>, text: &str, a: &Analysis) -> i64 {
         s.history_add(&NewHistory {
             created_at: at,
             channel: "cli",
@@ -343,13 +341,13 @@ mod tests {
         .expect("history_add")
     }
 
-    fn ids(s: &Store, q: &HistoryQuery) -> Vec<i64> {
+    fn ids(s: &SqliteStore, q: &HistoryQuery) -> Vec<i64> {
         s.history_list(q).expect("history_list").into_iter().map(|e| e.id).collect()
     }
 
     #[test]
     fn the_advice_is_worded_on_reading_not_stored() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let mut a = sample_analysis(Label::Scam, &["fake-check"], None);
         a.refresh_advice();
         assert!(!a.advice.steps.is_empty());
@@ -370,7 +368,7 @@ mod tests {
 
     #[test]
     fn add_then_get_round_trips_without_the_original_text() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let a = sample_analysis(Label::Scam, &["upfront-fee", "off-platform-contact"], Some("call +44 7700 900123"));
         let id = s
             .history_add(&NewHistory {
@@ -407,7 +405,7 @@ mod tests {
 
     #[test]
     fn record_check_redacts_every_quote_of_the_text() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let text = "Jane, call +44 7700 900123 about the role";
         let mut a = sample_analysis(Label::Legit, &["x"], Some(text));
         let quote = |snippet: &str| crate::analysis::Evidence { start: 0, end: snippet.len(), snippet: snippet.into() };
@@ -427,7 +425,7 @@ mod tests {
 
     #[test]
     fn list_is_newest_first_with_limit_offset_and_owner() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let a = sample_analysis(Label::Legit, &[], None);
         let first = add(&s, 10, None, "one", &a);
         let second = add(&s, 30, Some("u1"), "two", &a);
@@ -447,7 +445,7 @@ mod tests {
 
     #[test]
     fn the_local_user_neither_reads_nor_clears_a_senders_checks() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let a = sample_analysis(Label::Scam, &[], None);
         let sender = add(&s, 1, Some("whatsapp:+14155550123"), "a sender's message", &a);
         let local = add(&s, 2, None, "my own check", &a);
@@ -461,7 +459,7 @@ mod tests {
 
     #[test]
     fn search_matches_text_label_and_flag_and_escapes_like_wildcards() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let scam = sample_analysis(Label::Scam, &["upfront-fee"], None);
         let legit = sample_analysis(Label::Legit, &[], None);
         let fee = add(&s, 1, None, "Pay a Training FEE of 100% upfront", &scam);
@@ -484,7 +482,7 @@ mod tests {
 
     #[test]
     fn delete_clear_and_purge() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let a = sample_analysis(Label::Uncertain, &[], None);
         let old = add(&s, 100, None, "old", &a);
         let mid = add(&s, 200, None, "mid", &a);
@@ -500,7 +498,7 @@ mod tests {
 
     #[test]
     fn forget_user_deletes_history_and_unlinks_spend() {
-        let s = Store::open_in_memory().expect("store");
+        let s = SqliteStore::open_in_memory().expect("store");
         let a = sample_analysis(Label::Scam, &[], None);
         add(&s, 1, Some("u1"), "mine", &a);
         add(&s, 2, Some("u1"), "mine too", &a);

@@ -1,12 +1,18 @@
 //! The schema, as an append-only list of SQL migrations.
 //!
-//! Migration `i` (0-based) takes a database from `PRAGMA user_version = i` to `i + 1`; the runner in
-//! [`super::migrate`] applies each in its own immediate transaction together with the version bump. A migration
-//! that has shipped is never edited or reordered: files already at that version would silently keep the old
-//! shape. To change the schema, append a new entry (the bridge adds its queue tables as migration 2+).
+//! Migration `i` (0-based) takes the core's tables from version `i` to `i + 1`; the runner in [`super::db`]
+//! applies each in its own immediate transaction together with the version, which it keeps under the name `core`
+//! (the bridge keeps its own tables as the `bridge` schema in the same file). A migration that has shipped is
+//! never edited or reordered: files already at that version would silently keep the old shape. To change the
+//! schema, append a new entry.
 //!
 //! Values that the store code alone writes (`spend.state`, `history.channel`) carry no `CHECK` constraint on
 //! purpose: SQLite cannot alter a constraint without rebuilding the table, and the store validates them anyway.
+
+use super::db::Schema;
+
+/// The core's tables.
+pub const CORE_SCHEMA: Schema = Schema { name: "core", migrations: MIGRATIONS };
 
 /// Every migration, oldest first. `MIGRATIONS.len()` is the schema version this build writes.
 pub(crate) const MIGRATIONS: &[&str] = &[

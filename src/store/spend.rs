@@ -20,7 +20,7 @@ use std::fmt;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, count};
+use super::{SpendLedger, SqliteStore, StoreError, count};
 
 /// Slack when comparing a sum of floating-point costs with a cap: far below any price, far above rounding.
 const CAP_SLACK_USD: f64 = 1e-9;
@@ -138,10 +138,10 @@ fn sum_user_month(conn: &Connection, user: &str, month: &str) -> rusqlite::Resul
     conn.query_row(SUM_USER_MONTH, params![user, month], |r| r.get(0))
 }
 
-impl Store {
+impl SpendLedger for SqliteStore {
     /// Reserve `estimate_usd` (an upper bound of the call's cost) against `caps`, or refuse; see the module docs.
     /// Only the caps that are set are summed, so an uncapped ledger costs one insert.
-    pub fn spend_reserve(
+    fn spend_reserve(
         &self,
         user_id: Option<&str>,
         model: &str,
@@ -194,7 +194,7 @@ impl Store {
 
     /// Replace a reservation's estimate with what the call really used and cost. `ok = false` marks a failed
     /// call; pass a cost of 0 when nothing was billed. Settling twice is refused ([`StoreError::Reservation`]).
-    pub fn spend_settle(&self, reservation: i64, ok: bool, tokens: Tokens, cost_usd: f64) -> Result<(), StoreError> {
+    fn spend_settle(&self, reservation: i64, ok: bool, tokens: Tokens, cost_usd: f64) -> Result<(), StoreError> {
         let cost = check_amount("the cost of an LLM call", cost_usd)?;
         let state = if ok { "ok" } else { "failed" };
         self.write(|tx| {
@@ -217,7 +217,7 @@ impl Store {
 
     /// Spending grouped by UTC day, model and user, newest day first; `since` (unix seconds) keeps calls made
     /// at or after it.
-    pub fn spend_report(&self, since: Option<i64>) -> Result<Vec<SpendRow>, StoreError> {
+    fn spend_report(&self, since: Option<i64>) -> Result<Vec<SpendRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT day, model, user_id, COUNT(*), SUM(state = 'failed'), SUM(state = 'reserved'),
@@ -244,7 +244,7 @@ impl Store {
     }
 
     /// What was spent in the UTC day and month of `now`: globally (`None`, every user included) or by one user.
-    pub fn spent(&self, user_id: Option<&str>, now: i64) -> Result<Spent, StoreError> {
+    fn spent(&self, user_id: Option<&str>, now: i64) -> Result<Spent, StoreError> {
         let conn = self.conn();
         let (day, month) = day_and_month(&conn, now)?;
         let spent = match user_id {
@@ -282,6 +282,7 @@ mod tests {
 
     use super::*;
     use crate::Label;
+    use crate::store::HistoryStore;
     use crate::store::{NewHistory, sample_analysis};
 
     /// 2024-01-15 12:00:00 UTC.
@@ -291,8 +292,8 @@ mod tests {
     const JAN_31_LAST_SECOND: i64 = 1_706_745_599;
     const FEB_1_FIRST_SECOND: i64 = 1_706_745_600;
 
-    fn store() -> Store {
-        Store::open_in_memory().expect("in-memory store")
+    fn store() -> SqliteStore {
+        SqliteStore::open_in_memory().expect("in-memory store")
     }
 
     fn reserved(r: Reserve) -> i64 {
@@ -516,7 +517,7 @@ mod tests {
                 thread::spawn(move || -> Result<usize, StoreError> {
                     // Opening races too: the first opener creates the file and migrates it.
                     start.wait();
-                    let s = Store::open(&path)?;
+                    let s = SqliteStore::open(&path)?;
                     let analysis = sample_analysis(Label::Scam, &["upfront-fee"], None);
                     let user = format!("user-{t}");
                     let mut won = 0;
@@ -545,7 +546,7 @@ mod tests {
             won += worker.join().expect("worker thread panicked").expect("no store error in any worker");
         }
         assert_eq!(won, ALLOWED);
-        let s = Store::open(&path).expect("reopen");
+        let s = SqliteStore::open(&path).expect("reopen");
         assert_eq!(s.spent(None, NOW).expect("spent").day_usd, PRICE * ALLOWED as f64);
         let history = s
             .history_list(&crate::store::HistoryQuery { owner: crate::store::Owner::Anyone, ..Default::default() })

@@ -7,11 +7,11 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::{EscalationState, SqliteStore, StoreError};
 
-impl Store {
+impl EscalationState for SqliteStore {
     /// The reason escalation was switched off for this configuration, or `None` when it is on.
-    pub fn llm_disabled(&self, fingerprint: &str) -> Result<Option<String>, StoreError> {
+    fn llm_disabled(&self, fingerprint: &str) -> Result<Option<String>, StoreError> {
         let conn = self.conn();
         let reason = conn
             .query_row("SELECT reason FROM llm_disabled WHERE fingerprint = ?1", [fingerprint], |row| row.get(0))
@@ -20,7 +20,7 @@ impl Store {
     }
 
     /// Switch escalation off for this configuration; a second call replaces the reason.
-    pub fn disable_llm(&self, fingerprint: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+    fn disable_llm(&self, fingerprint: &str, reason: &str, now: i64) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO llm_disabled (fingerprint, reason, created_at) VALUES (?1, ?2, ?3)
@@ -32,7 +32,7 @@ impl Store {
     }
 
     /// Switch escalation back on for this configuration (for example after the user topped up their quota).
-    pub fn enable_llm(&self, fingerprint: &str) -> Result<(), StoreError> {
+    fn enable_llm(&self, fingerprint: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute("DELETE FROM llm_disabled WHERE fingerprint = ?1", [fingerprint])?;
             Ok(())
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn disabling_is_per_fingerprint_and_reversible() {
-        let store = Store::open_in_memory().expect("in-memory store");
+        let store = SqliteStore::open_in_memory().expect("in-memory store");
         assert_eq!(store.llm_disabled("cfg-a").expect("query"), None);
 
         store.disable_llm("cfg-a", "the API key was rejected (401)", 100).expect("disable");

@@ -28,13 +28,14 @@
 //! The traits are synchronous: SQLite calls take microseconds to a few milliseconds, and callers on the async
 //! runtime wrap them in `spawn_blocking`. Times are Unix milliseconds passed in by the caller, so tests control them.
 
-mod schema;
+pub mod schema;
 mod sqlite;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use schema::BRIDGE_SCHEMA;
 pub use sqlite::SqliteQueue;
 
 /// A message's state; see the module docs for the transitions.
@@ -225,18 +226,9 @@ pub enum Quota {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error(
-        "cannot open the bridge queue at {path}: {source}; check the directory is writable or set REDFLAG_DB to another file"
-    )]
-    Open {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
-    #[error(
-        "the bridge queue at {path} was written by a newer redflag-bridge (schema {found}, this build knows {supported}); upgrade it or point REDFLAG_DB elsewhere"
-    )]
-    NewerSchema { path: String, found: i64, supported: i64 },
+    /// Opening the file, or its schema (refused when written by a newer build), worded by the core's store.
+    #[error(transparent)]
+    Store(#[from] redflag::store::StoreError),
     #[error("bridge queue database error: {0}; if it persists, check free disk space and the file's permissions")]
     Sqlite(#[from] rusqlite::Error),
     #[error("a stored reply is not the JSON this build expects: {0}")]

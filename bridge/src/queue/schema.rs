@@ -1,10 +1,15 @@
 //! The bridge's tables, as an append-only list of migrations.
 //!
 //! They live in the same SQLite file as the core's history, cache and spend ledger (one `REDFLAG_DB` to back
-//! up), but the core tracks its own schema in `PRAGMA user_version`, so the bridge counts its migrations in a
-//! table of its own: either side can grow without the other knowing. A shipped migration is never edited.
+//! up), applied by the core's one migration runner ([`redflag::store::db`]) under the name `bridge`, with a
+//! version of their own: either side can grow without the other knowing. A shipped migration is never edited.
 
-pub(super) const MIGRATIONS: &[&str] = &[
+use redflag::store::Schema;
+
+/// The bridge's tables.
+pub const BRIDGE_SCHEMA: Schema = Schema { name: "bridge", migrations: MIGRATIONS };
+
+const MIGRATIONS: &[&str] = &[
     // 1: the queue with its event log, per-user state, delivery statuses and API keys.
     r"
     CREATE TABLE bridge_jobs (

@@ -1,19 +1,20 @@
-//! The SQLite implementation of [`Queue`], [`Users`] and [`ApiKeys`], in the same file as the core's store.
+//! The SQLite implementation of [`Queue`], [`Users`] and [`ApiKeys`], in the same file as the core's store and on
+//! the same foundation ([`redflag::store::Db`]: connection set-up, migrations as the `bridge` schema).
 //!
-//! One connection behind a mutex; every write is an `IMMEDIATE` transaction (it takes the write lock up front and
-//! waits on the busy timeout, where a deferred one would fail with "database is locked" on upgrade), and no
-//! network call ever happens inside one. WAL with `synchronous = NORMAL`: a commit survives the process being
+//! One connection behind a mutex, shared with the core's store in the same process; every write is an `IMMEDIATE`
+//! transaction (it takes the write lock up front and waits on the busy timeout, where a deferred one would fail
+//! with "database is locked" on upgrade), and no network call ever happens inside one. WAL with `synchronous = NORMAL`: a commit survives the process being
 //! killed (the SIGKILL test relies on it); a power cut of the machine may lose the last few commits, and with them
 //! messages already acknowledged to Twilio (`synchronous = FULL` would close that at the cost of an fsync per
 //! webhook; see bridge/README.md).
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use redflag::store::{CORE_SCHEMA, Db};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::schema::MIGRATIONS;
+use super::schema::BRIDGE_SCHEMA;
 use super::{
     ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, NewMessage, Outcome, Queue, QueueError, Quota, Reply,
     State, Users, Work,
@@ -26,50 +27,40 @@ const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (
 /// of taking down the next worker too.
 const MAX_ANALYSIS_ATTEMPTS: u32 = 3;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SqliteQueue {
-    conn: Mutex<Connection>,
+    db: Arc<Db>,
 }
 
 impl SqliteQueue {
-    /// Open (or create) the queue tables in the database at `path`.
+    /// Open (or create) the database at `path` with the core's tables and the bridge's: a bridge's file always
+    /// holds both.
     pub fn open(path: &Path) -> Result<SqliteQueue, QueueError> {
-        let open_err = |source| QueueError::Open { path: path.display().to_string(), source };
-        let conn = Connection::open(path).map_err(open_err)?;
-        Self::setup(conn, &path.display().to_string())
+        SqliteQueue::on(Arc::new(Db::open(path, &[&CORE_SCHEMA, &BRIDGE_SCHEMA])?))
     }
 
     pub fn open_in_memory() -> Result<SqliteQueue, QueueError> {
-        let conn =
-            Connection::open_in_memory().map_err(|source| QueueError::Open { path: ":memory:".into(), source })?;
-        Self::setup(conn, ":memory:")
+        SqliteQueue::on(Arc::new(Db::open_in_memory(&[&CORE_SCHEMA, &BRIDGE_SCHEMA])?))
     }
 
-    fn setup(mut conn: Connection, path: &str) -> Result<SqliteQueue, QueueError> {
-        let open_err = |source| QueueError::Open { path: path.to_string(), source };
-        conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
-        // The core's store switches a new file to WAL (with a retry for concurrent creators); the bridge opens it
-        // after the core, so this is normally a no-op read.
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        migrate(&mut conn, path)?;
-        Ok(SqliteQueue { conn: Mutex::new(conn) })
+    /// The bridge's tables in a database already open (the process's one connection, shared with the core's
+    /// store).
+    pub fn on(db: Arc<Db>) -> Result<SqliteQueue, QueueError> {
+        db.migrate(&BRIDGE_SCHEMA)?;
+        Ok(SqliteQueue { db })
+    }
+
+    /// The database under this queue, to open the core's store on the same connection.
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while the lock was held cannot leave a transaction open (`Transaction` rolls back on drop).
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        self.db.conn()
     }
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, QueueError>) -> Result<T, QueueError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.db.write(f)
     }
 }
 
@@ -86,23 +77,6 @@ impl SqliteQueue {
         )?;
         Ok(due)
     }
-}
-
-fn migrate(conn: &mut Connection, path: &str) -> Result<(), QueueError> {
-    let supported = MIGRATIONS.len() as i64;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    tx.execute("CREATE TABLE IF NOT EXISTS bridge_schema (version INTEGER NOT NULL)", [])?;
-    let found: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM bridge_schema", [], |r| r.get(0))?;
-    if found > supported {
-        return Err(QueueError::NewerSchema { path: path.to_string(), found, supported });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
-        tx.execute("DELETE FROM bridge_schema", [])?;
-        tx.execute("INSERT INTO bridge_schema (version) VALUES (?1)", [i as i64 + 1])?;
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 fn event(tx: &Transaction<'_>, job: i64, state: State, detail: Option<&str>, now_ms: i64) -> rusqlite::Result<()> {

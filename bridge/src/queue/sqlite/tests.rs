@@ -214,22 +214,36 @@ fn a_newer_schema_is_refused() {
     let path = dir.path().join("q.db");
     SqliteQueue::open(&path).expect("create");
     let conn = Connection::open(&path).expect("open");
-    conn.execute("UPDATE bridge_schema SET version = 99", []).expect("bump");
+    conn.execute("UPDATE redflag_schema SET version = 99 WHERE name = 'bridge'", []).expect("bump");
     drop(conn);
     let err = SqliteQueue::open(&path).expect_err("refused");
-    assert!(err.to_string().contains("newer redflag-bridge"), "{err}");
+    assert!(err.to_string().contains("newer Redflag (bridge schema 99"), "{err}");
 }
 
 #[test]
 fn shares_the_file_with_the_core_store() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("redflag.db");
-    let core = Arc::new(redflag::store::Store::open(&path).expect("core store"));
+    let core = Arc::new(redflag::store::SqliteStore::open(&path).expect("core store"));
     let q = SqliteQueue::open(&path).expect("queue on the same file");
     q.enqueue(&msg("m", "u", "t", 0)).expect("enqueue");
-    assert_eq!(core.schema_version().expect("version"), redflag::store::SCHEMA_VERSION);
+    assert_eq!(core.schema_version().expect("version"), redflag::store::CORE_SCHEMA.version());
     drop(q);
     SqliteQueue::open(&path).expect("reopen keeps the schema");
+}
+
+#[test]
+fn the_core_store_and_the_queue_share_one_connection() {
+    let q = q();
+    let core = redflag::store::SqliteStore::on(Arc::clone(q.db())).expect("the core's tables on the same database");
+    // An in-memory database is private to its connection: what the core writes shows through the queue's
+    // handle only if they are one.
+    redflag::store::EscalationState::disable_llm(&core, "fingerprint", "test", 1).expect("a core write");
+    let rows: i64 =
+        q.db().conn().query_row("SELECT COUNT(*) FROM llm_disabled", [], |r| r.get(0)).expect("the core's table");
+    assert_eq!(rows, 1);
+    assert_eq!(core.schema_version().expect("core"), redflag::store::CORE_SCHEMA.version());
+    assert_eq!(q.db().schema_version("bridge").expect("bridge"), crate::queue::BRIDGE_SCHEMA.version());
 }
 
 #[test]
