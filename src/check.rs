@@ -16,7 +16,7 @@ use crate::config::{Config, Policy};
 use crate::escalate::{self, Escalator, Outbound};
 use crate::llm::LlmError;
 use crate::redact::Redactor;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Owner, Purged, SqliteStore, Store, StoreError};
 use crate::{Analysis, Analyzer, Input, Result};
 
 /// Why a checker never asks an LLM.
@@ -73,6 +73,8 @@ pub struct Checker {
     store: Option<Arc<dyn Store>>,
     redactor: Redactor,
     record: bool,
+    /// How long checks are kept (`None`: until deleted) and cached LLM verdicts stay usable.
+    retention: (Option<std::time::Duration>, std::time::Duration),
 }
 
 impl Checker {
@@ -97,6 +99,7 @@ impl Checker {
             // The operator's or the person's own names are redacted in the history whether or not an LLM is used.
             redactor: Redactor::new(&config.names),
             record: config.history_enabled,
+            retention: (config.history_retention, config.cache_ttl),
         }
     }
 
@@ -192,6 +195,28 @@ impl Checker {
                 tracing::warn!("this check was not saved in the history: {e}");
                 None
             }
+        }
+    }
+
+    /// Record `a`, a second opinion on a check recorded as `replaces`, in its place: the history keeps one row per
+    /// check, the latest verdict. Returns the row that now holds it (the old one if recording failed).
+    pub fn record_again(&self, a: &Analysis, who: CheckFor<'_>, replaces: Option<i64>) -> Option<i64> {
+        let id = self.record(a, who);
+        if let (Some(_), Some(old), Some(store)) = (id, replaces, self.store.as_ref()) {
+            let owner = who.user.map_or(Owner::Local, |u| Owner::User(u.to_string()));
+            if let Err(e) = store.history_delete(old, &owner) {
+                tracing::warn!("the earlier verdict's row was not removed from the history: {e}");
+            }
+        }
+        id.or(replaces)
+    }
+
+    /// Apply the retention settings now: old checks and expired cached verdicts go. Shells that run for months
+    /// (the bridge) call this periodically; opening the store ([`open_store`]) does it once.
+    pub fn purge(&self) -> std::result::Result<Purged, StoreError> {
+        match &self.store {
+            Some(store) => store.purge_expired(self.retention.0, self.retention.1, crate::time::unix_now()),
+            None => Ok(Purged::default()),
         }
     }
 
@@ -311,6 +336,40 @@ mod tests {
         block_on(quiet.check(&input, CheckFor { channel: "cli", user: None })).expect("check");
         let everyone = HistoryQuery { owner: Owner::Anyone, ..Default::default() };
         assert!(quiet.store().expect("store").history_list(&everyone).expect("list").is_empty());
+    }
+
+    #[test]
+    fn a_second_opinion_takes_the_place_of_the_first_verdict_in_its_owners_history() {
+        let c = checker("", true);
+        let input = Input::text("Pay the $85 training fee by Cash App before your first shift.");
+        let who = CheckFor { channel: "desktop", user: None };
+        let a = c.analyze(&input).expect("a");
+        let first = c.record(&a, who).expect("recorded");
+        let second = c.record_again(&a, who, Some(first)).expect("recorded again");
+        assert_ne!(first, second);
+        let rows = c.store().expect("store").history_list(&HistoryQuery::default()).expect("list");
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [second], "one row per check");
+    }
+
+    #[test]
+    fn purge_applies_the_configured_retention() {
+        let c = checker("[history]\nretention_days = 1\n", true);
+        let store = c.store().expect("store");
+        let a = c.analyze(&Input::text("Pay the $85 training fee by Cash App.")).expect("a");
+        let old = crate::store::NewHistory {
+            created_at: crate::time::unix_now() - 3 * 86_400,
+            channel: "cli",
+            user_id: None,
+            input_hash: "h",
+            redacted_text: "t",
+            analysis: &a,
+            cost_usd: 0.0,
+        };
+        store.history_add(&old).expect("an old check");
+        c.record(&a, CheckFor { channel: "cli", user: None }).expect("a new check");
+        let purged = c.purge().expect("purge");
+        assert_eq!(purged.history, 1);
+        assert_eq!(store.history_list(&HistoryQuery::default()).expect("list").len(), 1, "the new one stays");
     }
 
     /// The checks above never wait on I/O (escalation is off), so a current-thread runtime runs them to the end.

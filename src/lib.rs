@@ -15,8 +15,12 @@
 //! 5. [`check`] is the use case around it that every shell holds: analyse, escalate to an LLM or say why not
 //!    ([`escalate`]), record the redacted check in its owner's history ([`store`]).
 //!
-//! The centre depends on serde, regex and text crates only; model inference, storage and network clients plug in
-//! behind small traits so each can be tested and swapped on its own.
+//! The centre depends on serde, regex and text crates only. The local model plugs in behind [`Classifier`]
+//! (attached in `model::attach`, never named by the pipeline), storage behind the traits in [`store`] (SQLite the
+//! embedded implementation, on one foundation shared with the bridge's queue). The LLM client is one
+//! OpenAI-compatible HTTP client ([`llm`]): it is swapped by pointing it at another server, and tests fake the
+//! server, not the client. Training and evaluation (`dataset`, `model::{train, fit, calibrate, metrics,
+//! distill}`) are behind the `train` feature, which only the CLI takes.
 
 pub mod advice;
 pub mod analysis;

@@ -53,6 +53,11 @@ impl Engine {
         Engine { tx, checker, threads }
     }
 
+    /// The check service the analysis threads use, for housekeeping that belongs to it (retention).
+    pub fn checker(&self) -> &Arc<Checker> {
+        &self.checker
+    }
+
     pub fn threads(&self) -> usize {
         self.threads
     }

@@ -90,12 +90,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     workers.spawn(worker::gauges(Arc::clone(&store), stop_rx.clone()));
     workers.spawn(worker::maintenance(
         store,
-        Arc::clone(&shared.core_store),
-        worker::Retention {
-            finished: Duration::from_secs(u64::from(settings.workers.keep_finished_days) * 86_400),
-            history: settings.core.history_retention,
-            cache: settings.core.cache_ttl,
-        },
+        Arc::clone(shared.engine.checker()),
+        Duration::from_secs(u64::from(settings.workers.keep_finished_days) * 86_400),
         stop_rx.clone(),
     ));
 

@@ -308,43 +308,28 @@ fn backoff(base: Duration, attempts: u32) -> Duration {
     Duration::from_secs_f64(secs * (0.75 + fastrand::f64() * 0.5))
 }
 
-/// How long finished data is kept.
-#[derive(Debug, Clone, Copy)]
-pub struct Retention {
-    /// Finished messages (their addresses and event logs).
-    pub finished: Duration,
-    /// The core's history of verdicts; `None` keeps it until deleted.
-    pub history: Option<Duration>,
-    /// Cached LLM verdicts.
-    pub cache: Duration,
-}
-
-/// Apply the retention settings at start-up and every hour after (the CLI does this when it opens the database;
-/// a bridge may run for months without restarting).
+/// Apply the retention settings at start-up and every hour after: finished messages (their addresses and event
+/// logs) after `keep_finished`, and the core's history and cache as the check service's settings say (the CLI does
+/// this when it opens the database; a bridge may run for months without restarting).
 pub async fn maintenance(
     store: Arc<dyn BridgeStore>,
-    core: Arc<dyn redflag::store::Store>,
-    keep: Retention,
+    checker: Arc<redflag::check::Checker>,
+    keep_finished: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     loop {
-        let (store, core) = (Arc::clone(&store), Arc::clone(&core));
-        let purged = blocking(move || -> anyhow::Result<(usize, usize, usize)> {
-            let now = now_ms();
-            let jobs = store.purge_finished(now.saturating_sub(ms(keep.finished)))?;
-            let secs = now / 1000;
-            let history = match keep.history {
-                Some(d) => core.history_purge(secs.saturating_sub(ms(d) / 1000))?,
-                None => 0,
-            };
-            let cache = core.cache_purge(secs.saturating_sub(ms(keep.cache) / 1000))?;
-            Ok((jobs, history, cache))
+        let (store, checker) = (Arc::clone(&store), Arc::clone(&checker));
+        let purged = blocking(move || -> anyhow::Result<(usize, redflag::store::Purged)> {
+            let jobs = store.purge_finished(now_ms().saturating_sub(ms(keep_finished)))?;
+            Ok((jobs, checker.purge()?))
         })
         .await;
         match purged {
-            Ok(Ok((0, 0, 0))) => {}
-            Ok(Ok((jobs, history, cache))) => tracing::info!(jobs, history, cache, "purged data past its retention"),
+            Ok(Ok((0, core))) if core == redflag::store::Purged::default() => {}
+            Ok(Ok((jobs, core))) => {
+                tracing::info!(jobs, history = core.history, cache = core.cache, "purged data past its retention");
+            }
             Ok(Err(e)) | Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot purge old data; will retry"),
         }
         tokio::select! {

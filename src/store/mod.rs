@@ -176,14 +176,21 @@ pub trait Store: HistoryStore + VerdictCache + SpendLedger + EscalationState {
         history: Option<std::time::Duration>,
         cache_ttl: std::time::Duration,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Purged, StoreError> {
         let before = |d: std::time::Duration| now.saturating_sub(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        if let Some(keep) = history {
-            self.history_purge(before(keep))?;
-        }
-        self.cache_purge(before(cache_ttl))?;
-        Ok(())
+        let history = match history {
+            Some(keep) => self.history_purge(before(keep))?,
+            None => 0,
+        };
+        Ok(Purged { history, cache: self.cache_purge(before(cache_ttl))? })
     }
+}
+
+/// What a purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub history: usize,
+    pub cache: usize,
 }
 
 impl<T: HistoryStore + VerdictCache + SpendLedger + EscalationState> Store for T {}

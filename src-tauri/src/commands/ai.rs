@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use redflag::check::CheckFor;
-use redflag::store::Owner;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -72,16 +71,9 @@ pub async fn ai_ask<R: Runtime>(app: AppHandle<R>, state: State<'_, Desktop>, ch
     // A second opinion costs money, so it is always saved, in place of the local verdict if that was saved.
     let history_id = {
         let stored = analysis.clone();
-        blocking(move || {
-            let id = checker.record(&stored, CheckFor { channel: "desktop", user: None });
-            if let (Some(_), Some(old), Some(store)) = (id, old_history, checker.store()) {
-                store.history_delete(old, &Owner::Local)?;
-            }
-            Ok(id.or(old_history))
-        })
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!("the local verdict's row was not replaced in the history: {e}");
+        let who = CheckFor { channel: "desktop", user: None };
+        blocking(move || Ok(checker.record_again(&stored, who, old_history))).await.unwrap_or_else(|e| {
+            tracing::warn!("the second opinion was not saved in the history: {e}");
             old_history
         })
     };
