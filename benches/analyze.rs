@@ -1,6 +1,6 @@
 //! Speed of the analysis core (issue #3): one ~3 KB posting on one core, with and without the local model, as
 //! structured fields, with typographic punctuation and with accented words; a present-day message, and the model's
-//! word-by-word explanation of it (issue #16); a batch of 10,000 postings on all cores; loading the model.
+//! word-by-word explanation of it (issue #16); the posting matched against 100,000 synced indicators (issue #18); a batch of 10,000 postings on all cores; loading the model.
 //! Inputs are built from examples/ so the benchmark runs anywhere, seeded by construction (no randomness). The
 //! tokenizer benchmarks time the model's id-only tokenizer beside the `tokenizers` crate on the same posting.
 //! Run: `cargo bench --workspace --bench analyze`; `REDFLAG_MODEL=DIR` and `REDFLAG_RULES=FILE` time another model or
@@ -56,6 +56,20 @@ static WITH_MODEL: LazyLock<Analyzer> = LazyLock::new(|| {
 });
 
 static RULES_ONLY: LazyLock<Analyzer> = LazyLock::new(|| Analyzer::new(rules()));
+
+/// The model and 100,000 indicators synced from a hub (issue #18), one of them a value in the posting, so the
+/// matching cost (find the values, hash each, look it up) is timed with a hit.
+static WITH_INDICATORS: LazyLock<Analyzer> = LazyLock::new(|| {
+    use redflag::sync::indicators::{IndicatorKind, IndicatorSet, Known, digest};
+    let known = |kind| Known { kind, count: 3, last_seen: 0 };
+    let mut set: std::collections::HashMap<String, Known> = (0..100_000)
+        .map(|i| (digest(IndicatorKind::Phone, &format!("+1415{i:07}")), known(IndicatorKind::Phone)))
+        .collect();
+    set.insert(digest(IndicatorKind::Phone, "+14155550147"), known(IndicatorKind::Phone));
+    Analyzer::new(rules())
+        .with_classifier(Box::new(LocalModel::builtin().expect("this benchmark needs a trained model")))
+        .with_indicators(std::sync::Arc::new(IndicatorSet::new(set)))
+});
 
 /// One input analysed over and over, after a warm-up run.
 fn bench_one(bencher: divan::Bencher, analyzer: &Analyzer, input: &Input) {
@@ -115,6 +129,15 @@ fn posting_3kb_accented_rules_and_model(bencher: divan::Bencher) {
 const MESSAGE: &str = "Hi Sam, this is Priya from Northwind's talent team. We'd love to talk about the remote \
                        operations coordinator role you applied for. Are you free for a quick call this week? You can \
                        also pick a time here: https://calendly.com/northwind-talent/intro";
+
+/// The 3 KB posting with a reported phone number in it, matched against 100,000 synced indicators.
+#[divan::bench]
+fn posting_3kb_rules_model_and_100k_indicators(bencher: divan::Bencher) {
+    let text = format!("Call +1 415 555 0147 to apply.\n{}", POSTING.as_str());
+    let input = posting_3kb(&text);
+    assert!(WITH_INDICATORS.analyze(&input).expect("analysis").flag("reported-indicator").is_some());
+    bench_one(bencher, &WITH_INDICATORS, &input);
+}
 
 #[divan::bench]
 fn message_rules_and_model(bencher: divan::Bencher) {

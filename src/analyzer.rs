@@ -6,6 +6,7 @@
 //! is uncertain. Which classifier that is (the built-in [`crate::LocalModel`], see `model::attach`) is not this
 //! module's business: it knows the seam, not its implementations.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::analysis::{Analysis, Escalation, Flag, Label, ModelWord, TextKind, Tier, TierScores, Timing, Versions};
@@ -14,6 +15,7 @@ use crate::error::Result;
 use crate::input::Input;
 use crate::rules::RuleSet;
 use crate::score::{self, Thresholds};
+use crate::sync::indicators::IndicatorSet;
 
 /// A local model that scores a document. It sees the rule flags (they are among its features) and the kind of
 /// text, since it is calibrated per kind.
@@ -39,11 +41,19 @@ pub trait Classifier: Send + Sync + std::fmt::Debug {
 pub struct Analyzer {
     rules: RuleSet,
     classifier: Option<Box<dyn Classifier>>,
+    /// Scam indicators synced from a hub ([`crate::sync`]), matched locally as the `reported-indicator` flag.
+    indicators: Option<Arc<IndicatorSet>>,
 }
 
 impl Analyzer {
     pub fn new(rules: RuleSet) -> Self {
-        Analyzer { rules, classifier: None }
+        Analyzer { rules, classifier: None, indicators: None }
+    }
+
+    /// Match these synced indicators too.
+    pub fn with_indicators(mut self, indicators: Arc<IndicatorSet>) -> Self {
+        self.indicators = Some(indicators);
+        self
     }
 
     /// Whether a classifier is attached.
@@ -79,7 +89,12 @@ impl Analyzer {
 
     fn analyze_document(&self, doc: Document, started: Instant, normalized: std::time::Duration) -> Analysis {
         let rules_started = Instant::now();
-        let flags = self.rules.evaluate(&doc);
+        let mut flags = self.rules.evaluate(&doc);
+        if let Some(flag) = self.indicators.as_ref().and_then(|set| set.flag(&doc, crate::time::unix_now())) {
+            // Flags are listed strongest first.
+            let at = flags.iter().position(|f| f.weight < flag.weight).unwrap_or(flags.len());
+            flags.insert(at, flag);
+        }
         let found = self.rules.reassure(&doc);
         let kind = crate::kind::detect(&doc);
         let rules_time = rules_started.elapsed();

@@ -263,6 +263,19 @@ fn escalation_off(config: &Config, offline: bool) -> Option<Off> {
     }
 }
 
+/// `analyzer` matching the indicators synced from a hub into `store`, if there are any. A store that cannot say
+/// leaves the analyzer as it is: the local verdict must not depend on it.
+pub fn with_synced_indicators(analyzer: Analyzer, store: &dyn Store) -> Analyzer {
+    match store.indicator_set() {
+        Ok(set) if !set.is_empty() => analyzer.with_indicators(Arc::new(set)),
+        Ok(_) => analyzer,
+        Err(e) => {
+            tracing::warn!("the indicators synced from the hub could not be read, so they are not matched: {e}");
+            analyzer
+        }
+    }
+}
+
 /// The database file in force: `REDFLAG_DB` / `--db`, `[store] path`, or the platform data directory.
 pub fn db_path(config: &Config) -> Option<std::path::PathBuf> {
     config.db_path.clone().or_else(crate::store::default_path)

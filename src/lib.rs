@@ -45,6 +45,7 @@ pub mod rules;
 pub mod score;
 pub mod simhash;
 pub mod store;
+pub mod sync;
 pub mod time;
 
 pub use analysis::{

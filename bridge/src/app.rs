@@ -21,6 +21,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::hub::HubState;
 use crate::queue::BridgeStore;
 use crate::routes;
 use crate::settings::Settings;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub shared: Arc<Shared>,
     pub limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub metrics: Option<PrometheusHandle>,
+    /// The hub's store and key, for paired devices' sync.
+    pub hub: HubState,
 }
 
 impl AppState {
@@ -44,12 +47,17 @@ impl AppState {
         public_url: &str,
         shared: Arc<Shared>,
         metrics: Option<PrometheusHandle>,
+        hub: HubState,
     ) -> Self {
         let per_minute =
             std::num::NonZeroU32::new(settings.limits.rate_per_minute).unwrap_or(std::num::NonZeroU32::MIN);
         let burst = std::num::NonZeroU32::new(settings.limits.rate_burst).unwrap_or(std::num::NonZeroU32::MIN);
         let limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)));
-        AppState { settings, public_url: public_url.trim_end_matches('/').into(), shared, limiter, metrics }
+        AppState { settings, public_url: public_url.trim_end_matches('/').into(), shared, limiter, metrics, hub }
+    }
+
+    pub fn hub(&self) -> &HubState {
+        &self.hub
     }
 
     pub fn store(&self) -> &Arc<dyn BridgeStore> {
@@ -73,6 +81,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
+        // The hub's feed for paired devices.
+        .route("/v1/sync/key", get(routes::sync::key))
+        .route("/v1/sync/indicators", get(routes::sync::indicators))
         // The web channel: the desktop app's page, calling /v1/analyze from the same origin.
         .route("/", get(routes::web::index))
         // Any other method on a one-segment path is an unknown route (404), as it was before the page existed.

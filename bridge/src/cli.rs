@@ -1,11 +1,16 @@
 //! The command line: `serve`, `simulate` (a correctly signed webhook to a running bridge, to see the whole loop
-//! locally), `keys` (API keys for `/v1/analyze`) and `jobs` (the queue, including the manual-review list).
+//! locally), `keys` (API keys for `/v1/analyze`), `jobs` (the queue, including the manual-review list), and the
+//! hub's `devices` (pairing tokens for desktops) and `indicators` (what the hub publishes).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use redflag::sync::indicators::IndicatorKind;
+
+use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
 use crate::queue::{ApiKeys, Queue, SqliteQueue, State};
 use crate::settings::Settings;
 use crate::tasks::now_ms;
@@ -44,6 +49,16 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Pair desktops with this hub: each gets a token, shown once, and the hub's key fingerprint.
+    Devices {
+        #[command(subcommand)]
+        action: DevicesAction,
+    },
+    /// Curate the scam indicators this hub publishes to paired devices.
+    Indicators {
+        #[command(subcommand)]
+        action: IndicatorsAction,
+    },
     /// List queued messages (newest first), e.g. `jobs --state review` for the manual-review list.
     Jobs {
         #[arg(long, value_parser = ["received", "analysing", "replying", "done", "failed", "review"])]
@@ -66,9 +81,56 @@ pub enum KeysAction {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DevicesAction {
+    /// Pair a device: prints its token once (stored only as a hash) and the hub's key fingerprint.
+    Add {
+        name: String,
+        /// Print `{"device": ..., "token": ..., "fingerprint": ...}`.
+        #[arg(long)]
+        json: bool,
+    },
+    List,
+    /// Revoke the device: its token gets 401 from now on.
+    Revoke {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndicatorsAction {
+    /// Publish a value (or count one more sighting of it).
+    Add {
+        #[arg(value_parser = ["phone", "domain", "email", "wallet", "handle"])]
+        kind: String,
+        value: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop publishing a value; devices drop it at their next sync.
+    Remove {
+        #[arg(value_parser = ["phone", "domain", "email", "wallet", "handle"])]
+        kind: String,
+        value: String,
+    },
+    /// Never publish a value (a brand's real domain, a bank's number), whatever is reported.
+    Allow {
+        #[arg(value_parser = ["phone", "domain", "email", "wallet", "handle"])]
+        kind: String,
+        value: String,
+    },
+    /// The indicators, most recently seen first.
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = match cli.command {
-        Command::Keys { .. } | Command::Jobs { .. } => Settings::load_for_admin(cli.config.as_deref())?,
+        Command::Keys { .. } | Command::Jobs { .. } | Command::Devices { .. } | Command::Indicators { .. } => {
+            Settings::load_for_admin(cli.config.as_deref())?
+        }
         _ => Settings::load(cli.config.as_deref())?,
     };
     match cli.command {
@@ -80,7 +142,102 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate { text, from, url } => simulate(&settings, &text, &from, url.as_deref()),
         Command::Keys { action } => keys(&settings, action),
         Command::Jobs { state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
+        Command::Devices { action } => devices(&settings, action),
+        Command::Indicators { action } => indicators(&settings, action),
     }
+}
+
+fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
+    Ok(SqliteHub::on(Arc::clone(open(settings)?.db()))?)
+}
+
+fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
+    let hub = hub(settings)?;
+    match action {
+        DevicesAction::Add { name, json } => {
+            let signer = HubSigner::load_or_create(&settings.hub_key)?;
+            let token = format!("rfd_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            hub.add_device(&name, &redflag::hash::sha256_hex(&token), now_ms())?;
+            let fingerprint = &signer.public().fingerprint;
+            if json {
+                println!("{}", serde_json::json!({ "device": name, "token": token, "fingerprint": fingerprint }));
+            } else {
+                println!("{token}");
+                eprintln!(
+                    "Device {name:?} paired. Its token is shown only this once: give it to the person, who runs \
+                     `redflag sync pair HUB_URL TOKEN`. The hub's key fingerprint, to compare: {fingerprint}"
+                );
+            }
+        }
+        DevicesAction::List => {
+            for d in hub.devices()? {
+                let state = if d.revoked_at_ms.is_some() { "revoked" } else { "active" };
+                let seen = d.last_seen_ms.map_or_else(|| "never".to_string(), |ms| redflag::time::utc(ms / 1000));
+                println!(
+                    "{}\t{state}\tcreated {}\tlast sync {seen}",
+                    d.name,
+                    redflag::time::utc(d.created_at_ms / 1000)
+                );
+            }
+        }
+        DevicesAction::Revoke { name } => {
+            if !hub.revoke_device(&name, now_ms())? {
+                anyhow::bail!("no active device named {name:?}; see `redflag-bridge devices list`");
+            }
+            println!("revoked device {name:?}");
+        }
+    }
+    Ok(())
+}
+
+fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<()> {
+    let hub = hub(settings)?;
+    let now = redflag::time::unix_now();
+    match action {
+        IndicatorsAction::Add { kind, value, json } => {
+            let kind: IndicatorKind = kind.parse()?;
+            let observed = hub.observe(kind, &value, Source::Operator, now)?;
+            let normalised = redflag::sync::indicators::normalise(kind, &value)?;
+            match observed {
+                Observed::Published { count } if json => println!(
+                    "{}",
+                    serde_json::json!({ "kind": kind.as_str(), "value": normalised, "count": count, "published": true })
+                ),
+                Observed::Published { count } => {
+                    println!("published {} {normalised} (seen {count} times)", kind.as_str())
+                }
+                Observed::Allowed => {
+                    anyhow::bail!("{} {normalised} is on the allowlist, so it is never published", kind.as_str())
+                }
+            }
+        }
+        IndicatorsAction::Remove { kind, value } => {
+            let kind: IndicatorKind = kind.parse()?;
+            if !hub.remove(kind, &value)? {
+                anyhow::bail!("{} {value:?} is not published; see `redflag-bridge indicators list`", kind.as_str());
+            }
+            println!("removed; devices drop it at their next sync");
+        }
+        IndicatorsAction::Allow { kind, value } => {
+            let kind: IndicatorKind = kind.parse()?;
+            hub.allow(kind, &value, now)?;
+            println!("allowed; it is never published, and devices that had it drop it at their next sync");
+        }
+        IndicatorsAction::List { limit } => {
+            for i in hub.indicators(limit)? {
+                let state = if i.published { "published" } else { "withdrawn" };
+                println!(
+                    "{}\t{}\t{state}\tseen {}\tlast {}\t{}",
+                    i.kind.as_str(),
+                    i.value,
+                    i.count,
+                    redflag::time::utc(i.last_seen),
+                    i.source
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open(settings: &Settings) -> anyhow::Result<SqliteQueue> {
@@ -166,4 +323,12 @@ fn jobs(settings: &Settings, state: Option<State>, limit: usize) -> anyhow::Resu
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -12,6 +12,8 @@ use std::time::Instant;
 
 use redflag::check::{CheckFor, Checker};
 use redflag::{Analysis, Input};
+
+use crate::hub::Hub;
 use tokio::sync::oneshot;
 
 type Request = (Input, oneshot::Sender<Result<Analysis, EngineError>>);
@@ -21,6 +23,8 @@ pub struct Engine {
     tx: SyncSender<Request>,
     checker: Arc<Checker>,
     threads: usize,
+    /// Where the scams this bridge judges publish their values for paired devices.
+    hub: Option<Arc<dyn Hub>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +54,13 @@ impl Engine {
                 tracing::error!(error = %e, "cannot start an analysis thread");
             }
         }
-        Engine { tx, checker, threads }
+        Engine { tx, checker, threads, hub: None }
+    }
+
+    /// Publish the values of the scams judged here to this hub.
+    pub fn with_hub(mut self, hub: Arc<dyn Hub>) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// The check service the analysis threads use, for housekeeping that belongs to it (retention).
@@ -90,12 +100,19 @@ impl Engine {
         metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "total")
             .record(started.elapsed().as_secs_f64());
 
-        // Recording writes to SQLite: on the blocking pool, not a runtime worker.
-        if self.checker.records() {
+        // Recording and publishing write to SQLite: on the blocking pool, not a runtime worker.
+        let hub = self.hub.clone().filter(|_| analysis.label == redflag::Label::Scam);
+        if self.checker.records() || hub.is_some() {
             let (checker, stored) = (Arc::clone(&self.checker), analysis.clone());
             let (channel, user) = (channel.to_string(), user.map(str::to_string));
             let recorded = tokio::task::spawn_blocking(move || {
                 checker.record(&stored, CheckFor { channel: &channel, user: user.as_deref() });
+                if let Some(hub) = hub {
+                    let now = redflag::time::unix_now();
+                    if let Err(e) = crate::hub::publish_judged_scam(&*hub, &stored, user.as_deref(), now) {
+                        tracing::warn!(error = %e, "the scam's values were not published to the hub");
+                    }
+                }
             })
             .await;
             if let Err(e) = recorded {

@@ -10,10 +10,15 @@
 //! Layout: [`settings`] (TOML + environment), [`app`] (router and layers) with [`routes`], [`server`] (startup
 //! and graceful shutdown), [`cli`]. The queue, per-user state and API keys sit behind traits
 //! ([`queue::BridgeStore`]) so a Postgres or Redis implementation can replace SQLite for several nodes.
+//!
+//! The bridge is also a **hub** ([`hub`]): it keeps scam indicators (operator-curated, and from the scams it
+//! judges) and serves them to paired desktops as signed pages of changes (`routes::sync`), which devices match
+//! locally.
 
 pub mod app;
 pub mod cli;
 pub mod engine;
+pub mod hub;
 pub mod metrics;
 pub mod outbox;
 pub mod queue;

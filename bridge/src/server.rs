@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use redflag::check::{Checker, Escalation, Off};
 use redflag::store::{SqliteStore, Store};
+
+use crate::hub::{HubSigner, HubState, SqliteHub};
 use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
 
@@ -33,6 +35,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // One file, one connection: the bridge's queue and the core's store share it.
     let queue = SqliteQueue::open(&settings.db)?;
     let core_store: Arc<dyn Store> = Arc::new(SqliteStore::on(Arc::clone(queue.db()))?);
+    let hub = HubState {
+        store: Arc::new(SqliteHub::on(Arc::clone(queue.db()))?),
+        signer: Arc::new(HubSigner::load_or_create(&settings.hub_key)?),
+    };
     let store: Arc<dyn BridgeStore> = Arc::new(queue);
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
     let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(
@@ -46,7 +52,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     {
         anyhow::bail!("the LLM settings are unusable: {e}");
     }
-    let engine = Arc::new(Engine::start(checker, settings.workers.analysis_threads));
+    let engine = Arc::new(Engine::start(checker, settings.workers.analysis_threads).with_hub(Arc::clone(&hub.store)));
 
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
@@ -95,7 +101,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
-    let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install());
+    let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install(), hub);
     // The per-sender limiter keeps a cell per sender ever seen; forget the ones whose bucket has refilled so a
     // long-running bridge does not grow without bound.
     let limiter = Arc::clone(&state.limiter);

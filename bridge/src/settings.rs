@@ -21,6 +21,7 @@ pub const ENV_VARS: &[&str] = &[
     "REDFLAG_BRIDGE_ADDR",
     "REDFLAG_PUBLIC_URL",
     "REDFLAG_DB",
+    "REDFLAG_HUB_KEY",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_FROM",
@@ -149,6 +150,9 @@ pub struct Settings {
     /// The base URL Twilio calls (`https://example.ngrok.app`); signatures are computed over it, not the Host.
     pub public_url: Option<String>,
     pub db: PathBuf,
+    /// The hub's Ed25519 signing key file (created on first use): `REDFLAG_HUB_KEY`, `hub_key`, or beside the
+    /// database.
+    pub hub_key: PathBuf,
     pub twilio: Twilio,
     pub telegram: Telegram,
     pub validate_signatures: bool,
@@ -170,6 +174,7 @@ struct File {
     addr: Option<String>,
     public_url: Option<String>,
     db: Option<PathBuf>,
+    hub_key: Option<PathBuf>,
     validate_signatures: Option<bool>,
     log_personal_data: Option<bool>,
     #[serde(default)]
@@ -307,6 +312,11 @@ impl Settings {
                 SettingsError::Invalid("no home directory to keep the database in: set REDFLAG_DB".into())
             })?;
 
+        let hub_key = env("REDFLAG_HUB_KEY")
+            .map(PathBuf::from)
+            .or(file.hub_key)
+            .unwrap_or_else(|| crate::hub::default_key_path(&db));
+
         let twilio = Twilio {
             account_sid: env("TWILIO_ACCOUNT_SID").or(file.twilio.account_sid),
             auth_token: env("TWILIO_AUTH_TOKEN").map(SecretString::from).or(file.twilio.auth_token),
@@ -340,6 +350,7 @@ impl Settings {
             addr,
             public_url,
             db,
+            hub_key,
             twilio,
             telegram,
             validate_signatures,

@@ -15,6 +15,7 @@ mod outbound;
 mod plot;
 mod read;
 mod report;
+mod sync;
 #[cfg(feature = "train")]
 mod train;
 
@@ -40,7 +41,8 @@ Examples:
   redflag config show
   redflag rules
 
-Exit codes: 0 analysed (whatever the verdict), 2 usage error or unreadable input.";
+Exit codes: 0 analysed (whatever the verdict), 2 usage error or unreadable input.
+`redflag sync`: 0 synced, 1 hub unreachable, 2 refused.";
 
 #[derive(Debug, Parser)]
 #[command(name = "redflag", version, about = "Is this job posting or recruiter message a scam? Why, and how sure?")]
@@ -98,6 +100,9 @@ enum Command {
     History(history::HistoryArgs),
     /// What the LLM tier has spent, by day, model and user.
     Cost(cost::CostArgs),
+    /// Sync with a Redflag hub: pair once, then pull the scam indicators it publishes (matching stays on this
+    /// machine). Exit 0 synced, 1 hub unreachable, 2 refused.
+    Sync(sync::SyncArgs),
     /// Show the effective configuration (file + environment), with secrets masked.
     Config {
         #[command(subcommand)]
@@ -164,6 +169,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if sync::is_unreachable(&e) => {
+            let _ = writeln!(anstream::stderr(), "redflag: {e:#}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             let _ = writeln!(anstream::stderr(), "redflag: error: {e:#}");
             ExitCode::from(2)
@@ -206,6 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config(None)?;
             cost::run(&*escalation::open_store(&config)?, &config, args)
         }
+        Command::Sync(args) => sync::run(&*escalation::open_store(&config(None)?)?, args),
         Command::Config { command: ConfigCommand::Show } => outbound::config_show(&config(None)?),
         Command::Config { command: ConfigCommand::EnableEscalation } => {
             let config = config(None)?;
@@ -219,8 +229,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn check(analyzer: Analyzer, config: &redflag::config::Config, args: CheckArgs) -> anyhow::Result<()> {
     let source = read::Source::from_arg(args.path.as_deref())?;
     let record = config.history_enabled && !args.no_history && !args.show_outbound;
-    // The database holds the LLM cache and ledger as well as the history; a check still works without it.
-    let store = if record || (config.llm_configured && !args.offline && !args.show_outbound) {
+    // The database holds the LLM cache and ledger, the history and the indicators synced from a hub; a check still
+    // works without it. An existing file is always opened, for its indicators.
+    let exists = escalation::db_path(config).is_ok_and(|p| p.is_file());
+    let store = if exists || record || (config.llm_configured && !args.offline && !args.show_outbound) {
         match escalation::open_store(config) {
             Ok(store) => Some(store),
             Err(e) => {
@@ -230,6 +242,10 @@ fn check(analyzer: Analyzer, config: &redflag::config::Config, args: CheckArgs) 
         }
     } else {
         None
+    };
+    let analyzer = match &store {
+        Some(store) => redflag::check::with_synced_indicators(analyzer, &**store),
+        None => analyzer,
     };
     let checker = Checker::new(Arc::new(analyzer), config, store, args.offline);
     let checker = if record { checker } else { checker.without_history() };
@@ -278,4 +294,13 @@ fn init_tracing() {
 /// Piping into `head` closes stdout early; that is the reader's choice, not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // clap checks its own definitions only when a command is parsed in a debug build; this parses them all.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -76,4 +76,23 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     ",
+    // 2: a device's sync with a hub: the pairing (one row) and the indicators read from its feed.
+    r"
+    CREATE TABLE sync_hub (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        url TEXT NOT NULL,
+        token TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        cursor TEXT NOT NULL,
+        last_sync INTEGER NULL
+    );
+
+    CREATE TABLE sync_indicators (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    ",
 ];

@@ -1,7 +1,7 @@
 //! What Redflag keeps on a machine, behind small traits: the history of checks ([`HistoryStore`]), the LLM
-//! verdict cache ([`VerdictCache`]), the spend ledger with its budgets ([`SpendLedger`]) and escalation switched
-//! off per configuration ([`EscalationState`]); [`Store`] is all four, which is what the check service and the
-//! escalator hold (`Arc<dyn Store>`).
+//! verdict cache ([`VerdictCache`]), the spend ledger with its budgets ([`SpendLedger`]), escalation switched
+//! off per configuration ([`EscalationState`]) and a device's sync with a hub ([`SyncState`]). [`Store`] is all
+//! five, which is what the check service and the escalator hold (`Arc<dyn Store>`).
 //!
 //! [`SqliteStore`] is the embedded implementation, one SQLite file shared by the CLI, the desktop app and the
 //! bridge, on the foundation in [`db`] (connection set-up, immediate writes, one migration runner for the core's
@@ -17,6 +17,7 @@ mod history;
 mod migrations;
 mod spend;
 mod state;
+mod sync;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use db::{Db, Schema};
 pub use history::{HistoryEntry, HistoryQuery, NewHistory, Owner};
 pub use migrations::CORE_SCHEMA;
 pub use spend::{CapKind, Caps, Reserve, SpendRow, Spent, Tokens};
+pub use sync::HubLink;
 
 use crate::analysis::Analysis;
 use crate::redact::Redactor;
@@ -167,8 +169,22 @@ pub trait EscalationState: Send + Sync + fmt::Debug {
     fn enable_llm(&self, fingerprint: &str) -> Result<(), StoreError>;
 }
 
+/// A device's side of sync ([`crate::sync`]): the hub it is paired with and the indicators it has read.
+pub trait SyncState: Send + Sync + fmt::Debug {
+    fn hub_link(&self) -> Result<Option<HubLink>, StoreError>;
+    /// Pair with a hub, replacing any earlier pairing. Re-pairing the same hub (same key) keeps the cursor and
+    /// the indicators; another hub's are dropped, since its cursor and digests mean nothing here.
+    fn pair_hub(&self, link: &HubLink) -> Result<(), StoreError>;
+    /// Apply one verified page and move the cursor past it, all at once. `false` (nothing changed) when the page
+    /// does not start at the stored cursor: another sync applied it already.
+    fn apply_page(&self, page: &crate::sync::feed::IndicatorPage, now: i64) -> Result<bool, StoreError>;
+    /// Every synced indicator, for local matching.
+    fn indicator_set(&self) -> Result<crate::sync::indicators::IndicatorSet, StoreError>;
+    fn indicator_count(&self) -> Result<usize, StoreError>;
+}
+
 /// Everything the core keeps: what the check service, the escalator and the shells hold.
-pub trait Store: HistoryStore + VerdictCache + SpendLedger + EscalationState {
+pub trait Store: HistoryStore + VerdictCache + SpendLedger + EscalationState + SyncState {
     /// Apply the retention settings: history older than `history` (if set) and cache entries older than
     /// `cache_ttl` are deleted. Every program that opens the store calls this, so old data goes whichever is used.
     fn purge_expired(
@@ -193,7 +209,7 @@ pub struct Purged {
     pub cache: usize,
 }
 
-impl<T: HistoryStore + VerdictCache + SpendLedger + EscalationState> Store for T {}
+impl<T: HistoryStore + VerdictCache + SpendLedger + EscalationState + SyncState> Store for T {}
 
 /// Where the database lives by default: the platform's data directory (`$XDG_DATA_HOME/redflag/redflag.db` on
 /// Linux). `None` when the platform has no home directory.

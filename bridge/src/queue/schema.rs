@@ -76,4 +76,35 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE INDEX bridge_jobs_waiting ON bridge_jobs(state, user_key, received_at);
     ",
+    // 3: the hub: paired devices, scam indicators with a change sequence for the feed, the operator's allowlist.
+    r"
+    CREATE TABLE hub_devices (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER NULL,
+        last_seen_at INTEGER NULL
+    );
+    CREATE INDEX hub_devices_name ON hub_devices(name);
+
+    CREATE TABLE hub_indicators (
+        seq INTEGER NOT NULL UNIQUE,
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        published INTEGER NOT NULL
+    );
+
+    CREATE TABLE hub_allow (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ",
 ];

@@ -25,16 +25,9 @@ impl FromRequestParts<AppState> for ApiKey {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let key = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or(AppError::Unauthorized(
-                "send Authorization: Bearer <key> (create one with redflag-bridge keys add)",
-            ))?;
+        let key = super::bearer(&parts.headers).ok_or(AppError::Unauthorized(
+            "send Authorization: Bearer <key> (create one with redflag-bridge keys add)",
+        ))?;
         let hash = redflag::hash::sha256_hex(key);
         let store = Arc::clone(state.store());
         let name = blocking(move || store.check_key(&hash))

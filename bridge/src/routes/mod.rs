@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod health;
+pub mod sync;
 pub mod telegram;
 pub mod twilio;
 pub mod web;
@@ -64,6 +65,14 @@ impl IntoResponse for AppError {
 
 pub async fn not_found() -> AppError {
     AppError::NotFound("no such route; see bridge/README.md for the routes")
+}
+
+/// The credential of `Authorization: Bearer <credential>`; the scheme is case-insensitive (RFC 9110).
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
 /// Whether a request's `Content-Type` is `expected` (parameters such as `charset` ignored).

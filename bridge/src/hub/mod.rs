@@ -1,0 +1,149 @@
+//! The hub: what the bridge publishes to paired desktops. Scam indicators (scammer-side values: phone numbers,
+//! link hosts, chat handles, e-mail addresses and domains, wallets) with their counts and sources, the operator's
+//! allowlist that beats everything, and the paired devices. The feed itself (signed pages of changes after a
+//! cursor) is written by `routes::sync` with the types in [`redflag::sync::feed`].
+//!
+//! Every change to what is published (a new value, a count going up, a removal, an allowance) gives the row the
+//! next sequence number, so "the changes after cursor N" is one indexed range read and a device that resumes
+//! from N misses nothing. Rows are never deleted: a removal is a published change too.
+//!
+//! Behind a trait like the queue, so a PostgreSQL hub for several nodes only adds an implementation.
+
+mod key;
+mod sqlite;
+
+use std::fmt;
+
+use redflag::sync::feed::Published;
+use redflag::sync::indicators::{self, IndicatorError, IndicatorKind};
+use redflag::{Analysis, Label};
+
+pub use key::{HubSigner, default_path as default_key_path};
+pub use sqlite::SqliteHub;
+
+/// Where an indicator came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `redflag-bridge indicators add`.
+    Operator,
+    /// A message the bridge judged a scam with evidence.
+    Bridge,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Operator => "operator",
+            Source::Bridge => "bridge",
+        }
+    }
+}
+
+/// What [`Hub::observe`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// Published (new, or seen again and counted).
+    Published { count: u32 },
+    /// The operator allows this value; it is never published.
+    Allowed,
+}
+
+/// One indicator as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indicator {
+    pub kind: IndicatorKind,
+    /// The value itself (the hub knows it; the feed carries only its digest).
+    pub value: String,
+    pub count: u32,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub source: String,
+    pub published: bool,
+}
+
+/// One paired device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub name: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub last_seen_ms: Option<i64>,
+}
+
+/// Changes after a sequence number, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub adds: Vec<Published>,
+    pub removes: Vec<String>,
+    /// The sequence number of the last change returned (the cursor to continue from).
+    pub last: i64,
+    pub more: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Indicator(#[from] IndicatorError),
+    #[error("a device named {0:?} exists already; pick another name or revoke it first")]
+    DeviceExists(String),
+    #[error(transparent)]
+    Store(#[from] redflag::store::StoreError),
+    #[error("hub database error: {0}; if it persists, check free disk space and the file's permissions")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// What the hub keeps.
+pub trait Hub: Send + Sync + fmt::Debug {
+    /// Pair a device; the token is stored only as `token_hash`.
+    fn add_device(&self, name: &str, token_hash: &str, now_ms: i64) -> Result<(), HubError>;
+    /// The name of the active device with this token, noting that it was seen.
+    fn device(&self, token_hash: &str, now_ms: i64) -> Result<Option<String>, HubError>;
+    /// Whether an active device of that name was revoked.
+    fn revoke_device(&self, name: &str, now_ms: i64) -> Result<bool, HubError>;
+    fn devices(&self) -> Result<Vec<Device>, HubError>;
+
+    /// One more sighting of `value` (raw; normalised here) from `source`, at `now` (unix seconds).
+    fn observe(&self, kind: IndicatorKind, value: &str, source: Source, now: i64) -> Result<Observed, HubError>;
+    /// Stop publishing `value`; whether it was published.
+    fn remove(&self, kind: IndicatorKind, value: &str) -> Result<bool, HubError>;
+    /// Never publish `value` (a brand's real domain, a bank's number), and withdraw it if it was.
+    fn allow(&self, kind: IndicatorKind, value: &str, now: i64) -> Result<(), HubError>;
+    /// The indicators, most recently seen first.
+    fn indicators(&self, limit: usize) -> Result<Vec<Indicator>, HubError>;
+    /// The published changes after `after`, at most `limit`.
+    fn changes(&self, after: i64, limit: usize) -> Result<Changes, HubError>;
+}
+
+/// What the hub's routes reach: its store and its signing key.
+#[derive(Debug, Clone)]
+pub struct HubState {
+    pub store: std::sync::Arc<dyn Hub>,
+    pub signer: std::sync::Arc<HubSigner>,
+}
+
+/// Publish the scammer-side values of a message the bridge judged a scam: a `scam` label, which the core gives only
+/// with evidence the person can see (a red flag, or the LLM's located quote). Never the sender's own number: the
+/// person who forwarded the message is its victim, not its author. Returns how many values were counted.
+pub fn publish_judged_scam(hub: &dyn Hub, a: &Analysis, sender: Option<&str>, now: i64) -> Result<usize, HubError> {
+    if a.label != Label::Scam || !a.has_visible_evidence() {
+        return Ok(0);
+    }
+    let Some(text) = a.text.as_deref() else { return Ok(0) };
+    // `whatsapp:+14155550123`, `sms:+...`: the sender's number, normalised like the values found.
+    let own =
+        sender.and_then(|s| s.rsplit(':').next()).and_then(|n| indicators::normalise(IndicatorKind::Phone, n).ok());
+    let mut seen = std::collections::HashSet::new();
+    let mut counted = 0;
+    for found in indicators::find_in_text(text) {
+        if found.kind == IndicatorKind::Phone && own.as_deref() == Some(found.value.as_str()) {
+            continue;
+        }
+        // One sighting per value per message, however often it is repeated in it.
+        if seen.insert((found.kind, found.value.clone())) {
+            if let Observed::Published { .. } = hub.observe(found.kind, &found.value, Source::Bridge, now)? {
+                counted += 1;
+            }
+        }
+    }
+    Ok(counted)
+}

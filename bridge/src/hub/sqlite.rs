@@ -1,0 +1,263 @@
+//! The SQLite [`Hub`], in the bridge's file and on its connection ([`redflag::store::Db`]); its tables are part of
+//! the `bridge` schema (`queue/schema.rs`).
+
+use std::sync::Arc;
+
+use redflag::store::Db;
+use redflag::sync::feed::Published;
+use redflag::sync::indicators::{self, IndicatorKind};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Changes, Device, Hub, HubError, Indicator, Observed, Source};
+
+#[derive(Debug, Clone)]
+pub struct SqliteHub {
+    db: Arc<Db>,
+}
+
+impl SqliteHub {
+    /// The hub's tables in a database the bridge's queue has opened (and migrated).
+    pub fn on(db: Arc<Db>) -> Result<SqliteHub, HubError> {
+        db.migrate(&crate::queue::BRIDGE_SCHEMA)?;
+        Ok(SqliteHub { db })
+    }
+}
+
+/// The next sequence number: every published change takes one.
+fn next_seq(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM hub_indicators", [], |r| r.get(0))
+}
+
+impl Hub for SqliteHub {
+    fn add_device(&self, name: &str, token_hash: &str, now_ms: i64) -> Result<(), HubError> {
+        self.db.write(|tx| {
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM hub_devices WHERE name = ?1 AND revoked_at IS NULL)",
+                [name],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(HubError::DeviceExists(name.to_string()));
+            }
+            tx.execute(
+                "INSERT INTO hub_devices (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![name, token_hash, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn device(&self, token_hash: &str, now_ms: i64) -> Result<Option<String>, HubError> {
+        self.db.write(|tx| {
+            let name: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM hub_devices WHERE token_hash = ?1 AND revoked_at IS NULL",
+                    [token_hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if name.is_some() {
+                tx.execute(
+                    "UPDATE hub_devices SET last_seen_at = ?2 WHERE token_hash = ?1",
+                    params![token_hash, now_ms],
+                )?;
+            }
+            Ok(name)
+        })
+    }
+
+    fn revoke_device(&self, name: &str, now_ms: i64) -> Result<bool, HubError> {
+        self.db.write(|tx| {
+            let n = tx.execute(
+                "UPDATE hub_devices SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, now_ms],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<Device>, HubError> {
+        let conn = self.db.conn();
+        let mut stmt =
+            conn.prepare("SELECT name, created_at, revoked_at, last_seen_at FROM hub_devices ORDER BY created_at")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Device { name: r.get(0)?, created_at_ms: r.get(1)?, revoked_at_ms: r.get(2)?, last_seen_ms: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn observe(&self, kind: IndicatorKind, value: &str, source: Source, now: i64) -> Result<Observed, HubError> {
+        let value = indicators::normalise(kind, value)?;
+        let hash = indicators::digest(kind, &value);
+        self.db.write(|tx| {
+            let allowed: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM hub_allow WHERE hash = ?1)", [&hash], |r| r.get(0))?;
+            if allowed {
+                return Ok(Observed::Allowed);
+            }
+            let seq = next_seq(tx)?;
+            let count: u32 = tx.query_row(
+                "INSERT INTO hub_indicators (seq, hash, kind, value, count, first_seen, last_seen, source, published)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, 1)
+                 ON CONFLICT (hash) DO UPDATE SET seq = excluded.seq, count = hub_indicators.count + 1,
+                     last_seen = excluded.last_seen, published = 1
+                 RETURNING count",
+                params![seq, hash, kind.as_str(), value, now, source.as_str()],
+                |r| r.get(0),
+            )?;
+            Ok(Observed::Published { count })
+        })
+    }
+
+    fn remove(&self, kind: IndicatorKind, value: &str) -> Result<bool, HubError> {
+        let hash = indicators::digest(kind, &indicators::normalise(kind, value)?);
+        self.db.write(|tx| unpublish(tx, &hash))
+    }
+
+    fn allow(&self, kind: IndicatorKind, value: &str, now: i64) -> Result<(), HubError> {
+        let value = indicators::normalise(kind, value)?;
+        let hash = indicators::digest(kind, &value);
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO hub_allow (hash, kind, value, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hash) DO NOTHING",
+                params![hash, kind.as_str(), value, now],
+            )?;
+            unpublish(tx, &hash)?;
+            Ok(())
+        })
+    }
+
+    fn indicators(&self, limit: usize) -> Result<Vec<Indicator>, HubError> {
+        let conn = self.db.conn();
+        let mut stmt = conn.prepare(
+            "SELECT kind, value, count, first_seen, last_seen, source, published FROM hub_indicators
+             ORDER BY last_seen DESC, seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, value, count, first_seen, last_seen, source, published) = row?;
+            if let Ok(kind) = kind.parse() {
+                out.push(Indicator { kind, value, count, first_seen, last_seen, source, published });
+            }
+        }
+        Ok(out)
+    }
+
+    fn changes(&self, after: i64, limit: usize) -> Result<Changes, HubError> {
+        let conn = self.db.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, hash, kind, count, last_seen, published FROM hub_indicators WHERE seq > ?1
+             ORDER BY seq LIMIT ?2",
+        )?;
+        // One more than asked says whether more follow.
+        let rows = stmt.query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX) + 1], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, bool>(5)?,
+            ))
+        })?;
+        let mut changes = Changes { last: after, ..Changes::default() };
+        for row in rows {
+            let (seq, hash, kind, count, last_seen, published) = row?;
+            if changes.adds.len() + changes.removes.len() == limit {
+                changes.more = true;
+                break;
+            }
+            changes.last = seq;
+            match kind.parse::<IndicatorKind>() {
+                Ok(kind) if published => changes.adds.push(Published { hash, kind, count, last_seen }),
+                _ => changes.removes.push(hash),
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// Withdraw a published value: a change of its own, so devices that hold it drop it.
+fn unpublish(tx: &Transaction<'_>, hash: &str) -> Result<bool, HubError> {
+    let seq = next_seq(tx)?;
+    let n = tx.execute(
+        "UPDATE hub_indicators SET published = 0, seq = ?2 WHERE hash = ?1 AND published = 1",
+        params![hash, seq],
+    )?;
+    Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> SqliteHub {
+        let q = crate::queue::SqliteQueue::open_in_memory().expect("queue");
+        SqliteHub::on(Arc::clone(q.db())).expect("hub")
+    }
+
+    #[test]
+    fn sightings_count_and_every_change_moves_past_the_cursor() {
+        let h = hub();
+        assert_eq!(
+            h.observe(IndicatorKind::Phone, "+1 415 555 0147", Source::Operator, 10).expect("add"),
+            Observed::Published { count: 1 }
+        );
+        h.observe(IndicatorKind::Domain, "deloitte-talentglobal.com", Source::Bridge, 11).expect("add");
+        let first = h.changes(0, 10).expect("changes");
+        assert_eq!((first.adds.len(), first.removes.len(), first.more), (2, 0, false));
+        let cursor = first.last;
+        assert!(h.changes(cursor, 10).expect("none").adds.is_empty());
+        assert_eq!(
+            h.observe(IndicatorKind::Phone, "+14155550147", Source::Bridge, 12).expect("again"),
+            Observed::Published { count: 2 }
+        );
+        let next = h.changes(cursor, 10).expect("changes");
+        assert_eq!(next.adds.len(), 1, "the count went up: a change");
+        assert_eq!(next.adds[0].count, 2);
+        assert!(h.remove(IndicatorKind::Phone, "+14155550147").expect("remove"));
+        let removed = h.changes(next.last, 10).expect("changes");
+        assert_eq!(removed.removes, [indicators::digest(IndicatorKind::Phone, "+14155550147")]);
+    }
+
+    #[test]
+    fn the_allowlist_beats_every_sighting() {
+        let h = hub();
+        h.observe(IndicatorKind::Domain, "paypal.com", Source::Bridge, 1).expect("seen in a scam");
+        h.allow(IndicatorKind::Domain, "https://www.PayPal.com/", 2).expect("allow");
+        assert_eq!(
+            h.observe(IndicatorKind::Domain, "paypal.com", Source::Bridge, 3).expect("again"),
+            Observed::Allowed
+        );
+        let all = h.changes(0, 10).expect("changes");
+        assert!(all.adds.is_empty());
+        assert_eq!(all.removes.len(), 1, "devices that had it drop it");
+    }
+
+    #[test]
+    fn pages_say_when_more_follow() {
+        let h = hub();
+        for i in 0..5 {
+            h.observe(IndicatorKind::Phone, &format!("+1415555010{i}"), Source::Operator, i).expect("add");
+        }
+        let page = h.changes(0, 3).expect("page");
+        assert_eq!((page.adds.len(), page.more), (3, true));
+        let rest = h.changes(page.last, 3).expect("rest");
+        assert_eq!((rest.adds.len(), rest.more), (2, false));
+    }
+
+    #[test]
+    fn devices_pair_once_per_name_and_a_revoked_token_stops_working() {
+        let h = hub();
+        h.add_device("laptop", "hash1", 1).expect("add");
+        assert!(matches!(h.add_device("laptop", "hash2", 2), Err(HubError::DeviceExists(_))));
+        assert_eq!(h.device("hash1", 3).expect("lookup").as_deref(), Some("laptop"));
+        assert!(h.revoke_device("laptop", 4).expect("revoke"));
+        assert_eq!(h.device("hash1", 5).expect("lookup"), None);
+        assert_eq!(h.devices().expect("list")[0].revoked_at_ms, Some(4));
+    }
+}

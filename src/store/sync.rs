@@ -1,0 +1,180 @@
+//! A device's side of sync in the SQLite store: the hub it is paired with (URL, token, pinned key, cursor) and
+//! the indicators it has read. A page is applied in one transaction together with the cursor after it, so a sync
+//! killed halfway resumes from the last whole page and never leaves half a page applied.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, StoreError, SyncState};
+use crate::sync::feed::{HubKey, IndicatorPage};
+use crate::sync::indicators::{IndicatorKind, IndicatorSet, Known};
+
+/// The hub a device is paired with, and how far it has read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubLink {
+    pub url: String,
+    /// The device's pairing token (a secret: never logged).
+    pub token: String,
+    pub key: HubKey,
+    /// Where the next sync starts.
+    pub cursor: String,
+    /// Unix seconds of the last complete sync.
+    pub last_sync: Option<i64>,
+}
+
+impl SyncState for SqliteStore {
+    fn hub_link(&self) -> Result<Option<HubLink>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT url, token, public_key, fingerprint, cursor, last_sync FROM sync_hub WHERE id = 1",
+                [],
+                |r| {
+                    Ok(HubLink {
+                        url: r.get(0)?,
+                        token: r.get(1)?,
+                        key: HubKey { public_key: r.get(2)?, fingerprint: r.get(3)? },
+                        cursor: r.get(4)?,
+                        last_sync: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    fn pair_hub(&self, link: &HubLink) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let same: Option<String> = tx
+                .query_row("SELECT fingerprint FROM sync_hub WHERE id = 1", [], |r| r.get(0))
+                .optional()?
+                .filter(|fp| *fp == link.key.fingerprint);
+            if same.is_none() {
+                // Another hub's indicators and cursor mean nothing to this one.
+                tx.execute("DELETE FROM sync_indicators", [])?;
+            }
+            tx.execute(
+                "INSERT INTO sync_hub (id, url, token, public_key, fingerprint, cursor, last_sync)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, NULL)
+                 ON CONFLICT (id) DO UPDATE SET url = excluded.url, token = excluded.token,
+                     public_key = excluded.public_key, fingerprint = excluded.fingerprint,
+                     cursor = CASE WHEN sync_hub.fingerprint = excluded.fingerprint THEN sync_hub.cursor
+                                   ELSE excluded.cursor END,
+                     last_sync = CASE WHEN sync_hub.fingerprint = excluded.fingerprint THEN sync_hub.last_sync END",
+                params![link.url, link.token, link.key.public_key, link.key.fingerprint, link.cursor],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn apply_page(&self, page: &IndicatorPage, now: i64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let cursor: Option<String> =
+                tx.query_row("SELECT cursor FROM sync_hub WHERE id = 1", [], |r| r.get(0)).optional()?;
+            if cursor.as_deref() != Some(page.cursor.as_str()) {
+                return Ok(false);
+            }
+            {
+                let mut add = tx.prepare_cached(
+                    "INSERT INTO sync_indicators (hash, kind, count, last_seen) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (hash) DO UPDATE SET kind = excluded.kind, count = excluded.count,
+                         last_seen = excluded.last_seen",
+                )?;
+                for p in &page.adds {
+                    add.execute(params![p.hash, p.kind.as_str(), p.count, p.last_seen])?;
+                }
+                let mut remove = tx.prepare_cached("DELETE FROM sync_indicators WHERE hash = ?1")?;
+                for hash in &page.removes {
+                    remove.execute([hash])?;
+                }
+            }
+            let done = if page.more { None } else { Some(now) };
+            tx.execute(
+                "UPDATE sync_hub SET cursor = ?1, last_sync = COALESCE(?2, last_sync) WHERE id = 1",
+                params![page.next, done],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn indicator_set(&self) -> Result<IndicatorSet, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT hash, kind, count, last_seen FROM sync_indicators")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut known = HashMap::new();
+        for row in rows {
+            let (hash, kind, count, last_seen) = row?;
+            // A kind this build does not know (a newer hub's) is skipped, not an error: it could never match.
+            if let Ok(kind) = kind.parse::<IndicatorKind>() {
+                known.insert(hash, Known { kind, count, last_seen });
+            }
+        }
+        Ok(IndicatorSet::new(known))
+    }
+
+    fn indicator_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM sync_indicators", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::feed::{Cursor, Published};
+
+    fn link(fingerprint: &str) -> HubLink {
+        HubLink {
+            url: "http://127.0.0.1:1".into(),
+            token: "t".into(),
+            key: HubKey { public_key: "k".into(), fingerprint: fingerprint.into() },
+            cursor: Cursor::start(fingerprint).to_string(),
+            last_sync: None,
+        }
+    }
+
+    fn page(hub: &str, from: i64, to: i64, adds: &[&str], removes: &[&str], more: bool) -> IndicatorPage {
+        IndicatorPage {
+            hub: hub.into(),
+            cursor: Cursor { hub, seq: from }.to_string(),
+            next: Cursor { hub, seq: to }.to_string(),
+            more,
+            adds: adds
+                .iter()
+                .map(|h| Published { hash: h.to_string(), kind: IndicatorKind::Phone, count: 2, last_seen: 5 })
+                .collect(),
+            removes: removes.iter().map(|h| h.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn pages_apply_in_order_with_their_cursor_and_a_stale_one_is_ignored() {
+        let s = SqliteStore::open_in_memory().expect("store");
+        assert_eq!(s.hub_link().expect("link"), None);
+        s.pair_hub(&link("fp")).expect("pair");
+        assert!(s.apply_page(&page("fp", 0, 2, &["a", "b"], &[], true), 10).expect("first"));
+        assert_eq!(s.hub_link().expect("link").expect("paired").last_sync, None, "more pages follow");
+        assert!(!s.apply_page(&page("fp", 0, 2, &["a", "b"], &[], true), 10).expect("again"), "already applied");
+        assert!(s.apply_page(&page("fp", 2, 3, &[], &["a"], false), 11).expect("second"));
+        let l = s.hub_link().expect("link").expect("paired");
+        assert_eq!((l.cursor.as_str(), l.last_sync), ("fp.3", Some(11)));
+        let set = s.indicator_set().expect("set");
+        assert_eq!((set.len(), set.get("b").map(|k| k.count)), (1, Some(2)));
+    }
+
+    #[test]
+    fn pairing_another_hub_starts_over_and_the_same_hub_keeps_its_place() {
+        let s = SqliteStore::open_in_memory().expect("store");
+        s.pair_hub(&link("fp")).expect("pair");
+        s.apply_page(&page("fp", 0, 1, &["a"], &[], false), 10).expect("page");
+        s.pair_hub(&link("fp")).expect("pair again");
+        assert_eq!(s.hub_link().expect("link").expect("paired").cursor, "fp.1");
+        assert_eq!(s.indicator_count().expect("count"), 1);
+        s.pair_hub(&link("other")).expect("another hub");
+        assert_eq!(s.hub_link().expect("link").expect("paired").cursor, "other.0");
+        assert_eq!(s.indicator_count().expect("count"), 0);
+    }
+}

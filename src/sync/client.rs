@@ -1,0 +1,199 @@
+//! A device pairing with a hub and reading its feed: the client the CLI (`redflag sync`) calls.
+//!
+//! Pairing asks the hub for its public key with the device's token, pins it, and shows its fingerprint for the
+//! person to compare with the one the operator was shown. A sync reads pages after the stored cursor; each page's
+//! signature is checked against the pinned key before the page is parsed, its hub and starting cursor must be the
+//! ones this device expects, and it is applied in one transaction with the cursor after it ([`SyncState`]). Only
+//! the cursor and the token go to the hub: nothing about what the person checked.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use super::feed::{self, Cursor, FeedError, HubKey, IndicatorPage, SIGNATURE_HEADER};
+use crate::store::{HubLink, StoreError, SyncState};
+
+/// How long one request to the hub may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// More pages than this in one sync means a hub that never says "no more": stop and resume next time.
+const MAX_PAGES: usize = 1_000;
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub requests: usize,
+    /// Response bytes read.
+    pub bytes: u64,
+    pub added: usize,
+    pub removed: usize,
+    /// Indicators held after the sync.
+    pub indicators: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(
+        "this device is not paired with a hub: run `redflag sync pair HUB_URL TOKEN` with the token the operator gave you"
+    )]
+    NotPaired,
+    #[error("the hub URL `{0}` is not usable: give the hub's base URL, https:// (or http:// on this machine only)")]
+    Url(String),
+    #[error("the hub at {url} could not be reached ({why}); the indicators synced before stay in use, try again later")]
+    Unreachable { url: String, why: String },
+    #[error(
+        "the hub refused this device (HTTP {status}): the pairing token was revoked or is wrong; ask the operator for a new one and pair again"
+    )]
+    Refused { status: u16 },
+    #[error("the hub's answer was refused and nothing was applied: {0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether the hub could not be reached at all (as opposed to answering something this device refuses).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SyncError::Unreachable { .. })
+    }
+}
+
+impl From<FeedError> for SyncError {
+    fn from(e: FeedError) -> Self {
+        SyncError::Rejected(e.to_string())
+    }
+}
+
+/// An HTTP client for talking to hubs (rustls, no proxy surprises beyond the environment's).
+pub fn http_client() -> Result<reqwest::Client, SyncError> {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .user_agent(concat!("redflag/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SyncError::Unreachable { url: String::new(), why: e.to_string() })
+}
+
+/// Pair with the hub at `url` using `token`: fetch and pin its key. Returns the key, whose fingerprint the person
+/// should compare with the operator's.
+pub async fn pair(http: &reqwest::Client, store: &dyn SyncState, url: &str, token: &str) -> Result<HubKey, SyncError> {
+    let url = base_url(url)?;
+    let (body, _) = get(http, &url, token, "/v1/sync/key", &[]).await?;
+    let key: HubKey = serde_json::from_slice(&body)
+        .map_err(|e| SyncError::Rejected(format!("the hub's key is not the JSON this build expects: {e}")))?;
+    // The fingerprint shown must be the key's, whatever the hub says it is.
+    let bytes = feed::key_bytes(&key)?;
+    let key = feed::hub_key(&bytes);
+    let cursor = Cursor::start(&key.fingerprint).to_string();
+    store.pair_hub(&HubLink { url, token: token.trim().to_string(), key: key.clone(), cursor, last_sync: None })?;
+    Ok(key)
+}
+
+/// Read every change after the stored cursor and apply it, page by page.
+pub async fn pull(http: &reqwest::Client, store: &dyn SyncState) -> Result<SyncReport, SyncError> {
+    let link = store.hub_link()?.ok_or(SyncError::NotPaired)?;
+    let mut report = SyncReport::default();
+    let mut cursor = link.cursor.clone();
+    for _ in 0..MAX_PAGES {
+        let query = [("cursor", cursor.as_str())];
+        let (body, signature) = get(http, &link.url, &link.token, "/v1/sync/indicators", &query).await?;
+        report.requests += 1;
+        report.bytes += body.len() as u64;
+        let signature = signature.ok_or(FeedError::MalformedSignature)?;
+        feed::verify(&link.key, &body, &signature)?;
+        let page: IndicatorPage = serde_json::from_slice(&body)
+            .map_err(|e| SyncError::Rejected(format!("a signed page is not the JSON this build expects: {e}")))?;
+        check_page(&page, &link, &cursor)?;
+        if !store.apply_page(&page, crate::time::unix_now())? {
+            return Err(SyncError::Rejected("another sync moved the cursor meanwhile; run it again".into()));
+        }
+        report.added += page.adds.len();
+        report.removed += page.removes.len();
+        cursor = page.next;
+        if !page.more {
+            break;
+        }
+    }
+    report.indicators = store.indicator_count()?;
+    Ok(report)
+}
+
+/// A verified page must still be for this device: from the pinned hub, continuing from where this device is.
+fn check_page(page: &IndicatorPage, link: &HubLink, cursor: &str) -> Result<(), SyncError> {
+    if page.hub != link.key.fingerprint {
+        return Err(SyncError::Rejected(format!("the page is from hub {}, not the paired one", page.hub)));
+    }
+    if page.cursor != cursor {
+        return Err(SyncError::Rejected("the page does not continue from this device's cursor".into()));
+    }
+    let next =
+        Cursor::parse(&page.next).ok_or_else(|| SyncError::Rejected("the page's next cursor is malformed".into()))?;
+    let from = Cursor::parse(cursor)
+        .ok_or_else(|| SyncError::Rejected("the stored cursor is malformed; pair again".into()))?;
+    if next.hub != link.key.fingerprint || next.seq < from.seq {
+        return Err(SyncError::Rejected("the page's next cursor goes backwards or names another hub".into()));
+    }
+    Ok(())
+}
+
+/// `GET url+path` with the device's token; the body and the signature header.
+async fn get(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<(Vec<u8>, Option<String>), SyncError> {
+    let unreachable = |e: reqwest::Error| SyncError::Unreachable { url: url.to_string(), why: without_url(&e) };
+    let request = http.get(format!("{url}{path}")).query(query).bearer_auth(token.trim());
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(SyncError::Refused { status: status.as_u16() });
+    }
+    let signature = response.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = response.bytes().await.map_err(unreachable)?.to_vec();
+    if status.is_server_error() {
+        return Err(SyncError::Unreachable { url: url.to_string(), why: format!("HTTP {status}") });
+    }
+    if !status.is_success() {
+        let said = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
+        return Err(SyncError::Rejected(format!("HTTP {status}: {said}")));
+    }
+    Ok((body, signature))
+}
+
+/// The hub's base URL without a trailing slash; plain HTTP only to this machine, since the token travels in it.
+fn base_url(raw: &str) -> Result<String, SyncError> {
+    let bad = || SyncError::Url(raw.to_string());
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| bad())?;
+    let host = url.host_str().ok_or_else(bad)?;
+    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+    let loopback = host == "localhost" || ip.is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(bad()),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// reqwest's errors name the URL, which may carry the cursor; the host is said once already.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut why = e.to_string();
+    if let Some(url) = e.url() {
+        why = why.replace(url.as_str(), "the hub");
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_urls_are_https_or_loopback_http() {
+        assert_eq!(base_url("https://hub.example.org/").expect("https"), "https://hub.example.org");
+        assert_eq!(base_url("http://127.0.0.1:8080").expect("loopback"), "http://127.0.0.1:8080");
+        assert!(base_url("http://hub.example.org").is_err(), "the token would travel in clear");
+        assert!(base_url("hub.example.org").is_err());
+    }
+}
