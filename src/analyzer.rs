@@ -6,7 +6,7 @@
 //! is uncertain. Which classifier that is (the built-in [`crate::LocalModel`], see `model::attach`) is not this
 //! module's business: it knows the seam, not its implementations.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use crate::analysis::{Analysis, Escalation, Flag, Label, ModelWord, TextKind, Tier, TierScores, Timing, Versions};
@@ -42,18 +42,29 @@ pub struct Analyzer {
     rules: RuleSet,
     classifier: Option<Box<dyn Classifier>>,
     /// Scam indicators synced from a hub ([`crate::sync`]), matched locally as the `reported-indicator` flag.
-    indicators: Option<Arc<IndicatorSet>>,
+    /// Replaceable while the analyzer is shared: a long-running app loads its model once and takes new indicators
+    /// after every sync.
+    indicators: RwLock<Option<Arc<IndicatorSet>>>,
 }
 
 impl Analyzer {
     pub fn new(rules: RuleSet) -> Self {
-        Analyzer { rules, classifier: None, indicators: None }
+        Analyzer { rules, classifier: None, indicators: RwLock::new(None) }
     }
 
     /// Match these synced indicators too.
-    pub fn with_indicators(mut self, indicators: Arc<IndicatorSet>) -> Self {
-        self.indicators = Some(indicators);
+    pub fn with_indicators(self, indicators: Arc<IndicatorSet>) -> Self {
+        self.set_indicators(Some(indicators));
         self
+    }
+
+    /// Match these synced indicators from now on (`None`: none).
+    pub fn set_indicators(&self, indicators: Option<Arc<IndicatorSet>>) {
+        *self.indicators.write().unwrap_or_else(PoisonError::into_inner) = indicators;
+    }
+
+    fn indicators(&self) -> Option<Arc<IndicatorSet>> {
+        self.indicators.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Whether a classifier is attached.
@@ -90,7 +101,7 @@ impl Analyzer {
     fn analyze_document(&self, doc: Document, started: Instant, normalized: std::time::Duration) -> Analysis {
         let rules_started = Instant::now();
         let mut flags = self.rules.evaluate(&doc);
-        if let Some(flag) = self.indicators.as_ref().and_then(|set| set.flag(&doc, crate::time::unix_now())) {
+        if let Some(flag) = self.indicators().and_then(|set| set.flag(&doc, crate::time::unix_now())) {
             // Flags are listed strongest first.
             let at = flags.iter().position(|f| f.weight < flag.weight).unwrap_or(flags.len());
             flags.insert(at, flag);

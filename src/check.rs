@@ -263,15 +263,18 @@ fn escalation_off(config: &Config, offline: bool) -> Option<Off> {
     }
 }
 
-/// `analyzer` matching the indicators synced from a hub into `store`, if there are any. A store that cannot say
-/// leaves the analyzer as it is: the local verdict must not depend on it.
-pub fn with_synced_indicators(analyzer: Analyzer, store: &dyn Store) -> Analyzer {
+/// Make `analyzer` match the indicators synced from a hub into `store` (none if there are none). A store that
+/// cannot say leaves the analyzer as it was: the local verdict must not depend on it. Returns how many it holds.
+pub fn load_synced_indicators(analyzer: &Analyzer, store: &dyn Store) -> usize {
     match store.indicator_set() {
-        Ok(set) if !set.is_empty() => analyzer.with_indicators(Arc::new(set)),
-        Ok(_) => analyzer,
+        Ok(set) => {
+            let n = set.len();
+            analyzer.set_indicators((!set.is_empty()).then(|| Arc::new(set)));
+            n
+        }
         Err(e) => {
             tracing::warn!("the indicators synced from the hub could not be read, so they are not matched: {e}");
-            analyzer
+            0
         }
     }
 }

@@ -137,8 +137,19 @@ async fn a_device_learns_what_the_hub_sees_and_decides_locally() {
     let status = text(&d.run(&["sync", "--status"]));
     assert!(status.contains(fingerprint) && status.contains(&bridge.base), "{status}");
 
+    // A device without an API key of its own may ask the hub for a second opinion with its token.
+    let http = reqwest::Client::new();
+    let ask = |token: &str| {
+        http.post(format!("{}/v1/analyze", bridge.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "text": offer }))
+            .send()
+    };
+    assert_eq!(ask(token).await.expect("the hub answers").status(), 200);
+
     // A revoked device is refused (exit 2) and keeps what it had.
     assert!(bridge.command(&["devices", "revoke", "laptop"]).status.success());
+    assert_eq!(ask(token).await.expect("the hub answers").status(), 401, "a revoked token is refused everywhere");
     let refused = d.run(&["sync"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(text(&refused).contains("revoked"), "{}", text(&refused));

@@ -370,6 +370,10 @@ fn load(analyzer: &Arc<Analyzer>, paths: &Paths, secrets: &SecretStore, env: &En
             .map_err(|e| tracing::error!("the Redflag database cannot be opened: {e}"))
             .ok()
     });
+    // Indicators a hub published, synced into the same file (`redflag sync`): matched here too, locally.
+    if let Some(store) = &store {
+        redflag::check::load_synced_indicators(analyzer, &**store);
+    }
     let checker = Checker::new(Arc::clone(analyzer), &config, store, prefs.offline_only).word_off(|why| {
         Some(match why {
             Off::Offline => "Local verdict only: offline mode is on, so nothing leaves this computer.".into(),

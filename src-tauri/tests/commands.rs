@@ -36,8 +36,14 @@ struct Harness {
 impl Harness {
     /// The app with `config` as its config file and everything else in a fresh temp dir.
     fn new(config: &str) -> Harness {
+        Harness::prepared(config, |_| {})
+    }
+
+    /// [`Harness::new`], after `prepare` wrote what the app should find in its database at start-up.
+    fn prepared(config: &str, prepare: impl FnOnce(&std::path::Path)) -> Harness {
         let dir = tempfile::tempdir().expect("a temp dir");
         let db = dir.path().join("redflag.db");
+        prepare(&db);
         let text = format!("[store]\npath = {:?}\n{config}", db.display().to_string());
         std::fs::write(dir.path().join("config.toml"), text).expect("write the config");
         let paths =
@@ -372,4 +378,46 @@ fn a_broken_config_file_opens_on_defaults_and_says_why() {
     assert!(why.contains("modle") && why.contains("default settings"), "{why}");
     let check = h.ok("analyze_text", json!({"text": SCAM, "save": true}));
     assert_eq!(check["analysis"]["label"], "scam", "checking still works");
+}
+
+/// Issue #18: indicators synced from a hub into the shared file (`redflag sync`) are matched by the app too,
+/// locally, as the `reported-indicator` flag on the value.
+#[test]
+fn indicators_synced_into_the_database_are_flagged_in_the_app() {
+    use redflag::store::SyncState;
+    use redflag::sync::feed::{Cursor, HubKey, IndicatorPage, Published};
+    use redflag::sync::indicators::{IndicatorKind, digest};
+    let h = Harness::prepared("", |db| {
+        let store = redflag::store::SqliteStore::open(db).expect("the file");
+        let start = Cursor::start("hubfp").to_string();
+        let key = HubKey { public_key: "k".into(), fingerprint: "hubfp".into() };
+        let link = redflag::store::HubLink {
+            url: "https://hub.example.org".into(),
+            token: "t".into(),
+            key,
+            cursor: start.clone(),
+            last_sync: None,
+        };
+        store.pair_hub(&link).expect("pair");
+        let page = IndicatorPage {
+            hub: "hubfp".into(),
+            cursor: start,
+            next: "hubfp.1".into(),
+            more: false,
+            adds: vec![Published {
+                hash: digest(IndicatorKind::Phone, "+14155550147"),
+                kind: IndicatorKind::Phone,
+                count: 12,
+                last_seen: redflag::time::unix_now(),
+            }],
+            removes: vec![],
+        };
+        assert!(store.apply_page(&page, 1).expect("apply"));
+    });
+    let text = "You are hired! Text the manager on +1 415 555 0147 to start today.";
+    let check = h.ok("analyze_text", json!({"text": text, "save": false}));
+    let flags = check["analysis"]["flags"].as_array().expect("flags");
+    let flag = flags.iter().find(|f| f["id"] == "reported-indicator").expect("the reported number is flagged");
+    assert_eq!(flag["evidence"][0]["snippet"], "+1 415 555 0147");
+    assert!(flag["explanation"].as_str().expect("text").contains("12 job scams"), "{flag}");
 }

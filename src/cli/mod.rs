@@ -243,10 +243,9 @@ fn check(analyzer: Analyzer, config: &redflag::config::Config, args: CheckArgs) 
     } else {
         None
     };
-    let analyzer = match &store {
-        Some(store) => redflag::check::with_synced_indicators(analyzer, &**store),
-        None => analyzer,
-    };
+    if let Some(store) = &store {
+        redflag::check::load_synced_indicators(&analyzer, &**store);
+    }
     let checker = Checker::new(Arc::new(analyzer), config, store, args.offline);
     let checker = if record { checker } else { checker.without_history() };
     let plan = escalation::Plan::new(Arc::new(checker), args.user.clone())?;

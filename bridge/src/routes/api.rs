@@ -1,6 +1,8 @@
 //! `POST /v1/analyze`: JSON in (`{"text": ...}` or posting fields, the CLI's batch format), the full `Analysis`
 //! out, synchronously. Callers authenticate with `Authorization: Bearer <key>`; keys are created with
-//! `redflag-bridge keys add` and stored as SHA-256 hashes, so the database never holds a usable key.
+//! `redflag-bridge keys add` and stored as SHA-256 hashes, so the database never holds a usable key. A device
+//! paired with the hub (`redflag-bridge devices add`) may call it with its token too: a second opinion for a
+//! desktop without an API key of its own, charged to `device:NAME` (its own rate limit and per-user LLM budget).
 
 use std::sync::Arc;
 
@@ -17,7 +19,8 @@ use crate::engine::EngineError;
 use crate::metrics as m;
 use crate::tasks::blocking;
 
-/// The caller's key name, once its bearer key checked out.
+/// Who is calling, once the bearer credential checked out: the user the rate limit and LLM budget are charged to
+/// (`api:NAME` for an API key, `device:NAME` for a paired device).
 #[derive(Debug)]
 pub struct ApiKey(pub String);
 
@@ -29,22 +32,26 @@ impl FromRequestParts<AppState> for ApiKey {
             "send Authorization: Bearer <key> (create one with redflag-bridge keys add)",
         ))?;
         let hash = redflag::hash::sha256_hex(key);
-        let store = Arc::clone(state.store());
-        let name = blocking(move || store.check_key(&hash))
-            .await
-            .map_err(AppError::Unavailable)?
-            .map_err(|e| AppError::Unavailable(e.into()))?;
-        name.map(ApiKey).ok_or(AppError::Unauthorized("unknown or revoked API key"))
+        let (store, hub) = (Arc::clone(state.store()), Arc::clone(&state.hub().store));
+        let caller = blocking(move || -> anyhow::Result<Option<String>> {
+            if let Some(name) = store.check_key(&hash)? {
+                return Ok(Some(format!("api:{name}")));
+            }
+            Ok(hub.device(&hash, crate::tasks::now_ms())?.map(|name| format!("device:{name}")))
+        })
+        .await
+        .map_err(AppError::Unavailable)?
+        .map_err(AppError::Unavailable)?;
+        caller.map(ApiKey).ok_or(AppError::Unauthorized("unknown or revoked API key or device token"))
     }
 }
 
 pub async fn analyze(
     State(state): State<AppState>,
-    ApiKey(name): ApiKey,
+    ApiKey(user): ApiKey,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Analysis>, AppError> {
-    let user = format!("api:{name}");
     if !state.allow(&user) {
         metrics::counter!(m::WEBHOOKS, "channel" => "api", "outcome" => "rate_limited").increment(1);
         metrics::counter!(m::LIMITED, "kind" => "rate").increment(1);

@@ -106,3 +106,24 @@ async fn persist(state: &AppState, message: NewMessage) -> Result<Enqueued, AppE
     metrics::counter!(crate::metrics::WEBHOOKS, "channel" => channel, "outcome" => outcome).increment(1);
     Ok(enqueued)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+        h
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_the_credential_required() {
+        assert_eq!(super::bearer(&with("Bearer rfk_1")), Some("rfk_1"));
+        assert_eq!(super::bearer(&with("bearer rfk_1")), Some("rfk_1"));
+        assert_eq!(super::bearer(&with("BEARER  rfk_1 ")), Some("rfk_1"));
+        assert_eq!(super::bearer(&with("Basic rfk_1")), None);
+        assert_eq!(super::bearer(&with("Bearer ")), None);
+        assert_eq!(super::bearer(&HeaderMap::new()), None);
+    }
+}
