@@ -34,6 +34,8 @@ enum Mode {
 }
 
 struct Hub {
+    /// The rules version the bundle route serves (`None`: no bundle).
+    bundle: Mutex<Option<String>>,
     key: SigningKey,
     other: SigningKey,
     mode: Mutex<Mode>,
@@ -80,6 +82,29 @@ struct Q {
     cursor: Option<String>,
 }
 
+/// The built-in rules as `version`.
+fn rules_as(version: &str) -> String {
+    let builtin = include_str!("../models/rules.toml");
+    let line = builtin.lines().find(|l| l.starts_with("version = ")).expect("a version line");
+    builtin.replacen(line, &format!("version = \"{version}\""), 1)
+}
+
+async fn bundle(State(hub): State<Arc<Hub>>) -> Response {
+    let Some(version) = hub.bundle.lock().expect("bundle").clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let b = feed::Bundle { hub: hub.fingerprint(), version: version.clone(), rules: rules_as(&version) };
+    let body = serde_json::to_vec(&b).expect("json");
+    let signature = feed::encode_signature(&hub.key.sign(&body).to_bytes());
+    let tamper = *hub.mode.lock().expect("mode") == Mode::Tamper;
+    let body = if tamper {
+        String::from_utf8(body).expect("utf-8").replacen("weight = 0.6", "weight = 0.1", 1).into_bytes()
+    } else {
+        body
+    };
+    (StatusCode::OK, [(SIGNATURE_HEADER, signature)], body).into_response()
+}
+
 async fn key(State(hub): State<Arc<Hub>>) -> Response {
     axum::Json(feed::hub_key(&hub.key.verifying_key().to_bytes())).into_response()
 }
@@ -108,8 +133,11 @@ fn start(hub: Arc<Hub>) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("non-blocking");
     let port = listener.local_addr().expect("addr").port();
-    let app =
-        Router::new().route("/v1/sync/key", get(key)).route("/v1/sync/indicators", get(indicators)).with_state(hub);
+    let app = Router::new()
+        .route("/v1/sync/key", get(key))
+        .route("/v1/sync/indicators", get(indicators))
+        .route("/v1/sync/bundle", get(bundle))
+        .with_state(hub);
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async move {
@@ -122,6 +150,7 @@ fn start(hub: Arc<Hub>) -> String {
 
 fn hub(pages: usize) -> Arc<Hub> {
     Arc::new(Hub {
+        bundle: Mutex::new(None),
         key: SigningKey::from_bytes(&[11; 32]),
         other: SigningKey::from_bytes(&[12; 32]),
         mode: Mutex::new(Mode::Honest),
@@ -230,4 +259,32 @@ fn a_sync_killed_midway_resumes_to_the_same_state() {
         a["flags"].as_array().expect("flags").iter().any(|f| f["id"] == "reported-indicator")
     };
     assert!(check(&d) && check(&reference));
+}
+
+#[test]
+fn an_older_or_tampered_rules_bundle_is_refused_and_the_held_one_stays() {
+    let hub = hub(1);
+    let url = start(Arc::clone(&hub));
+    let d = Device::new();
+    *hub.bundle.lock().expect("bundle") = Some("2099.1.1.2".into());
+    let paired = d.run(&["sync", "pair", &url, "token"]);
+    assert!(paired.status.success(), "{}", stderr(&paired));
+    assert!(d.status().contains("hub's rules:  2099.1.1.2"), "{}", d.status());
+
+    *hub.bundle.lock().expect("bundle") = Some("2099.1.1.1".into());
+    let replayed = d.run(&["sync"]);
+    assert_eq!(replayed.status.code(), Some(2), "{}", stderr(&replayed));
+    assert!(stderr(&replayed).contains("older"), "{}", stderr(&replayed));
+    assert!(d.status().contains("hub's rules:  2099.1.1.2"));
+
+    *hub.bundle.lock().expect("bundle") = Some("2099.1.1.3".into());
+    *hub.mode.lock().expect("mode") = Mode::Tamper;
+    let tampered = d.run(&["sync"]);
+    assert_eq!(tampered.status.code(), Some(2), "{}", stderr(&tampered));
+    assert!(d.status().contains("hub's rules:  2099.1.1.2"));
+
+    // The check uses the held bundle: its version is the one reported.
+    let out = d.cmd(&["check", "--offline", "--json", "-"]).write_stdin("Hello there").output().expect("check");
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(a["versions"]["rules"], "2099.1.1.2");
 }

@@ -84,6 +84,7 @@ pub fn app(state: AppState) -> Router {
         // The hub's feed for paired devices.
         .route("/v1/sync/key", get(routes::sync::key))
         .route("/v1/sync/indicators", get(routes::sync::indicators))
+        .route("/v1/sync/bundle", get(routes::sync::bundle))
         // The web channel: the desktop app's page, calling /v1/analyze from the same origin.
         .route("/", get(routes::web::index))
         // Any other method on a one-segment path is an unknown route (404), as it was before the page existed.

@@ -59,6 +59,11 @@ pub enum Command {
         #[command(subcommand)]
         action: IndicatorsAction,
     },
+    /// Publish a rules file to paired devices, signed; its `version` must be newer than the one published.
+    Bundle {
+        #[command(subcommand)]
+        action: BundleAction,
+    },
     /// List queued messages (newest first), e.g. `jobs --state review` for the manual-review list.
     Jobs {
         #[arg(long, value_parser = ["received", "analysing", "replying", "done", "failed", "review"])]
@@ -98,6 +103,14 @@ pub enum DevicesAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BundleAction {
+    /// Publish RULES (the format of models/rules.toml); it must compile and carry a newer `version`.
+    Publish { rules: PathBuf },
+    /// The version published now.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum IndicatorsAction {
     /// Publish a value (or count one more sighting of it).
     Add {
@@ -128,9 +141,11 @@ pub enum IndicatorsAction {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = match cli.command {
-        Command::Keys { .. } | Command::Jobs { .. } | Command::Devices { .. } | Command::Indicators { .. } => {
-            Settings::load_for_admin(cli.config.as_deref())?
-        }
+        Command::Keys { .. }
+        | Command::Jobs { .. }
+        | Command::Devices { .. }
+        | Command::Indicators { .. }
+        | Command::Bundle { .. } => Settings::load_for_admin(cli.config.as_deref())?,
         _ => Settings::load(cli.config.as_deref())?,
     };
     match cli.command {
@@ -144,7 +159,36 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs { state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
         Command::Devices { action } => devices(&settings, action),
         Command::Indicators { action } => indicators(&settings, action),
+        Command::Bundle { action } => bundle(&settings, action),
     }
+}
+
+fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
+    let hub = hub(settings)?;
+    match action {
+        BundleAction::Publish { rules } => {
+            let text = std::fs::read_to_string(&rules).with_context(|| format!("cannot read {}", rules.display()))?;
+            // Devices would refuse a file that does not compile; refuse it here, where it can be fixed.
+            let parsed = redflag::RuleSet::from_toml(&text, &rules.display().to_string())?;
+            let version = parsed.version().to_string();
+            if let Some((published, _)) = hub.bundle()? {
+                let order = redflag::sync::feed::version_order(&version, &published);
+                anyhow::ensure!(
+                    order == std::cmp::Ordering::Greater,
+                    "{} has version {version}, not newer than the published {published}: devices refuse an older \
+                     or equal bundle; raise `version` in the file",
+                    rules.display()
+                );
+            }
+            hub.publish_bundle(&version, &text, redflag::time::unix_now())?;
+            println!("published rules {version}; devices take it at their next sync");
+        }
+        BundleAction::Show => match hub.bundle()? {
+            Some((version, _)) => println!("{version}"),
+            None => println!("no rules bundle published"),
+        },
+    }
+    Ok(())
 }
 
 fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {

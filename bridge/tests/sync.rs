@@ -57,6 +57,15 @@ impl Device {
     }
 }
 
+/// The built-in rules as `version`, with one rule more.
+fn rules_file(version: &str) -> String {
+    let builtin = include_str!("../../models/rules.toml");
+    let line = builtin.lines().find(|l| l.starts_with("version = ")).expect("a version line");
+    let extra = "\n[[rule]]\nid = \"purple-elephant\"\ntitle = \"Purple elephant bonus\"\nexplanation = \"A test rule the hub \
+                 published.\"\nweight = 0.6\npatterns = ['purple elephant bonus']\n";
+    format!("{}{extra}", builtin.replacen(line, &format!("version = \"{version}\""), 1))
+}
+
 fn cli_exe() -> PathBuf {
     let exe = Path::new(env!("CARGO_BIN_EXE_redflag-bridge"))
         .with_file_name(format!("redflag{}", std::env::consts::EXE_SUFFIX));
@@ -136,6 +145,21 @@ async fn a_device_learns_what_the_hub_sees_and_decides_locally() {
     assert_eq!(reported(&d.check(next)), None);
     let status = text(&d.run(&["sync", "--status"]));
     assert!(status.contains(fingerprint) && status.contains(&bridge.base), "{status}");
+
+    // The operator publishes newer rules with one rule more; the device takes them at its next sync and checks
+    // with them. An older file is refused at publishing (devices would refuse it too).
+    let rules = bridge.dir.join("rules.toml");
+    std::fs::write(&rules, rules_file("2099.1.1.1")).expect("write the rules");
+    let published = bridge.command(&["bundle", "publish", rules.to_str().expect("utf-8")]);
+    assert!(published.status.success(), "{}", text(&published));
+    let took = d.run(&["sync"]);
+    assert!(text(&took).contains("Took the hub's rules 2099.1.1.1"), "{}", text(&took));
+    let a = d.check("Claim your purple elephant bonus today.");
+    assert_eq!(a["versions"]["rules"], "2099.1.1.1");
+    assert!(a["flags"].as_array().expect("flags").iter().any(|f| f["id"] == "purple-elephant"), "{a}");
+    std::fs::write(&rules, rules_file("2098.1.1.1")).expect("write the rules");
+    let older = bridge.command(&["bundle", "publish", rules.to_str().expect("utf-8")]);
+    assert!(!older.status.success(), "an older bundle is refused: {}", text(&older));
 
     // A device without an API key of its own may ask the hub for a second opinion with its token.
     let http = reqwest::Client::new();

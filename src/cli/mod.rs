@@ -202,6 +202,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check(args) => {
             let config = config(args.escalate)?;
+            // Rules a hub published and this machine synced, when newer than the built-in ones; --rules wins.
+            let rules = match cli.rules {
+                Some(_) => rules,
+                None => escalation::synced_rules(&config, &rules).unwrap_or(rules),
+            };
             check(analyzer(rules)?, &config, args)
         }
         #[cfg(feature = "train")]

@@ -47,6 +47,9 @@ pub fn run(store: &dyn Store, args: SyncArgs) -> anyhow::Result<()> {
             writeln!(out, "Its key fingerprint is {}: check that the operator sees the same.", key.fingerprint)?;
             let report = runtime.block_on(client::pull(&http, store))?;
             writeln!(out, "Synced {} indicators.", report.indicators)?;
+            if let Some(version) = report.new_rules {
+                writeln!(out, "Took the hub's rules {version}.")?;
+            }
         }
         None => {
             let report = runtime.block_on(client::pull(&http, store))?;
@@ -55,6 +58,9 @@ pub fn run(store: &dyn Store, args: SyncArgs) -> anyhow::Result<()> {
                 "Synced: {} new or updated, {} removed, {} held ({} requests, {} bytes).",
                 report.added, report.removed, report.indicators, report.requests, report.bytes
             )?;
+            if let Some(version) = report.new_rules {
+                writeln!(out, "Took the hub's rules {version}.")?;
+            }
         }
     }
     Ok(())
@@ -70,6 +76,8 @@ fn status(store: &dyn Store, out: &mut dyn Write) -> anyhow::Result<()> {
     let last = link.last_sync.map_or_else(|| "never".to_string(), redflag::time::utc);
     writeln!(out, "last sync:    {last}")?;
     writeln!(out, "indicators:   {}", store.indicator_count()?)?;
+    let rules = store.synced_rules()?.map_or_else(|| "none (the built-in rules)".to_string(), |(v, _)| v);
+    writeln!(out, "hub's rules:  {rules}")?;
     Ok(())
 }
 

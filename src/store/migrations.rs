@@ -76,7 +76,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     ",
-    // 2: a device's sync with a hub: the pairing (one row) and the indicators read from its feed.
+    // 2: a device's sync with a hub: the pairing (one row), the indicators read from its feed, its rules bundle.
     r"
     CREATE TABLE sync_hub (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -93,6 +93,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         count INTEGER NOT NULL,
         last_seen INTEGER NOT NULL
+    );
+
+    CREATE TABLE sync_bundle (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version TEXT NOT NULL,
+        rules TEXT NOT NULL
     );
     ",
 ];

@@ -181,6 +181,9 @@ pub trait SyncState: Send + Sync + fmt::Debug {
     /// Every synced indicator, for local matching.
     fn indicator_set(&self) -> Result<crate::sync::indicators::IndicatorSet, StoreError>;
     fn indicator_count(&self) -> Result<usize, StoreError>;
+    /// The rules bundle taken from the hub: its version and the rules file.
+    fn synced_rules(&self) -> Result<Option<(String, String)>, StoreError>;
+    fn set_synced_rules(&self, version: &str, rules: &str) -> Result<(), StoreError>;
 }
 
 /// Everything the core keeps: what the check service, the escalator and the shells hold.

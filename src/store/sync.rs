@@ -51,8 +51,9 @@ impl SyncState for SqliteStore {
                 .optional()?
                 .filter(|fp| *fp == link.key.fingerprint);
             if same.is_none() {
-                // Another hub's indicators and cursor mean nothing to this one.
+                // Another hub's indicators, cursor and rules mean nothing to this one.
                 tx.execute("DELETE FROM sync_indicators", [])?;
+                tx.execute("DELETE FROM sync_bundle", [])?;
             }
             tx.execute(
                 "INSERT INTO sync_hub (id, url, token, public_key, fingerprint, cursor, last_sync)
@@ -119,6 +120,25 @@ impl SyncState for SqliteStore {
         let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM sync_indicators", [], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
+
+    fn synced_rules(&self) -> Result<Option<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row("SELECT version, rules FROM sync_bundle WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row)
+    }
+
+    fn set_synced_rules(&self, version: &str, rules: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sync_bundle (id, version, rules) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, rules = excluded.rules",
+                params![version, rules],
+            )?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -173,8 +193,12 @@ mod tests {
         s.pair_hub(&link("fp")).expect("pair again");
         assert_eq!(s.hub_link().expect("link").expect("paired").cursor, "fp.1");
         assert_eq!(s.indicator_count().expect("count"), 1);
+        s.set_synced_rules("2099.1.1.1", "version = \"2099.1.1.1\"").expect("rules");
+        s.pair_hub(&link("fp")).expect("pair again");
+        assert_eq!(s.synced_rules().expect("rules").map(|(v, _)| v).as_deref(), Some("2099.1.1.1"));
         s.pair_hub(&link("other")).expect("another hub");
         assert_eq!(s.hub_link().expect("link").expect("paired").cursor, "other.0");
         assert_eq!(s.indicator_count().expect("count"), 0);
+        assert_eq!(s.synced_rules().expect("rules"), None, "another hub's rules are not this one's");
     }
 }

@@ -4,13 +4,14 @@
 //! person to compare with the one the operator was shown. A sync reads pages after the stored cursor; each page's
 //! signature is checked against the pinned key before the page is parsed, its hub and starting cursor must be the
 //! ones this device expects, and it is applied in one transaction with the cursor after it ([`SyncState`]). Only
-//! the cursor and the token go to the hub: nothing about what the person checked.
+//! the cursor and the token go to the hub: nothing about what the person checked. The hub's rules bundle is taken
+//! the same way: signed, for this hub, newer than the one held (an older one is a replay and refused), compiling.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::feed::{self, Cursor, FeedError, HubKey, IndicatorPage, SIGNATURE_HEADER};
+use super::feed::{self, Bundle, Cursor, FeedError, HubKey, IndicatorPage, SIGNATURE_HEADER};
 use crate::store::{HubLink, StoreError, SyncState};
 
 /// How long one request to the hub may take.
@@ -28,6 +29,8 @@ pub struct SyncReport {
     pub removed: usize,
     /// Indicators held after the sync.
     pub indicators: usize,
+    /// The rules version taken in this sync, if the hub published a newer one.
+    pub new_rules: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +79,7 @@ pub fn http_client() -> Result<reqwest::Client, SyncError> {
 /// should compare with the operator's.
 pub async fn pair(http: &reqwest::Client, store: &dyn SyncState, url: &str, token: &str) -> Result<HubKey, SyncError> {
     let url = base_url(url)?;
-    let (body, _) = get(http, &url, token, "/v1/sync/key", &[]).await?;
+    let (_, body, _) = get(http, &url, token, "/v1/sync/key", &[]).await?;
     let key: HubKey = serde_json::from_slice(&body)
         .map_err(|e| SyncError::Rejected(format!("the hub's key is not the JSON this build expects: {e}")))?;
     // The fingerprint shown must be the key's, whatever the hub says it is.
@@ -94,7 +97,7 @@ pub async fn pull(http: &reqwest::Client, store: &dyn SyncState) -> Result<SyncR
     let mut cursor = link.cursor.clone();
     for _ in 0..MAX_PAGES {
         let query = [("cursor", cursor.as_str())];
-        let (body, signature) = get(http, &link.url, &link.token, "/v1/sync/indicators", &query).await?;
+        let (_, body, signature) = get(http, &link.url, &link.token, "/v1/sync/indicators", &query).await?;
         report.requests += 1;
         report.bytes += body.len() as u64;
         let signature = signature.ok_or(FeedError::MalformedSignature)?;
@@ -113,7 +116,52 @@ pub async fn pull(http: &reqwest::Client, store: &dyn SyncState) -> Result<SyncR
         }
     }
     report.indicators = store.indicator_count()?;
+    report.new_rules = pull_rules(http, store, &link, &mut report).await?;
     Ok(report)
+}
+
+/// Take the hub's rules bundle if it is newer than the one held: signed by the pinned key, for this hub, and
+/// compiling. An older one than held is refused (a replay); the same one costs a `204`.
+async fn pull_rules(
+    http: &reqwest::Client,
+    store: &dyn SyncState,
+    link: &HubLink,
+    report: &mut SyncReport,
+) -> Result<Option<String>, SyncError> {
+    let held = store.synced_rules()?;
+    let have = held.as_ref().map(|(v, _)| v.as_str()).unwrap_or_default();
+    let query = [("have", have)];
+    let (status, body, signature) = get(http, &link.url, &link.token, "/v1/sync/bundle", &query).await?;
+    report.requests += 1;
+    report.bytes += body.len() as u64;
+    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    feed::verify(&link.key, &body, &signature.ok_or(FeedError::MalformedSignature)?)?;
+    let bundle: Bundle = serde_json::from_slice(&body)
+        .map_err(|e| SyncError::Rejected(format!("the signed rules bundle is not the JSON this build expects: {e}")))?;
+    if bundle.hub != link.key.fingerprint {
+        return Err(SyncError::Rejected(format!("the rules bundle is from hub {}, not the paired one", bundle.hub)));
+    }
+    if let Some((version, _)) = &held {
+        match feed::version_order(&bundle.version, version) {
+            std::cmp::Ordering::Less => {
+                return Err(SyncError::Rejected(format!(
+                    "the hub offers rules {}, older than the {version} this device has (a replayed bundle)",
+                    bundle.version
+                )));
+            }
+            std::cmp::Ordering::Equal => return Ok(None),
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+    let rules = crate::rules::RuleSet::from_toml(&bundle.rules, "the hub's rules bundle")
+        .map_err(|e| SyncError::Rejected(format!("the hub's rules do not compile: {e}")))?;
+    if rules.version() != bundle.version {
+        return Err(SyncError::Rejected("the rules bundle's version is not the rules file's own".into()));
+    }
+    store.set_synced_rules(&bundle.version, &bundle.rules)?;
+    Ok(Some(bundle.version))
 }
 
 /// A verified page must still be for this device: from the pinned hub, continuing from where this device is.
@@ -141,7 +189,7 @@ async fn get(
     token: &str,
     path: &str,
     query: &[(&str, &str)],
-) -> Result<(Vec<u8>, Option<String>), SyncError> {
+) -> Result<(StatusCode, Vec<u8>, Option<String>), SyncError> {
     let unreachable = |e: reqwest::Error| SyncError::Unreachable { url: url.to_string(), why: without_url(&e) };
     let request = http.get(format!("{url}{path}")).query(query).bearer_auth(token.trim());
     let response = request.send().await.map_err(unreachable)?;
@@ -154,11 +202,13 @@ async fn get(
     if status.is_server_error() {
         return Err(SyncError::Unreachable { url: url.to_string(), why: format!("HTTP {status}") });
     }
-    if !status.is_success() {
+    // A missing bundle is an answer, not a failure.
+    let answered = status.is_success() || (status == StatusCode::NOT_FOUND && path == "/v1/sync/bundle");
+    if !answered {
         let said = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
         return Err(SyncError::Rejected(format!("HTTP {status}: {said}")));
     }
-    Ok((body, signature))
+    Ok((status, body, signature))
 }
 
 /// The hub's base URL without a trailing slash; plain HTTP only to this machine, since the token travels in it.

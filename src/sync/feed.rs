@@ -54,6 +54,36 @@ pub struct IndicatorPage {
     pub removes: Vec<String>,
 }
 
+/// The rules file an operator publishes, as it travels (signed like a page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// The fingerprint of the key that signs it.
+    pub hub: String,
+    /// The rules file's own `version` (`2026.12.05.5`).
+    pub version: String,
+    /// The rules file, TOML, as `models/rules.toml`.
+    pub rules: String,
+}
+
+/// Rules versions in order: dot-separated numbers compared as numbers (`2026.12.10.1` after `2026.12.5.9`), then as
+/// text where a part is not a number.
+pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |v: &str| v.split('.').map(|p| p.parse::<u64>().map_err(|_| p.to_string())).collect::<Vec<_>>();
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let o = match (x, y) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Err(x), Err(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Less,
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
 /// How far a device has read one hub's changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor<'a> {
@@ -141,6 +171,14 @@ mod tests {
         assert_eq!(verify(&key, body, "not base64!"), Err(FeedError::MalformedSignature));
         let other = hub_key(&SigningKey::from_bytes(&[8u8; 32]).verifying_key().to_bytes());
         assert_eq!(verify(&other, body, &signature), Err(FeedError::BadSignature));
+    }
+
+    #[test]
+    fn rules_versions_compare_as_numbers() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        assert_eq!(version_order("2026.12.10.1", "2026.12.5.9"), Greater);
+        assert_eq!(version_order("2026.12.05.5", "2026.12.5.5"), Equal);
+        assert_eq!(version_order("2026.12.05", "2026.12.05.1"), Less);
     }
 
     #[test]

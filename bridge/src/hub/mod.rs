@@ -112,6 +112,11 @@ pub trait Hub: Send + Sync + fmt::Debug {
     fn indicators(&self, limit: usize) -> Result<Vec<Indicator>, HubError>;
     /// The published changes after `after`, at most `limit`.
     fn changes(&self, after: i64, limit: usize) -> Result<Changes, HubError>;
+
+    /// Publish a rules file (already checked to compile) as `version`, replacing the one before.
+    fn publish_bundle(&self, version: &str, rules: &str, now: i64) -> Result<(), HubError>;
+    /// The published rules file: its version and text.
+    fn bundle(&self) -> Result<Option<(String, String)>, HubError>;
 }
 
 /// What the hub's routes reach: its store and its signing key.

@@ -179,6 +179,32 @@ impl Hub for SqliteHub {
         }
         Ok(changes)
     }
+
+    fn publish_bundle(&self, version: &str, rules: &str, now: i64) -> Result<(), HubError> {
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO hub_bundle (id, version, rules, published_at) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, rules = excluded.rules,
+                     published_at = excluded.published_at",
+                params![version, rules, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn bundle(&self) -> Result<Option<(String, String)>, HubError> {
+        self.bundle_row()
+    }
+}
+
+impl SqliteHub {
+    fn bundle_row(&self) -> Result<Option<(String, String)>, HubError> {
+        let conn = self.db.conn();
+        let row = conn
+            .query_row("SELECT version, rules FROM hub_bundle WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row)
+    }
 }
 
 /// Withdraw a published value: a change of its own, so devices that hold it drop it.

@@ -76,7 +76,8 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE INDEX bridge_jobs_waiting ON bridge_jobs(state, user_key, received_at);
     ",
-    // 3: the hub: paired devices, scam indicators with a change sequence for the feed, the operator's allowlist.
+    // 3: the hub: paired devices, scam indicators with a change sequence for the feed, the operator's allowlist,
+    // and the rules bundle it publishes.
     r"
     CREATE TABLE hub_devices (
         id INTEGER PRIMARY KEY,
@@ -105,6 +106,13 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         value TEXT NOT NULL,
         created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE hub_bundle (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        published_at INTEGER NOT NULL
     );
     ",
 ];

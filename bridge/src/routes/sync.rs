@@ -1,5 +1,6 @@
 //! The hub's feed for paired devices: `GET /v1/sync/key` (the public key a device pins when it pairs) and
-//! `GET /v1/sync/indicators?cursor=…` (signed pages of changes). Devices authenticate with
+//! `GET /v1/sync/indicators?cursor=…` (signed pages of changes) and `GET /v1/sync/bundle?have=VERSION` (the rules
+//! file the operator published, signed; `204` when the device has that version already). Devices authenticate with
 //! `Authorization: Bearer <token>` from `redflag-bridge devices add`; tokens are stored as SHA-256 hashes.
 //!
 //! Nothing a device sends says what its person checked: the cursor and the token are all.
@@ -11,7 +12,7 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use redflag::sync::feed::{Cursor, HubKey, IndicatorPage, PAGE_SIZE, SIGNATURE_HEADER};
+use redflag::sync::feed::{Bundle, Cursor, HubKey, IndicatorPage, PAGE_SIZE, SIGNATURE_HEADER};
 use serde::Deserialize;
 
 use super::AppError;
@@ -76,7 +77,37 @@ pub async fn indicators(
         adds: changes.adds,
         removes: changes.removes,
     };
-    let body = serde_json::to_vec(&page).map_err(|e| AppError::Unavailable(e.into()))?;
+    signed(hub, &page)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BundleQuery {
+    have: Option<String>,
+}
+
+pub async fn bundle(
+    State(state): State<AppState>,
+    PairedDevice(_): PairedDevice,
+    Query(query): Query<BundleQuery>,
+) -> Result<Response, AppError> {
+    let hub = state.hub();
+    let store = Arc::clone(&hub.store);
+    let published = blocking(move || store.bundle())
+        .await
+        .map_err(AppError::Unavailable)?
+        .map_err(|e| AppError::Unavailable(e.into()))?;
+    let Some((version, rules)) = published else {
+        return Err(AppError::NotFound("this hub publishes no rules bundle"));
+    };
+    if query.have.as_deref() == Some(version.as_str()) {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
+    signed(hub, &Bundle { hub: hub.signer.public().fingerprint.clone(), version, rules })
+}
+
+/// `value` as JSON with its signature in [`SIGNATURE_HEADER`].
+fn signed(hub: &crate::hub::HubState, value: &impl serde::Serialize) -> Result<Response, AppError> {
+    let body = serde_json::to_vec(value).map_err(|e| AppError::Unavailable(e.into()))?;
     let signature = hub.signer.sign(&body);
     let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
     let value = HeaderValue::from_str(&signature).map_err(|e| AppError::Unavailable(e.into()))?;
