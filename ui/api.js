@@ -130,3 +130,9 @@ export const settingsGet = () => call('settings_get');
 export const settingsSave = (settings) => call('settings_save', { settings });
 export const apiKeySet = (key) => call('api_key_set', { key });
 export const apiKeyClear = () => call('api_key_clear');
+
+// ---- Sync with a Redflag hub (desktop only) ----
+
+export const syncStatus = () => call('sync_status');
+export const syncPair = (url, token) => call('sync_pair', { url, token });
+export const syncNow = () => call('sync_now');

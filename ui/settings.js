@@ -7,7 +7,7 @@
 // on document: the Check view then drops an open AI preview, which named the old service. Text size is one custom
 // property (--text-scale) on :root that every rem in style.css derives from.
 
-import { settingsGet, settingsSave, apiKeySet, apiKeyClear, bridgeKey, capabilities } from './api.js';
+import { settingsGet, settingsSave, apiKeySet, apiKeyClear, bridgeKey, capabilities, syncStatus, syncPair, syncNow } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 const THEME = 'redflag.theme';
@@ -143,8 +143,43 @@ export async function loadSettings() {
   if (!capabilities().settings) return;
   try {
     fill(await settingsGet());
+    showHub(await syncStatus());
   } catch (err) {
     hooks.onError(err);
+  }
+}
+
+// ---- Connect to a Redflag hub ----
+
+/** The hub's status line: where, whose key, when, and how many reported values are matched here. */
+let hubPaired = false;
+
+function showHub(s) {
+  hubPaired = s.paired;
+  $('hub-sync').disabled = !s.paired;
+  if (!s.paired) {
+    $('hub-status').textContent = 'Not connected. Redflag works on its own; a hub adds what other people reported.';
+    return;
+  }
+  $('hub-url').value = s.hub ?? '';
+  const when = s.last_sync ? new Date(s.last_sync * 1000).toLocaleString() : 'not yet';
+  const rules = s.rules ? ` Its rules ${s.rules} are in use.` : '';
+  $('hub-status').textContent =
+    `Connected to ${s.hub} (key ${s.fingerprint}). Last sync: ${when}; ${s.indicators} reported values are checked on this computer.${rules}`;
+}
+
+async function hubAction(action, busy) {
+  const buttons = [$('hub-pair'), $('hub-sync')];
+  buttons.forEach((b) => { b.disabled = true; });
+  $('hub-status').textContent = busy;
+  try {
+    showHub(await action());
+    $('hub-token').value = '';
+  } catch (err) {
+    $('hub-status').textContent = err.message;
+  } finally {
+    $('hub-pair').disabled = false;
+    $('hub-sync').disabled = !hubPaired;
   }
 }
 
@@ -185,6 +220,15 @@ export function initSettings(h) {
     }
   });
   $('key-remove').addEventListener('click', () => keyAction(apiKeyClear, 'Key removed.'));
+
+  $('hub-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const url = $('hub-url').value.trim();
+    const token = $('hub-token').value.trim();
+    if (!url || !token) return void ($('hub-status').textContent = 'Enter the hub address and the pairing token you were given.');
+    hubAction(() => syncPair(url, token), 'Connecting…');
+  });
+  $('hub-sync').addEventListener('click', () => hubAction(syncNow, 'Syncing…'));
 
   $('set-theme').addEventListener('change', (e) => {
     localStorage.setItem(THEME, e.target.value);

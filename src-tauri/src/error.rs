@@ -20,6 +20,9 @@ pub enum Error {
     Store(String),
     #[error("{0}")]
     Llm(String),
+    /// Pairing or syncing with a Redflag hub (unreachable, refused, a page that failed its signature).
+    #[error("{0}")]
+    Hub(String),
     #[error("cancelled; this is the local verdict")]
     Cancelled,
     #[error("something went wrong inside Redflag: {0}")]
@@ -36,6 +39,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Store(_) => "store",
             Error::Llm(_) => "llm",
+            Error::Hub(_) => "hub",
             Error::Cancelled => "cancelled",
             Error::Internal(_) => "internal",
         }

@@ -20,7 +20,11 @@ use tauri::{Builder, Runtime};
 
 /// The app on any runtime: `desktop` managed as state and every command registered once.
 pub fn app<R: Runtime>(builder: Builder<R>, desktop: Desktop) -> Builder<R> {
-    use commands::{ai, analyze, history, settings};
+    use commands::{ai, analyze, history, settings, sync};
+    let builder = builder.setup(|app| {
+        sync::background(app.handle());
+        Ok(())
+    });
     builder.manage(desktop).invoke_handler(tauri::generate_handler![
         analyze::analyze_text,
         analyze::analyze_file,
@@ -37,6 +41,9 @@ pub fn app<R: Runtime>(builder: Builder<R>, desktop: Desktop) -> Builder<R> {
         settings::settings_save,
         settings::api_key_set,
         settings::api_key_clear,
+        sync::sync_status,
+        sync::sync_pair,
+        sync::sync_now,
     ])
 }
 

@@ -421,3 +421,79 @@ fn indicators_synced_into_the_database_are_flagged_in_the_app() {
     assert_eq!(flag["evidence"][0]["snippet"], "+1 415 555 0147");
     assert!(flag["explanation"].as_str().expect("text").contains("12 job scams"), "{flag}");
 }
+
+/// A hub on loopback that publishes one phone number, signed as the real hub signs its pages.
+fn fake_hub() -> String {
+    use axum::response::IntoResponse;
+    use ed25519_dalek::Signer;
+    use redflag::sync::feed::{self, Cursor, IndicatorPage, Published};
+    use redflag::sync::indicators::{IndicatorKind, digest};
+    let key = ed25519_dalek::SigningKey::from_bytes(&[21; 32]);
+    let public = feed::hub_key(&key.verifying_key().to_bytes());
+    // The page after the device's cursor: the number on the first, nothing after it.
+    let page = move |q: std::collections::HashMap<String, String>| {
+        let fp = &public.fingerprint;
+        let seq = q.get("cursor").and_then(|c| Cursor::parse(c)).map_or(0, |c| c.seq);
+        let page = IndicatorPage {
+            hub: fp.clone(),
+            cursor: Cursor { hub: fp, seq }.to_string(),
+            next: Cursor { hub: fp, seq: 1 }.to_string(),
+            more: false,
+            adds: if seq > 0 {
+                vec![]
+            } else {
+                vec![Published {
+                    hash: digest(IndicatorKind::Phone, "+14155550147"),
+                    kind: IndicatorKind::Phone,
+                    count: 5,
+                    last_seen: redflag::time::unix_now(),
+                }]
+            },
+            removes: vec![],
+        };
+        let body = serde_json::to_vec(&page).expect("json");
+        let signature = feed::encode_signature(&key.sign(&body).to_bytes());
+        ([(feed::SIGNATURE_HEADER, signature)], body).into_response()
+    };
+    let public = feed::hub_key(&ed25519_dalek::SigningKey::from_bytes(&[21; 32]).verifying_key().to_bytes());
+    let app = axum::Router::new()
+        .route("/v1/sync/key", axum::routing::get(move || async move { axum::Json(public.clone()) }))
+        .route("/v1/sync/indicators", axum::routing::get(move |axum::extract::Query(q)| async move { page(q) }));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Issue #18: Settings → "Connect to a Redflag hub": pair, sync, and the next check matches what was synced.
+#[test]
+fn the_app_pairs_with_a_hub_syncs_and_matches_what_it_learned() {
+    let h = Harness::new("");
+    let status = h.ok("sync_status", json!({}));
+    assert_eq!(status["paired"], false);
+    assert_eq!(h.err_kind("sync_now", json!({})), "hub", "nothing to sync with yet");
+    assert_eq!(h.err_kind("sync_pair", json!({"url": "http://hub.example.org", "token": "t"})), "hub", "https only");
+    assert_eq!(h.err_kind("sync_pair", json!({"url": "https://hub.example.org", "token": "two words"})), "input");
+
+    let text = "You are hired! Text the manager on +1 415 555 0147 to start today.";
+    let before = h.ok("analyze_text", json!({"text": text, "save": false}));
+    assert!(!before["analysis"]["flags"].as_array().expect("flags").iter().any(|f| f["id"] == "reported-indicator"));
+
+    let url = fake_hub();
+    let paired = h.ok("sync_pair", json!({"url": url, "token": "rfd_token"}));
+    assert_eq!((paired["paired"].as_bool(), paired["indicators"].as_u64()), (Some(true), Some(1)), "{paired}");
+    assert!(paired["fingerprint"].as_str().is_some_and(|f| f.len() == 39), "{paired}");
+    assert!(paired["last_sync"].is_i64());
+    let after = h.ok("analyze_text", json!({"text": text, "save": false}));
+    let flag =
+        after["analysis"]["flags"].as_array().expect("flags").iter().find(|f| f["id"] == "reported-indicator").cloned();
+    assert_eq!(flag.expect("learned at once, without a restart")["evidence"][0]["snippet"], "+1 415 555 0147");
+    assert_eq!(h.ok("sync_now", json!({}))["indicators"], 1);
+}

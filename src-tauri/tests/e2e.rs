@@ -284,6 +284,14 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     )
     .await;
     assert!(storage.as_str().expect("text").contains("readable only by you"), "{storage}");
+    // Connecting to a hub is offered and off by default (issue #18): nothing is synced until the person pairs.
+    let hub = wait_for(&c, "the hub's status", "return document.getElementById('hub-status').textContent;", |v| {
+        v.as_str().is_some_and(|s| !s.is_empty())
+    })
+    .await;
+    assert!(hub.as_str().expect("text").starts_with("Not connected."), "{hub}");
+    let sync_disabled = c.execute("return document.getElementById('hub-sync').disabled;", vec![]).await;
+    assert_eq!(sync_disabled.expect("the button"), serde_json::json!(true), "nothing to sync before pairing");
 
     // 5. The history lists the checks, redacted.
     c.find(Locator::Id("tab-history")).await.expect("History").click().await.expect("open history");

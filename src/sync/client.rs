@@ -91,7 +91,7 @@ pub async fn pair(http: &reqwest::Client, store: &dyn SyncState, url: &str, toke
 }
 
 /// Read every change after the stored cursor and apply it, page by page.
-pub async fn pull(http: &reqwest::Client, store: &dyn SyncState) -> Result<SyncReport, SyncError> {
+pub async fn pull<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
     let link = store.hub_link()?.ok_or(SyncError::NotPaired)?;
     let mut report = SyncReport::default();
     let mut cursor = link.cursor.clone();
@@ -122,9 +122,9 @@ pub async fn pull(http: &reqwest::Client, store: &dyn SyncState) -> Result<SyncR
 
 /// Take the hub's rules bundle if it is newer than the one held: signed by the pinned key, for this hub, and
 /// compiling. An older one than held is refused (a replay); the same one costs a `204`.
-async fn pull_rules(
+async fn pull_rules<S: SyncState + ?Sized>(
     http: &reqwest::Client,
-    store: &dyn SyncState,
+    store: &S,
     link: &HubLink,
     report: &mut SyncReport,
 ) -> Result<Option<String>, SyncError> {

@@ -131,6 +131,111 @@ pub fn normalise(kind: IndicatorKind, raw: &str) -> Result<String, IndicatorErro
     }
 }
 
+/// Hosts many people share: mail providers, link shorteners, chat apps, the big platforms and brands whose real
+/// sites scams link to for credibility. A scam that mentions one says nothing about the host, so a hub never
+/// publishes them (its operator's allowlist comes on top), whatever reports or verdicts say; their subdomains
+/// neither (`docs.google.com`). An e-mail address at one of them is still its own indicator.
+const SHARED_HOSTS: &[&str] = &[
+    // Mail.
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "ymail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.net",
+    "mail.com",
+    "yandex.com",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
+    "zoho.com",
+    "rediffmail.com",
+    // Shorteners and chat apps: the host is everybody's, the handle or path is the scammer's.
+    "bit.ly",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "rb.gy",
+    "tiny.cc",
+    "s.id",
+    "t.ly",
+    "v.gd",
+    "lnkd.in",
+    "forms.gle",
+    "wa.me",
+    "whatsapp.com",
+    "t.me",
+    "telegram.me",
+    "telegram.org",
+    "telegram.dog",
+    "signal.me",
+    "signal.org",
+    "line.me",
+    "discord.gg",
+    "discord.com",
+    // Platforms, job boards and brands.
+    "google.com",
+    "youtube.com",
+    "facebook.com",
+    "fb.com",
+    "instagram.com",
+    "linkedin.com",
+    "x.com",
+    "twitter.com",
+    "tiktok.com",
+    "reddit.com",
+    "amazon.com",
+    "apple.com",
+    "microsoft.com",
+    "office.com",
+    "live.net",
+    "indeed.com",
+    "glassdoor.com",
+    "ziprecruiter.com",
+    "monster.com",
+    "upwork.com",
+    "fiverr.com",
+    "craigslist.org",
+    "paypal.com",
+    "venmo.com",
+    "cash.app",
+    "zelle.com",
+    "coinbase.com",
+    "binance.com",
+    "github.com",
+    "dropbox.com",
+    "zoom.us",
+    "docusign.net",
+    "docusign.com",
+    "myworkdayjobs.com",
+    "greenhouse.io",
+    "lever.co",
+    "wikipedia.org",
+];
+
+/// Whether `host` (normalised) is one of [`SHARED_HOSTS`] or under one.
+pub fn is_shared_host(host: &str) -> bool {
+    SHARED_HOSTS
+        .iter()
+        .any(|shared| host == *shared || host.strip_suffix(shared).is_some_and(|rest| rest.ends_with('.')))
+}
+
 /// What a hub publishes and a device looks up: SHA-256 of `kind:value`, hex.
 pub fn digest(kind: IndicatorKind, normalised: &str) -> String {
     crate::hash::sha256_hex(&format!("{}:{normalised}", kind.as_str()))
@@ -214,9 +319,16 @@ pub struct Known {
 }
 
 /// The digests a device has synced, for local matching.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct IndicatorSet {
     known: HashMap<String, Known>,
+}
+
+impl std::fmt::Debug for IndicatorSet {
+    // A hundred thousand digests say nothing in a log; how many there are does.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndicatorSet").field("len", &self.known.len()).finish()
+    }
 }
 
 impl IndicatorSet {
@@ -330,6 +442,13 @@ mod tests {
             Known { kind: IndicatorKind::Phone, count: 3, last_seen: 0 },
         )]);
         assert!(IndicatorSet::new(other).flag(&d, 0).is_none());
+    }
+
+    #[test]
+    fn shared_hosts_and_their_subdomains_are_recognised() {
+        assert!(is_shared_host("gmail.com") && is_shared_host("docs.google.com") && is_shared_host("t.me"));
+        assert!(!is_shared_host("deloitte-talentglobal.com"));
+        assert!(!is_shared_host("notgmail.com"), "a suffix is not a subdomain");
     }
 
     #[test]

@@ -102,7 +102,9 @@ pub trait Hub: Send + Sync + fmt::Debug {
     fn revoke_device(&self, name: &str, now_ms: i64) -> Result<bool, HubError>;
     fn devices(&self) -> Result<Vec<Device>, HubError>;
 
-    /// One more sighting of `value` (raw; normalised here) from `source`, at `now` (unix seconds).
+    /// One more sighting of `value` (raw; normalised here) from `source`, at `now` (unix seconds). Allowed values
+    /// and shared hosts ([`indicators::is_shared_host`]: mail providers, shorteners, chat apps, big platforms) are
+    /// never published.
     fn observe(&self, kind: IndicatorKind, value: &str, source: Source, now: i64) -> Result<Observed, HubError>;
     /// Stop publishing `value`; whether it was published.
     fn remove(&self, kind: IndicatorKind, value: &str) -> Result<bool, HubError>;
@@ -127,8 +129,9 @@ pub struct HubState {
 }
 
 /// Publish the scammer-side values of a message the bridge judged a scam: a `scam` label, which the core gives only
-/// with evidence the person can see (a red flag, or the LLM's located quote). Never the sender's own number: the
-/// person who forwarded the message is its victim, not its author. Returns how many values were counted.
+/// with evidence the person can see (a red flag, or the LLM's located quote). Never the sender's own number (the
+/// person who forwarded the message is its victim, not its author), nor a shared host ([`Hub::observe`] refuses
+/// those). Returns how many values were counted.
 pub fn publish_judged_scam(hub: &dyn Hub, a: &Analysis, sender: Option<&str>, now: i64) -> Result<usize, HubError> {
     if a.label != Label::Scam || !a.has_visible_evidence() {
         return Ok(0);

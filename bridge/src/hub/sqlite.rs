@@ -89,6 +89,9 @@ impl Hub for SqliteHub {
     fn observe(&self, kind: IndicatorKind, value: &str, source: Source, now: i64) -> Result<Observed, HubError> {
         let value = indicators::normalise(kind, value)?;
         let hash = indicators::digest(kind, &value);
+        if kind == IndicatorKind::Domain && indicators::is_shared_host(&value) {
+            return Ok(Observed::Allowed);
+        }
         self.db.write(|tx| {
             let allowed: bool =
                 tx.query_row("SELECT EXISTS (SELECT 1 FROM hub_allow WHERE hash = ?1)", [&hash], |r| r.get(0))?;
@@ -251,12 +254,26 @@ mod tests {
     }
 
     #[test]
+    fn shared_hosts_are_never_published() {
+        let h = hub();
+        for host in ["gmail.com", "t.me", "docs.google.com", "bit.ly"] {
+            assert_eq!(h.observe(IndicatorKind::Domain, host, Source::Bridge, 1).expect("seen"), Observed::Allowed);
+        }
+        assert_eq!(
+            h.observe(IndicatorKind::Email, "nova.hr.team@gmail.com", Source::Bridge, 1).expect("seen"),
+            Observed::Published { count: 1 },
+            "the address is the scammer's own"
+        );
+        assert_eq!(h.changes(0, 10).expect("changes").adds.len(), 1);
+    }
+
+    #[test]
     fn the_allowlist_beats_every_sighting() {
         let h = hub();
-        h.observe(IndicatorKind::Domain, "paypal.com", Source::Bridge, 1).expect("seen in a scam");
-        h.allow(IndicatorKind::Domain, "https://www.PayPal.com/", 2).expect("allow");
+        h.observe(IndicatorKind::Domain, "acmebank.example", Source::Bridge, 1).expect("seen in a scam");
+        h.allow(IndicatorKind::Domain, "https://www.AcmeBank.example/", 2).expect("allow");
         assert_eq!(
-            h.observe(IndicatorKind::Domain, "paypal.com", Source::Bridge, 3).expect("again"),
+            h.observe(IndicatorKind::Domain, "acmebank.example", Source::Bridge, 3).expect("again"),
             Observed::Allowed
         );
         let all = h.changes(0, 10).expect("changes");

@@ -7,6 +7,7 @@ pub mod ai;
 pub mod analyze;
 pub mod history;
 pub mod settings;
+pub mod sync;
 
 use crate::error::{Error, Result};
 

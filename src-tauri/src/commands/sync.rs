@@ -1,0 +1,105 @@
+//! "Connect to a Redflag hub" (Settings): pair with a hub using the token its operator gave, sync now, and the
+//! status line. The core's sync client does the work ([`redflag::sync::client`]); after each sync the analyser
+//! takes the new indicators at once, so the next check matches them. The app also syncs at start and every few
+//! hours while it runs ([`background`]); without a pairing none of this touches the network.
+
+use std::time::Duration;
+
+use redflag::store::Store;
+use redflag::sync::client::{self, SyncError};
+use serde::Serialize;
+use tauri::{Manager, Runtime, State};
+
+use crate::error::{Error, Result};
+use crate::state::Desktop;
+
+/// How often a running app syncs with its hub.
+const EVERY: Duration = Duration::from_secs(4 * 3600);
+
+/// What the settings page shows about sync.
+#[derive(Debug, Serialize)]
+pub struct SyncStatus {
+    pub paired: bool,
+    pub hub: Option<String>,
+    /// The hub's key fingerprint, for the person to compare with the operator's.
+    pub fingerprint: Option<String>,
+    /// Unix seconds of the last complete sync.
+    pub last_sync: Option<i64>,
+    pub indicators: usize,
+    /// The version of the rules the hub published, when this machine took them.
+    pub rules: Option<String>,
+}
+
+#[tauri::command]
+pub async fn sync_status(state: State<'_, Desktop>) -> Result<SyncStatus> {
+    status(&*state.store()?)
+}
+
+#[tauri::command]
+pub async fn sync_pair(state: State<'_, Desktop>, url: String, token: String) -> Result<SyncStatus> {
+    let token = token.trim();
+    if token.is_empty() || token.chars().any(char::is_whitespace) {
+        return Err(Error::Input("paste the pairing token alone, without spaces".into()));
+    }
+    let store = state.store()?;
+    let http = client::http_client().map_err(hub_error)?;
+    client::pair(&http, &*store, &url, token).await.map_err(hub_error)?;
+    pull(&state, &*store, &http).await
+}
+
+#[tauri::command]
+pub async fn sync_now(state: State<'_, Desktop>) -> Result<SyncStatus> {
+    let store = state.store()?;
+    let http = client::http_client().map_err(hub_error)?;
+    pull(&state, &*store, &http).await
+}
+
+/// Sync at start and every [`EVERY`] while the app runs, when it is paired. Failures are logged, never shown: the
+/// status line on the settings page says when the last sync was.
+pub fn background<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let state = app.state::<Desktop>();
+            if let Ok(store) = state.store()
+                && store.hub_link().is_ok_and(|l| l.is_some())
+                && let Ok(http) = client::http_client()
+                && let Err(e) = pull(&state, &*store, &http).await
+            {
+                tracing::info!("sync with the hub did not complete: {e}");
+            }
+            tokio::time::sleep(EVERY).await;
+        }
+    });
+}
+
+/// Pull, then let the analyser match what was pulled.
+async fn pull(state: &Desktop, store: &dyn Store, http: &reqwest::Client) -> Result<SyncStatus> {
+    // The client's store writes are one short transaction per page; they run on this async task.
+    let result = client::pull(http, store).await;
+    // Even a refused or interrupted sync may have applied whole pages before it stopped.
+    redflag::check::load_synced_indicators(&state.analyzer, store);
+    result.map_err(hub_error)?;
+    status(store)
+}
+
+fn status(store: &dyn Store) -> Result<SyncStatus> {
+    let link = store.hub_link()?;
+    Ok(SyncStatus {
+        paired: link.is_some(),
+        fingerprint: link.as_ref().map(|l| l.key.fingerprint.clone()),
+        last_sync: link.as_ref().and_then(|l| l.last_sync),
+        hub: link.map(|l| l.url),
+        indicators: store.indicator_count()?,
+        rules: store.synced_rules()?.map(|(v, _)| v),
+    })
+}
+
+fn hub_error(e: SyncError) -> Error {
+    match e {
+        SyncError::Store(e) => Error::from(e),
+        // The core words this for the command line.
+        SyncError::NotPaired => Error::Hub("Connect to a hub first: enter its address and your pairing token.".into()),
+        other => Error::Hub(other.to_string()),
+    }
+}
