@@ -163,9 +163,8 @@ function showHub(s) {
   }
   $('hub-url').value = s.hub ?? '';
   const when = s.last_sync ? new Date(s.last_sync * 1000).toLocaleString() : 'not yet';
-  const rules = s.rules ? ` Its rules ${s.rules} are in use.` : '';
   $('hub-status').textContent =
-    `Connected to ${s.hub} (key ${s.fingerprint}). Last sync: ${when}; ${s.indicators} reported values are checked on this computer.${rules}`;
+    `Connected to ${s.hub} (key ${s.fingerprint}). Last sync: ${when}; ${s.indicators} reported values are checked on this computer.`;
 }
 
 async function hubAction(action, busy) {

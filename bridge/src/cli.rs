@@ -191,6 +191,11 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// [`Hub::observe`] publishes at once; only [`Hub::sighted`] waits for more senders.
+fn unreachable_pending() -> anyhow::Result<()> {
+    anyhow::bail!("the hub did not publish the value; this is a bug, please report it")
+}
+
 fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
     Ok(SqliteHub::on(Arc::clone(open(settings)?.db()))?)
 }
@@ -250,9 +255,13 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
                 Observed::Published { count } => {
                     println!("published {} {normalised} (seen {count} times)", kind.as_str())
                 }
-                Observed::Allowed => {
-                    anyhow::bail!("{} {normalised} is on the allowlist, so it is never published", kind.as_str())
-                }
+                Observed::Allowed => anyhow::bail!(
+                    "{} {normalised} is on the allowlist or a host many people share (a mail provider, a link \
+                     shortener, a chat app, a big platform), so it is never published",
+                    kind.as_str()
+                ),
+                // An operator's word needs no second sender.
+                Observed::Pending { .. } => unreachable_pending()?,
             }
         }
         IndicatorsAction::Remove { kind, value } => {

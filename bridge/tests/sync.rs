@@ -119,14 +119,20 @@ async fn a_device_learns_what_the_hub_sees_and_decides_locally() {
     let flagged = reported(&d.check(offer)).expect("the reported number is a red flag now");
     assert_eq!(flagged, ["+1 415 555 0147"]);
 
-    // A scam wave reaches the bridge: its values are published, the forwarding person's number is not.
-    let response =
-        bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&format!("SM{:032x}", 1), SENDER, WAVE)).await;
-    assert_eq!(response.status(), 200);
+    // A scam wave reaches the bridge from two people: its values are published once both sent them; the forwarding
+    // person's own number is not.
     let q = bridge.queue();
-    eventually(WAIT, || q.jobs(None, 10).expect("jobs").first().filter(|j| j.state == State::Done).map(|_| ()))
-        .await
-        .expect("the wave is answered");
+    let done = |n: usize| {
+        let jobs = q.jobs(None, 10).expect("jobs");
+        (jobs.iter().filter(|j| j.state == State::Done).count() >= n).then_some(())
+    };
+    let inbound = |n: u32, from: &str| Bridge::inbound(&format!("SM{n:032x}"), from, WAVE);
+    assert_eq!(bridge.post_signed("/webhooks/twilio", &inbound(1, SENDER)).await.status(), 200);
+    eventually(WAIT, || done(1)).await.expect("the first is answered");
+    let one = text(&bridge.command(&["indicators", "list"]));
+    assert!(!one.contains("+14155550199"), "one person's message publishes nothing: {one}");
+    assert_eq!(bridge.post_signed("/webhooks/twilio", &inbound(2, "whatsapp:+14155550124")).await.status(), 200);
+    eventually(WAIT, || done(2)).await.expect("the second is answered");
     let listed = text(&bridge.command(&["indicators", "list"]));
     assert!(listed.contains("+14155550199") && listed.contains("t.me/nova_hr_desk"), "{listed}");
     assert!(!listed.contains("+14155550123"), "the sender's own number is never published: {listed}");
@@ -170,6 +176,25 @@ async fn a_device_learns_what_the_hub_sees_and_decides_locally() {
             .send()
     };
     assert_eq!(ask(token).await.expect("the hub answers").status(), 200);
+
+    // A device further along than the hub (a hub restored from a backup) is told to pair again, not skipped past.
+    let ahead = http
+        .get(format!("{}/v1/sync/indicators", bridge.base))
+        .bearer_auth(token)
+        .query(&[("cursor", format!("{fingerprint}.999999"))])
+        .send()
+        .await
+        .expect("the hub answers");
+    assert_eq!(ahead.status(), 400);
+    assert!(ahead.text().await.expect("body").contains("pair again"));
+    let foreign = http
+        .get(format!("{}/v1/sync/indicators", bridge.base))
+        .bearer_auth(token)
+        .query(&[("cursor", "0000-1111.1")])
+        .send()
+        .await
+        .expect("the hub answers");
+    assert_eq!(foreign.status(), 400, "a cursor from another hub");
 
     // A revoked device is refused (exit 2) and keeps what it had.
     assert!(bridge.command(&["devices", "revoke", "laptop"]).status.success());

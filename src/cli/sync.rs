@@ -25,7 +25,8 @@ enum SyncAction {
     Pair {
         /// The hub's base URL, e.g. https://hub.example.org
         url: String,
-        /// The pairing token from `redflag-bridge devices add`.
+        /// The pairing token from `redflag-bridge devices add`; `-` reads it from standard input, which keeps it out
+        /// of the shell's history and the process list.
         token: String,
     },
 }
@@ -42,6 +43,13 @@ pub fn run(store: &dyn Store, args: SyncArgs) -> anyhow::Result<()> {
     let http = client::http_client()?;
     match args.action {
         Some(SyncAction::Pair { url, token }) => {
+            let token = if token == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).context("cannot read the token from standard input")?;
+                line.trim().to_string()
+            } else {
+                token
+            };
             let key = runtime.block_on(client::pair(&http, store, &url, &token))?;
             writeln!(out, "Paired with the hub at {}.", url.trim_end_matches('/'))?;
             writeln!(out, "Its key fingerprint is {}: check that the operator sees the same.", key.fingerprint)?;

@@ -172,8 +172,9 @@ pub trait EscalationState: Send + Sync + fmt::Debug {
 /// A device's side of sync ([`crate::sync`]): the hub it is paired with and the indicators it has read.
 pub trait SyncState: Send + Sync + fmt::Debug {
     fn hub_link(&self) -> Result<Option<HubLink>, StoreError>;
-    /// Pair with a hub, replacing any earlier pairing. Re-pairing the same hub (same key) keeps the cursor and
-    /// the indicators; another hub's are dropped, since its cursor and digests mean nothing here.
+    /// Pair with a hub, replacing any earlier pairing, and read its feed from the start at the next sync. Re-pairing
+    /// the same hub (same key) keeps the indicators until that sync has brought them up to date (a hub restored
+    /// from a backup is fixed this way); another hub's are dropped, since its digests and rules mean nothing here.
     fn pair_hub(&self, link: &HubLink) -> Result<(), StoreError>;
     /// Apply one verified page and move the cursor past it, all at once. `false` (nothing changed) when the page
     /// does not start at the stored cursor: another sync applied it already.

@@ -18,6 +18,9 @@ use crate::store::{HubLink, StoreError, SyncState};
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// More pages than this in one sync means a hub that never says "no more": stop and resume next time.
 const MAX_PAGES: usize = 1_000;
+/// The most a hub's answer may hold: a full page is under a megabyte and a rules file a few hundred kilobytes, so
+/// anything near this is not a hub's, and reading it whole before its signature is checked would cost memory.
+const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -198,7 +201,18 @@ async fn get(
         return Err(SyncError::Refused { status: status.as_u16() });
     }
     let signature = response.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = response.bytes().await.map_err(unreachable)?.to_vec();
+    let too_big = || SyncError::Rejected(format!("the hub's answer is larger than {MAX_BODY_BYTES} bytes"));
+    if response.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_big());
+    }
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
     if status.is_server_error() {
         return Err(SyncError::Unreachable { url: url.to_string(), why: format!("HTTP {status}") });
     }

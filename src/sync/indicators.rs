@@ -281,8 +281,11 @@ fn find_in(text: &str, entities: &crate::extract::Entities) -> Vec<Found> {
     }
     for e in &entities.emails {
         push(IndicatorKind::Email, &e.value, e.start, e.end);
-        if let Some(at) = text.get(e.start..e.end).and_then(|s| s.find('@')) {
-            push(IndicatorKind::Domain, &e.value[at + 1..], e.start + at + 1, e.end);
+        // The domain from the lower-cased value, its span from the text as written: lower-casing can change byte
+        // lengths ("İ"), so one string's offsets never index the other.
+        let at = text.get(e.start..e.end).and_then(|s| s.rfind('@'));
+        if let (Some(at), Some((_, domain))) = (at, e.value.rsplit_once('@')) {
+            push(IndicatorKind::Domain, domain, e.start + at + 1, e.end);
         }
     }
     for m in WALLET.find_iter(text) {
@@ -442,6 +445,16 @@ mod tests {
             Known { kind: IndicatorKind::Phone, count: 3, last_seen: 0 },
         )]);
         assert!(IndicatorSet::new(other).flag(&d, 0).is_none());
+    }
+
+    #[test]
+    fn addresses_whose_case_changes_length_do_not_break_the_search() {
+        for text in ["Write to İİ@x.co now", "ẞẞẞẞẞẞ@scam-hr.example is us"] {
+            let d = doc(text);
+            for f in find(&d) {
+                assert!(d.text.get(f.start..f.end).is_some(), "{text}: {f:?}");
+            }
+        }
     }
 
     #[test]

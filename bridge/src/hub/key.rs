@@ -67,14 +67,28 @@ fn create(path: &Path) -> anyhow::Result<[u8; 32]> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    // Written whole to a private temporary file, then linked into place: a second process starting at the same
+    // moment either finds no key or a whole one, and the first link wins (the loser reads the winner's key).
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("cannot create the hub key file {}", path.display()))?;
-    file.write_all(&seed).and_then(|()| file.sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
-    tracing::info!(path = %path.display(), "created the hub's signing key");
-    Ok(seed)
+    let written = options.open(&temp).and_then(|mut file| file.write_all(&seed).and_then(|()| file.sync_all()));
+    written.with_context(|| format!("cannot write the hub key file {}", temp.display()))?;
+    let linked = std::fs::hard_link(&temp, path);
+    let _ = std::fs::remove_file(&temp);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "created the hub's signing key");
+            Ok(seed)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            bytes.try_into().map_err(|_| anyhow::anyhow!("the hub key file {} is not 32 bytes", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create the hub key file {}", path.display())),
+    }
 }
 
 #[cfg(test)]

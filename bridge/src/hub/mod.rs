@@ -21,6 +21,10 @@ use redflag::{Analysis, Label};
 pub use key::{HubSigner, default_path as default_key_path};
 pub use sqlite::SqliteHub;
 
+/// How many different people must have sent a value in messages judged scams before the hub publishes it: one
+/// person (or one attacker) cannot put a stranger's number on every device by texting it in a scam's words.
+pub const MIN_SENDERS: u32 = 2;
+
 /// Where an indicator came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -44,6 +48,8 @@ impl Source {
 pub enum Observed {
     /// Published (new, or seen again and counted).
     Published { count: u32 },
+    /// Noted, not published yet: fewer than [`MIN_SENDERS`] people sent it.
+    Pending { senders: u32 },
     /// The operator allows this value; it is never published.
     Allowed,
 }
@@ -106,6 +112,9 @@ pub trait Hub: Send + Sync + fmt::Debug {
     /// and shared hosts ([`indicators::is_shared_host`]: mail providers, shorteners, chat apps, big platforms) are
     /// never published.
     fn observe(&self, kind: IndicatorKind, value: &str, source: Source, now: i64) -> Result<Observed, HubError>;
+    /// A value found in a message from `sender` (a digest of the sender's key, never the key) that the bridge judged
+    /// a scam. Published once [`MIN_SENDERS`] different senders sent it; after that every sighting counts.
+    fn sighted(&self, kind: IndicatorKind, value: &str, sender: &str, now: i64) -> Result<Observed, HubError>;
     /// Stop publishing `value`; whether it was published.
     fn remove(&self, kind: IndicatorKind, value: &str) -> Result<bool, HubError>;
     /// Never publish `value` (a brand's real domain, a bank's number), and withdraw it if it was.
@@ -114,6 +123,8 @@ pub trait Hub: Send + Sync + fmt::Debug {
     fn indicators(&self, limit: usize) -> Result<Vec<Indicator>, HubError>;
     /// The published changes after `after`, at most `limit`.
     fn changes(&self, after: i64, limit: usize) -> Result<Changes, HubError>;
+    /// The sequence number of the last change (0 when there is none).
+    fn last_change(&self) -> Result<i64, HubError>;
 
     /// Publish a rules file (already checked to compile) as `version`, replacing the one before.
     fn publish_bundle(&self, version: &str, rules: &str, now: i64) -> Result<(), HubError>;
@@ -128,29 +139,40 @@ pub struct HubState {
     pub signer: std::sync::Arc<HubSigner>,
 }
 
-/// Publish the scammer-side values of a message the bridge judged a scam: a `scam` label, which the core gives only
-/// with evidence the person can see (a red flag, or the LLM's located quote). Never the sender's own number (the
-/// person who forwarded the message is its victim, not its author), nor a shared host ([`Hub::observe`] refuses
-/// those). Returns how many values were counted.
+/// Note the scammer-side values of a message a person sent the bridge and the bridge judged a scam: a `scam` label,
+/// which the core gives only with evidence the person can see. Only messages from people (WhatsApp, SMS, Telegram),
+/// not API callers or devices, whose text is theirs to choose; never the sender's own number (the person who
+/// forwarded the message is its victim), never an e-mail's domain (`hotmail.co.uk` is everybody's; the address is
+/// the scammer's), never a shared host ([`Hub::observe`]); and published only once [`MIN_SENDERS`] people sent it.
+/// Returns how many values were published or counted.
 pub fn publish_judged_scam(hub: &dyn Hub, a: &Analysis, sender: Option<&str>, now: i64) -> Result<usize, HubError> {
+    let Some(sender) = sender.filter(|s| !s.starts_with("api:") && !s.starts_with("device:")) else { return Ok(0) };
     if a.label != Label::Scam || !a.has_visible_evidence() {
         return Ok(0);
     }
     let Some(text) = a.text.as_deref() else { return Ok(0) };
+    let reporter = redflag::hash::sha256_hex(sender);
+    let sender = Some(sender);
     // `whatsapp:+14155550123`, `sms:+...`: the sender's number, normalised like the values found.
     let own =
         sender.and_then(|s| s.rsplit(':').next()).and_then(|n| indicators::normalise(IndicatorKind::Phone, n).ok());
+    let found = indicators::find_in_text(text);
+    let mail_domains: Vec<String> = found
+        .iter()
+        .filter(|f| f.kind == IndicatorKind::Email)
+        .filter_map(|f| f.value.rsplit_once('@').map(|(_, d)| d.to_string()))
+        .collect();
     let mut seen = std::collections::HashSet::new();
     let mut counted = 0;
-    for found in indicators::find_in_text(text) {
-        if found.kind == IndicatorKind::Phone && own.as_deref() == Some(found.value.as_str()) {
+    for found in found {
+        let own_number = found.kind == IndicatorKind::Phone && own.as_deref() == Some(found.value.as_str());
+        let mail_domain = found.kind == IndicatorKind::Domain && mail_domains.contains(&found.value);
+        // One sighting per value per message, however often it is repeated in it.
+        if own_number || mail_domain || !seen.insert((found.kind, found.value.clone())) {
             continue;
         }
-        // One sighting per value per message, however often it is repeated in it.
-        if seen.insert((found.kind, found.value.clone())) {
-            if let Observed::Published { .. } = hub.observe(found.kind, &found.value, Source::Bridge, now)? {
-                counted += 1;
-            }
+        if let Observed::Published { .. } = hub.sighted(found.kind, &found.value, &reporter, now)? {
+            counted += 1;
         }
     }
     Ok(counted)

@@ -48,22 +48,24 @@ impl Hub for SqliteHub {
     }
 
     fn device(&self, token_hash: &str, now_ms: i64) -> Result<Option<String>, HubError> {
-        self.db.write(|tx| {
-            let name: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM hub_devices WHERE token_hash = ?1 AND revoked_at IS NULL",
-                    [token_hash],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if name.is_some() {
+        // A read for every caller, the write lock only for a real device: a flood of bad tokens must not queue
+        // behind (or in front of) the message queue's writes.
+        let name: Option<String> = self
+            .db
+            .conn()
+            .query_row("SELECT name FROM hub_devices WHERE token_hash = ?1 AND revoked_at IS NULL", [token_hash], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if name.is_some() {
+            self.db.write(|tx| {
                 tx.execute(
                     "UPDATE hub_devices SET last_seen_at = ?2 WHERE token_hash = ?1",
                     params![token_hash, now_ms],
-                )?;
-            }
-            Ok(name)
-        })
+                )
+            })?;
+        }
+        Ok(name)
     }
 
     fn revoke_device(&self, name: &str, now_ms: i64) -> Result<bool, HubError> {
@@ -110,6 +112,27 @@ impl Hub for SqliteHub {
             )?;
             Ok(Observed::Published { count })
         })
+    }
+
+    fn sighted(&self, kind: IndicatorKind, value: &str, sender: &str, now: i64) -> Result<Observed, HubError> {
+        let normalised = indicators::normalise(kind, value)?;
+        if kind == IndicatorKind::Domain && indicators::is_shared_host(&normalised) {
+            return Ok(Observed::Allowed);
+        }
+        let hash = indicators::digest(kind, &normalised);
+        let senders: u32 = self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO hub_sightings (hash, sender, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![hash, sender, now],
+            )?;
+            Ok::<_, HubError>(
+                tx.query_row("SELECT COUNT(*) FROM hub_sightings WHERE hash = ?1", [&hash], |r| r.get(0))?,
+            )
+        })?;
+        if senders < super::MIN_SENDERS {
+            return Ok(Observed::Pending { senders });
+        }
+        self.observe(kind, &normalised, Source::Bridge, now)
     }
 
     fn remove(&self, kind: IndicatorKind, value: &str) -> Result<bool, HubError> {
@@ -183,6 +206,10 @@ impl Hub for SqliteHub {
         Ok(changes)
     }
 
+    fn last_change(&self) -> Result<i64, HubError> {
+        Ok(self.db.conn().query_row("SELECT COALESCE(MAX(seq), 0) FROM hub_indicators", [], |r| r.get(0))?)
+    }
+
     fn publish_bundle(&self, version: &str, rules: &str, now: i64) -> Result<(), HubError> {
         self.db.write(|tx| {
             tx.execute(
@@ -251,6 +278,17 @@ mod tests {
         assert!(h.remove(IndicatorKind::Phone, "+14155550147").expect("remove"));
         let removed = h.changes(next.last, 10).expect("changes");
         assert_eq!(removed.removes, [indicators::digest(IndicatorKind::Phone, "+14155550147")]);
+    }
+
+    #[test]
+    fn a_value_from_judged_scams_is_published_once_two_people_sent_it() {
+        let h = hub();
+        let number = "+14155550199";
+        assert_eq!(h.sighted(IndicatorKind::Phone, number, "a", 1).expect("one"), Observed::Pending { senders: 1 });
+        assert_eq!(h.sighted(IndicatorKind::Phone, number, "a", 2).expect("again"), Observed::Pending { senders: 1 });
+        assert!(h.changes(0, 10).expect("changes").adds.is_empty(), "one sender publishes nothing");
+        assert_eq!(h.sighted(IndicatorKind::Phone, number, "b", 3).expect("two"), Observed::Published { count: 1 });
+        assert_eq!(h.changes(0, 10).expect("changes").adds.len(), 1);
     }
 
     #[test]

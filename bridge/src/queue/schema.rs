@@ -101,6 +101,13 @@ const MIGRATIONS: &[&str] = &[
         published INTEGER NOT NULL
     );
 
+    CREATE TABLE hub_sightings (
+        hash TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (hash, sender)
+    );
+
     CREATE TABLE hub_allow (
         hash TEXT PRIMARY KEY,
         kind TEXT NOT NULL,

@@ -65,10 +65,18 @@ pub async fn indicators(
     }
     let after = cursor.seq;
     let store = Arc::clone(&hub.store);
-    let changes = blocking(move || store.changes(after, PAGE_SIZE))
+    let read = blocking(move || Ok((store.last_change()?, store.changes(after, PAGE_SIZE)?)))
         .await
         .map_err(AppError::Unavailable)?
-        .map_err(|e| AppError::Unavailable(e.into()))?;
+        .map_err(|e: crate::hub::HubError| AppError::Unavailable(e.into()))?;
+    let (last, changes) = read;
+    // A device further along than the hub has ever been: the hub's database was restored from a backup, and the
+    // changes made since would be skipped. Pairing again reads the feed from the start.
+    if after > last {
+        return Err(AppError::BadRequest(
+            "this hub's feed is behind this device's place (the hub was restored from a backup): pair again".into(),
+        ));
+    }
     let page = IndicatorPage {
         hub: fingerprint.clone(),
         cursor: raw,

@@ -26,7 +26,8 @@ pub struct SyncStatus {
     /// Unix seconds of the last complete sync.
     pub last_sync: Option<i64>,
     pub indicators: usize,
-    /// The version of the rules the hub published, when this machine took them.
+    /// The version of the rules the hub published, when this machine took them (the CLI's `check` uses them; the
+    /// app keeps its built-in rules for now).
     pub rules: Option<String>,
 }
 
