@@ -1,7 +1,8 @@
 //! The HTTP surface: `app(state)` builds the router with its layers, separate from [`crate::server`] so tests can
 //! drive it in-process with `oneshot` as well as through the real binary.
 //!
-//! Layers, outermost first: a request id (`x-request-id`, generated if absent, echoed back), a tracing span per
+//! Layers, outermost first: a request id (`x-request-id`: a caller's UUID is kept, anything else replaced by a new
+//! one, echoed back), a tracing span per
 //! request keyed on the route and the id (never the body or the sender), a timeout, a body size limit, and
 //! security headers. CORS applies to the API route only: webhooks are server-to-server.
 
@@ -94,6 +95,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                // A caller's id is kept only when it is a UUID: anything else (a 60 KB string, a forged log line)
+                // is dropped and a fresh one made, so logs and responses carry only ids of one shape.
+                .layer(tower::util::MapRequestLayer::new(drop_foreign_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -109,6 +113,18 @@ pub fn app(state: AppState) -> Router {
                 .layer(header_layer(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
                 .layer(header_layer(header::CACHE_CONTROL, "no-store")),
         )
+}
+
+fn drop_foreign_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let uuid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| uuid::Uuid::parse_str(v).is_ok());
+    if !uuid {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -354,6 +354,26 @@ async fn bad_input_gets_4xx_never_5xx() {
     if let Ok(r) = r {
         assert_eq!(r.status(), 413);
     } // else: the server closed the connection mid-upload, which is also a refusal.
+    // Issue #20: the same in chunks, with no Content-Length for the limit layer to refuse up front: still 413.
+    assert_eq!(chunked_post(&bridge.base, "/webhooks/twilio", 2 * 1024 * 1024), Some(413));
+    // Issue #20: a bad signature on a huge query logs the path and the query's length, not the query.
+    let long = format!("{url}?pad={}", "q".repeat(60_000));
+    let r = client
+        .post(&long)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", "bad")
+        .body("Body=hi&MessageSid=SMx")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 403);
+    let longest = eventually(WAIT, || {
+        let log = bridge.log();
+        log.contains("query_bytes").then(|| log.lines().map(str::len).max().unwrap_or(0))
+    })
+    .await
+    .expect("the rejection is logged");
+    assert!(longest < 2_000, "a log line of {longest} characters");
     // Wrong method, unknown route, garbage status callback.
     assert_eq!(client.get(&url).send().await.expect("answer").status(), 405);
     assert_eq!(client.post(format!("{}/nope", bridge.base)).send().await.expect("answer").status(), 404);
@@ -397,6 +417,18 @@ async fn health_readiness_and_metrics() {
     let r = reqwest::get(format!("{}/healthz", bridge.base)).await.expect("healthz");
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("x-request-id"));
+    // Issue #20: a caller's request id is kept only when it is a UUID; anything else is replaced, never echoed.
+    let id_of = |sent: &'static str| {
+        let url = format!("{}/healthz", bridge.base);
+        async move {
+            let r = reqwest::Client::new().get(url).header("x-request-id", sent).send().await.expect("healthz");
+            r.headers()["x-request-id"].to_str().expect("ascii").to_string()
+        }
+    };
+    let uuid = "0b6f4a4e-6d8e-4a5e-9c1b-2f2d1f0e9a77";
+    assert_eq!(id_of(uuid).await, uuid);
+    let forged = id_of("abc level=ERROR msg=\"forged\" <script>").await;
+    assert!(uuid::Uuid::parse_str(&forged).is_ok(), "a forged id is replaced: {forged}");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let ready: serde_json::Value =
         reqwest::get(format!("{}/readyz", bridge.base)).await.expect("readyz").json().await.expect("json");
@@ -451,4 +483,34 @@ async fn a_63016_status_callback_sends_the_template() {
     bridge.post_signed("/webhooks/twilio/status", &callback).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(twilio.messages().len(), 2);
+}
+
+/// POST `bytes` bytes of form body in 64 KB chunks (`Transfer-Encoding: chunked`) over a plain socket; the status
+/// code, or `None` when the server closed the connection before answering.
+fn chunked_post(base: &str, path: &str, bytes: usize) -> Option<u16> {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("headers");
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < bytes {
+        let wrote = stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|()| stream.write_all(&chunk))
+            .and_then(|()| stream.write_all(b"\r\n"));
+        if wrote.is_err() {
+            break; // the server answered and closed: read what it said
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|code| code.parse().ok())
 }

@@ -33,6 +33,8 @@ pub enum AppError {
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
     NotFound(&'static str),
+    #[error("the body is larger than this server accepts")]
+    PayloadTooLarge,
     #[error("too many requests; slow down and retry later")]
     TooManyRequests,
     /// Ours, and temporary: the message was not accepted, so the sender should retry.
@@ -48,6 +50,7 @@ impl IntoResponse for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(e) => {
                 tracing::error!(error = %format!("{e:#}"), "request failed");

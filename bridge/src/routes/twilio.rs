@@ -35,9 +35,15 @@ impl FromRequest<AppState> for SignedForm {
             webhook("twilio", "bad_request");
             return Err(AppError::UnsupportedMediaType("Twilio webhooks are application/x-www-form-urlencoded"));
         }
-        let bytes = axum::body::to_bytes(body, state.settings.limits.max_body_bytes)
-            .await
-            .map_err(|_| AppError::BadRequest("the body could not be read (too large or cut off)".into()))?;
+        let bytes = axum::body::to_bytes(body, state.settings.limits.max_body_bytes).await.map_err(|e| {
+            // A chunked body has no Content-Length for the limit layer to refuse up front: it fails here.
+            let inner = e.into_inner();
+            if over_the_limit(&*inner) {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest("the body could not be read (cut off)".into())
+            }
+        })?;
         let params = parse_form(&bytes).inspect_err(|_| webhook("twilio", "bad_request"))?;
         if state.settings.validate_signatures {
             let path = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
@@ -45,9 +51,14 @@ impl FromRequest<AppState> for SignedForm {
             let signature = parts.headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
             if !verify(&state.settings.signing_token(), &url, Payload::Form(&params), signature) {
                 webhook("twilio", "bad_signature");
-                // Worth a warning: either an attacker, or REDFLAG_PUBLIC_URL does not match what Twilio calls.
+                // Worth a warning: either an attacker, or REDFLAG_PUBLIC_URL does not match what Twilio calls. The
+                // base and path say which; the query is the caller's to fill (a 60 KB query made a 60 KB log line),
+                // so only its length is logged.
+                let query_bytes = parts.uri.query().map_or(0, str::len);
+                let signed = format!("{}{}", state.public_url, parts.uri.path());
                 tracing::warn!(
-                    signed_url = %url,
+                    signed_url = %truncated(&signed, 200),
+                    query_bytes,
                     present = !signature.is_empty(),
                     "rejected a Twilio webhook with a bad signature; check REDFLAG_PUBLIC_URL matches the webhook URL in the Twilio console"
                 );
@@ -178,6 +189,16 @@ pub async fn status(State(state): State<AppState>, SignedForm(params): SignedFor
     }
     webhook("twilio_status", "recorded");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Whether a body error is, somewhere in its chain, the size limit (the limit layer's or `to_bytes`' own).
+fn over_the_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |e| e.source()).any(|e| e.is::<http_body_util::LengthLimitError>())
+}
+
+/// At most `max` bytes of `s`, cut on a character boundary, for logs.
+fn truncated(s: &str, max: usize) -> &str {
+    redflag::normalize::truncate_at_char_boundary(s, max)
 }
 
 #[cfg(test)]
