@@ -195,7 +195,12 @@ fn a_tampered_foreign_or_replayed_page_is_refused_and_nothing_changes() {
     let hub = hub(2);
     let url = start(Arc::clone(&hub));
     let d = Device::new();
-    let paired = d.run(&["sync", "pair", &url, "token"]);
+    // Given the operator's fingerprint, another key is refused before anything is stored.
+    let wrong = d.run(&["sync", "pair", &url, "token", "--fingerprint", "0000-1111-2222-3333-4444-5555-6666-7777"]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(d.status().starts_with("Not paired"), "{}", d.status());
+    let spaced = hub.fingerprint().replace('-', " ").to_uppercase();
+    let paired = d.run(&["sync", "pair", &url, "token", "--fingerprint", &spaced]);
     assert!(paired.status.success(), "{}", stderr(&paired));
     assert!(String::from_utf8_lossy(&paired.stdout).contains(&hub.fingerprint()));
     let synced = d.status();

@@ -28,6 +28,9 @@ enum SyncAction {
         /// The pairing token from `redflag-bridge devices add`; `-` reads it from standard input, which keeps it out
         /// of the shell's history and the process list.
         token: String,
+        /// The hub's key fingerprint as the operator gave it: pairing is refused when the hub's key differs.
+        #[arg(long, value_name = "FP")]
+        fingerprint: Option<String>,
     },
 }
 
@@ -42,7 +45,7 @@ pub fn run(store: &dyn Store, args: SyncArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime for the hub")?;
     let http = client::http_client()?;
     match args.action {
-        Some(SyncAction::Pair { url, token }) => {
+        Some(SyncAction::Pair { url, token, fingerprint }) => {
             let token = if token == "-" {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).context("cannot read the token from standard input")?;
@@ -50,7 +53,7 @@ pub fn run(store: &dyn Store, args: SyncArgs) -> anyhow::Result<()> {
             } else {
                 token
             };
-            let key = runtime.block_on(client::pair(&http, store, &url, &token))?;
+            let key = runtime.block_on(client::pair(&http, store, &url, &token, fingerprint.as_deref()))?;
             writeln!(out, "Paired with the hub at {}.", url.trim_end_matches('/'))?;
             writeln!(out, "Its key fingerprint is {}: check that the operator sees the same.", key.fingerprint)?;
             let report = runtime.block_on(client::pull(&http, store))?;

@@ -79,8 +79,15 @@ pub fn http_client() -> Result<reqwest::Client, SyncError> {
 }
 
 /// Pair with the hub at `url` using `token`: fetch and pin its key. Returns the key, whose fingerprint the person
-/// should compare with the operator's.
-pub async fn pair(http: &reqwest::Client, store: &dyn SyncState, url: &str, token: &str) -> Result<HubKey, SyncError> {
+/// should compare with the operator's; given the operator's `expected` fingerprint, a different key is refused
+/// before anything is stored (spaces, colons, hyphens and case do not matter).
+pub async fn pair<S: SyncState + ?Sized>(
+    http: &reqwest::Client,
+    store: &S,
+    url: &str,
+    token: &str,
+    expected: Option<&str>,
+) -> Result<HubKey, SyncError> {
     let url = base_url(url)?;
     let (_, body, _) = get(http, &url, token, "/v1/sync/key", &[]).await?;
     let key: HubKey = serde_json::from_slice(&body)
@@ -88,6 +95,14 @@ pub async fn pair(http: &reqwest::Client, store: &dyn SyncState, url: &str, toke
     // The fingerprint shown must be the key's, whatever the hub says it is.
     let bytes = feed::key_bytes(&key)?;
     let key = feed::hub_key(&bytes);
+    let bare = |fp: &str| fp.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+    if let Some(expected) = expected.filter(|e| bare(e) != bare(&key.fingerprint)) {
+        return Err(SyncError::Rejected(format!(
+            "the hub at {url} has the key {}, not the {expected} you were given: it is not the hub you meant, or \
+             someone is in between; nothing was stored",
+            key.fingerprint
+        )));
+    }
     let cursor = Cursor::start(&key.fingerprint).to_string();
     store.pair_hub(&HubLink { url, token: token.trim().to_string(), key: key.clone(), cursor, last_sync: None })?;
     Ok(key)

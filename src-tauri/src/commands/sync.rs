@@ -44,7 +44,8 @@ pub async fn sync_pair(state: State<'_, Desktop>, url: String, token: String) ->
     }
     let store = state.store()?;
     let http = client::http_client().map_err(hub_error)?;
-    client::pair(&http, &*store, &url, token).await.map_err(hub_error)?;
+    // The page shows the fingerprint after pairing for the person to compare; there is no field to type one in.
+    client::pair(&http, &*store, &url, token, None).await.map_err(hub_error)?;
     pull(&state, &*store, &http).await
 }
 
