@@ -191,11 +191,6 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// [`Hub::observe`] publishes at once; only [`Hub::sighted`] waits for more senders.
-fn unreachable_pending() -> anyhow::Result<()> {
-    anyhow::bail!("the hub did not publish the value; this is a bug, please report it")
-}
-
 fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
     Ok(SqliteHub::on(Arc::clone(open(settings)?.db()))?)
 }
@@ -261,7 +256,8 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
                     kind.as_str()
                 ),
                 // An operator's word needs no second sender.
-                Observed::Pending { .. } => unreachable_pending()?,
+                // `observe` publishes at once; only `sighted` waits for more senders.
+                Observed::Pending { .. } => anyhow::bail!("the hub did not publish the value; this is a bug"),
             }
         }
         IndicatorsAction::Remove { kind, value } => {

@@ -37,15 +37,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(redflag::check::open_store(&db_path(config)?, config)?)
 }
 
-/// The rules bundle synced from a hub (`redflag sync`), when this machine has one newer than `builtin`. Only an
-/// existing database is read (a first check creates none for this); a bundle that does not compile is ignored
-/// with a warning, never fatal: the built-in rules still decide.
-pub fn synced_rules(config: &Config, builtin: &redflag::RuleSet) -> Option<redflag::RuleSet> {
-    let path = db_path(config).ok().filter(|p| p.is_file())?;
-    let (version, text) = redflag::store::SqliteStore::open(&path)
-        .and_then(|store| redflag::store::SyncState::synced_rules(&store))
-        .map_err(|e| tracing::warn!("the synced rules could not be read: {e}"))
-        .ok()??;
+/// The rules bundle synced from a hub (`redflag sync`) into `store`, when it is newer than `builtin`. A bundle that
+/// cannot be read or does not compile is ignored with a warning, never fatal: the built-in rules still decide.
+pub fn synced_rules(store: &dyn Store, builtin: &redflag::RuleSet) -> Option<redflag::RuleSet> {
+    let (version, text) =
+        store.synced_rules().map_err(|e| tracing::warn!("the synced rules could not be read: {e}")).ok()??;
     if redflag::sync::feed::version_order(&version, builtin.version()) != std::cmp::Ordering::Greater {
         return None;
     }

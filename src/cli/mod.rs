@@ -202,12 +202,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check(args) => {
             let config = config(args.escalate)?;
+            let store = check_store(&config, &args);
             // Rules a hub published and this machine synced, when newer than the built-in ones; --rules wins.
-            let rules = match cli.rules {
-                Some(_) => rules,
-                None => escalation::synced_rules(&config, &rules).unwrap_or(rules),
+            let rules = match (&cli.rules, &store) {
+                (None, Some(store)) => escalation::synced_rules(&**store, &rules).unwrap_or(rules),
+                _ => rules,
             };
-            check(analyzer(rules)?, &config, args)
+            check(analyzer(rules)?, store, &config, args)
         }
         #[cfg(feature = "train")]
         Command::Eval(args) => eval::run(&analyzer(rules)?, args),
@@ -231,23 +232,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn check(analyzer: Analyzer, config: &redflag::config::Config, args: CheckArgs) -> anyhow::Result<()> {
-    let source = read::Source::from_arg(args.path.as_deref())?;
-    let record = config.history_enabled && !args.no_history && !args.show_outbound;
-    // The database holds the LLM cache and ledger, the history and the indicators synced from a hub; a check still
-    // works without it. An existing file is always opened, for its indicators.
+impl CheckArgs {
+    /// Whether this check goes into the history.
+    fn records(&self, config: &redflag::config::Config) -> bool {
+        config.history_enabled && !self.no_history && !self.show_outbound
+    }
+}
+
+/// The database a check uses, opened once: it holds the LLM cache and ledger, the history and what was synced from
+/// a hub (indicators, rules). A check still works without it. An existing file is always opened, for what was
+/// synced; a new one only when the check records or may escalate.
+fn check_store(config: &redflag::config::Config, args: &CheckArgs) -> Option<Arc<dyn redflag::store::Store>> {
+    let record = args.records(config);
     let exists = escalation::db_path(config).is_ok_and(|p| p.is_file());
-    let store = if exists || record || (config.llm_configured && !args.offline && !args.show_outbound) {
-        match escalation::open_store(config) {
-            Ok(store) => Some(store),
-            Err(e) => {
-                tracing::warn!("the Redflag database is unavailable, so nothing is cached or recorded: {e:#}");
-                None
-            }
-        }
-    } else {
-        None
-    };
+    if !(exists || record || (config.llm_configured && !args.offline && !args.show_outbound)) {
+        return None;
+    }
+    escalation::open_store(config)
+        .map_err(|e| tracing::warn!("the Redflag database is unavailable, so nothing is cached or recorded: {e:#}"))
+        .ok()
+}
+
+fn check(
+    analyzer: Analyzer,
+    store: Option<Arc<dyn redflag::store::Store>>,
+    config: &redflag::config::Config,
+    args: CheckArgs,
+) -> anyhow::Result<()> {
+    let source = read::Source::from_arg(args.path.as_deref())?;
+    let record = args.records(config);
     if let Some(store) = &store {
         redflag::check::load_synced_indicators(&analyzer, &**store);
     }
