@@ -378,6 +378,7 @@ mod tests {
             user_id: None,
             input_hash: "h",
             redacted_text: "t",
+            indicators: &[],
             analysis: &a,
             cost_usd: 0.0,
         };

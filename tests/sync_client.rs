@@ -293,3 +293,17 @@ fn an_older_or_tampered_rules_bundle_is_refused_and_the_held_one_stays() {
     let a: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(a["versions"]["rules"], "2099.1.1.2");
 }
+
+#[test]
+fn a_report_needs_a_paired_hub_and_a_check_of_this_machines() {
+    let d = Device::new();
+    let unpaired = d.run(&["report", "1", "scam"]);
+    assert_eq!(unpaired.status.code(), Some(2));
+    assert!(stderr(&unpaired).contains("redflag sync pair"), "says how: {}", stderr(&unpaired));
+    let url = start(hub(1));
+    assert!(d.run(&["sync", "pair", &url, "token"]).status.success());
+    let missing = d.run(&["report", "99", "scam"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("redflag history"), "{}", stderr(&missing));
+    assert!(d.status().contains("0 waiting"), "nothing was queued");
+}

@@ -136,3 +136,6 @@ export const apiKeyClear = () => call('api_key_clear');
 export const syncStatus = () => call('sync_status');
 export const syncPair = (url, token) => call('sync_pair', { url, token });
 export const syncNow = () => call('sync_now');
+/** `{ checkId }` or `{ historyId }`, and `label`: 'scam' or 'legit'. */
+export const reportCheck = ({ checkId, historyId, label }) =>
+  call('report_check', { checkId: checkId ?? null, historyId: historyId ?? null, label });

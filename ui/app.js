@@ -12,6 +12,7 @@ import { renderAnalysis, renderEmpty, showBanner, wireTextView, announceVerdict 
 import { initAi, renderAi, adoptAi, renderStoredAi, cancelAi, drop as dropAi } from './ai.js';
 import { initHistory, loadHistory, formatDate } from './history.js';
 import { initSettings, loadSettings, applyPrefs, textSize } from './settings.js';
+import { initReport, showReport } from './report.js';
 
 const $ = (id) => document.getElementById(id);
 const caps = api.capabilities();
@@ -82,6 +83,7 @@ function show(check, { t0, saved, text, announce = false }) {
     // The save after a typing pause usually confirms the live verdict: only its id and AI offer are new.
     state.check = check;
     adoptAi(check);
+    showReport(check.check_id == null ? null : { checkId: check.check_id });
     return;
   }
   state.check = check;
@@ -90,6 +92,8 @@ function show(check, { t0, saved, text, announce = false }) {
   showBanner(null);
   renderAnalysis(check.analysis, { fallbackText: text });
   renderAi(check, { committed: saved });
+  // Only a saved check can be reported: the report is made from its redacted history entry.
+  showReport(saved && check.check_id != null ? { checkId: check.check_id } : null);
   stamp(t0);
 }
 
@@ -101,6 +105,7 @@ function reset() {
   state.label = null;
   announceVerdict(null);
   dropAi();
+  showReport(null);
   renderEmpty(EMPTY_TEXT);
 }
 
@@ -161,6 +166,7 @@ function openHistoryItem(analysis, entry, t0) {
   selectTab('check');
   renderAnalysis(analysis, { fallbackText: entry.text });
   renderStoredAi(analysis);
+  showReport({ historyId: entry.id });
   showBanner(`From your history, ${formatDate(entry.created_at)}; personal details were removed before saving.`);
   stamp(t0);
   $('history-banner-close').focus();
@@ -355,6 +361,7 @@ async function start() {
   wireTextView();
   $('alert-dismiss').addEventListener('click', clearAlert);
   initHistory({ onOpen: openHistoryItem, onError: showError });
+  if (caps.desktop) initReport();
   renderEmpty(EMPTY_TEXT);
   const ai = initAi({
     onCheck: (check) => run(async () => check, { t0: performance.now(), saved: true, text: state.shownText ?? input.value, announce: true }),

@@ -7,6 +7,7 @@
 // on document: the Check view then drops an open AI preview, which named the old service. Text size is one custom
 // property (--text-scale) on :root that every rem in style.css derives from.
 
+import { setPaired } from './report.js';
 import { settingsGet, settingsSave, apiKeySet, apiKeyClear, bridgeKey, capabilities, syncStatus, syncPair, syncNow } from './api.js';
 
 const $ = (id) => document.getElementById(id);
@@ -156,6 +157,7 @@ let hubPaired = false;
 
 function showHub(s) {
   hubPaired = s.paired;
+  setPaired(s.paired);
   $('hub-sync').disabled = !s.paired;
   if (!s.paired) {
     $('hub-status').textContent = 'Not connected. Redflag works on its own; a hub adds what other people reported.';

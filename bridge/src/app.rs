@@ -86,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sync/key", get(routes::sync::key))
         .route("/v1/sync/indicators", get(routes::sync::indicators))
         .route("/v1/sync/bundle", get(routes::sync::bundle))
+        .route("/v1/sync/reports", post(routes::sync::report))
         // The web channel: the desktop app's page, calling /v1/analyze from the same origin.
         .route("/", get(routes::web::index))
         // Any other method on a one-segment path is an unknown route (404), as it was before the page existed.

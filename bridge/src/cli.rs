@@ -1,7 +1,9 @@
 //! The command line: `serve`, `simulate` (a correctly signed webhook to a running bridge, to see the whole loop
 //! locally), `keys` (API keys for `/v1/analyze`), `jobs` (the queue, including the manual-review list), and the
-//! hub's `devices` (pairing tokens for desktops) and `indicators` (what the hub publishes).
+//! hub's `devices` (pairing tokens for desktops), `indicators` (what the hub publishes) and `reports` (what
+//! people reported from their devices, for review).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,6 +11,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use redflag::sync::indicators::IndicatorKind;
+use redflag::sync::report::ReportLabel;
 
 use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
 use crate::queue::{ApiKeys, Queue, SqliteQueue, State};
@@ -58,6 +61,11 @@ pub enum Command {
     Indicators {
         #[command(subcommand)]
         action: IndicatorsAction,
+    },
+    /// Review what people reported from their devices ("scam" / "not a scam"), newest first.
+    Reports {
+        #[command(subcommand)]
+        action: ReportsAction,
     },
     /// Publish a rules file to paired devices, signed; its `version` must be newer than the one published.
     Bundle {
@@ -111,6 +119,20 @@ pub enum BundleAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ReportsAction {
+    /// The reports, newest first, each with the digests it carried and how many devices reported each in a scam.
+    List {
+        #[arg(long, value_parser = ["scam", "legit"])]
+        label: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum IndicatorsAction {
     /// Publish a value (or count one more sighting of it).
     Add {
@@ -120,13 +142,14 @@ pub enum IndicatorsAction {
         #[arg(long)]
         json: bool,
     },
-    /// Stop publishing a value; devices drop it at their next sync.
+    /// Stop publishing a value (or `sha256:HEX`, as `list` shows one known only from reports); devices drop it at
+    /// their next sync.
     Remove {
         #[arg(value_parser = ["phone", "domain", "email", "wallet", "handle"])]
         kind: String,
         value: String,
     },
-    /// Never publish a value (a brand's real domain, a bank's number), whatever is reported.
+    /// Never publish a value (a brand's real domain, a bank's number; or `sha256:HEX`), whatever is reported.
     Allow {
         #[arg(value_parser = ["phone", "domain", "email", "wallet", "handle"])]
         kind: String,
@@ -145,6 +168,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Jobs { .. }
         | Command::Devices { .. }
         | Command::Indicators { .. }
+        | Command::Reports { .. }
         | Command::Bundle { .. } => Settings::load_for_admin(cli.config.as_deref())?,
         _ => Settings::load(cli.config.as_deref())?,
     };
@@ -160,7 +184,47 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Devices { action } => devices(&settings, action),
         Command::Indicators { action } => indicators(&settings, action),
         Command::Bundle { action } => bundle(&settings, action),
+        Command::Reports { action: ReportsAction::List { label, limit, json } } => {
+            reports(&settings, label.as_deref(), limit, json)
+        }
     }
+}
+
+fn reports(settings: &Settings, label: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
+    let label = label.map(str::parse::<ReportLabel>).transpose().map_err(anyhow::Error::msg)?;
+    let threshold = settings.hub.report_threshold;
+    let mut out = std::io::stdout().lock();
+    for r in hub(settings)?.reports(label, limit)? {
+        if json {
+            serde_json::to_writer(&mut out, &r)?;
+            writeln!(out)?;
+            continue;
+        }
+        let text: String = r.text.chars().take(160).collect::<String>().replace('\n', " ");
+        writeln!(
+            out,
+            "#{}\t{}\t{}\tfrom {}\tRedflag said {} ({:.0}%)\t{}",
+            r.id,
+            redflag::time::utc(r.received_at),
+            r.label.as_str(),
+            r.device,
+            r.verdict,
+            r.score * 100.0,
+            text
+        )?;
+        for v in &r.indicators {
+            let state = if v.published { "published" } else { "not published" };
+            writeln!(
+                out,
+                "\t{} {}{}\treported in scams by {} of {threshold} devices needed\t{state}",
+                v.kind.as_str(),
+                crate::hub::DIGEST_PREFIX,
+                v.hash,
+                v.devices
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
@@ -275,10 +339,13 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
         IndicatorsAction::List { limit } => {
             for i in hub.indicators(limit)? {
                 let state = if i.published { "published" } else { "withdrawn" };
+                // A value known only from reports is named by its digest, which `remove` and `allow` accept.
+                let value =
+                    if i.value.is_empty() { format!("{}{}", crate::hub::DIGEST_PREFIX, i.hash) } else { i.value };
                 println!(
                     "{}\t{}\t{state}\tseen {}\tlast {}\t{}",
                     i.kind.as_str(),
-                    i.value,
+                    value,
                     i.count,
                     redflag::time::utc(i.last_seen),
                     i.source

@@ -27,6 +27,8 @@ pub const ESCALATIONS: &str = "redflag_bridge_escalations_total";
 pub const LLM_COST_MICRO_USD: &str = "redflag_bridge_llm_cost_micro_usd_total";
 /// Messages refused by the per-sender rate limit or the daily quota, by `kind`.
 pub const LIMITED: &str = "redflag_bridge_limited_total";
+/// Reports from paired devices, by `outcome` (new, duplicate).
+pub const REPORTS: &str = "redflag_bridge_reports_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -58,6 +60,7 @@ fn describe() {
     metrics::describe_histogram!(ANALYSIS_SECONDS, metrics::Unit::Seconds, "Analysis latency by tier.");
     metrics::describe_counter!(REPLIES, "Reply parts by channel, outcome and provider error code.");
     metrics::describe_counter!(DELIVERY, "Delivery status callbacks by status.");
+    metrics::describe_counter!(REPORTS, "Reports from paired devices, by outcome (new, duplicate).");
     metrics::describe_counter!(ESCALATIONS, "Escalations to the LLM by status.");
     metrics::describe_counter!(LLM_COST_MICRO_USD, "LLM spend in millionths of a US dollar.");
     metrics::describe_counter!(LIMITED, "Messages refused by the rate limit or the daily quota, by kind.");

@@ -136,6 +136,21 @@ impl Default for Workers {
     }
 }
 
+/// The hub's publishing policy (`[hub]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubPolicy {
+    /// How many different devices must report a value in a scam before the hub publishes it: one person's mistake
+    /// (or one troll's device) must not put a stranger's number on everyone's screen.
+    pub report_threshold: u32,
+}
+
+impl Default for HubPolicy {
+    fn default() -> Self {
+        HubPolicy { report_threshold: 3 }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Api {
@@ -159,6 +174,7 @@ pub struct Settings {
     pub limits: Limits,
     pub workers: Workers,
     pub api: Api,
+    pub hub: HubPolicy,
     /// Show full phone numbers in mock-mode reply logs (off by default: logs get shared in bug reports).
     pub log_personal_data: bool,
     /// The core's settings: LLM endpoint, escalation policy, budgets, cache, history.
@@ -187,6 +203,8 @@ struct File {
     workers: Workers,
     #[serde(default)]
     api: Api,
+    #[serde(default)]
+    hub: HubPolicy,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -220,6 +238,8 @@ const BRIDGE_KEYS: &[&str] = &[
     "limits",
     "workers",
     "api",
+    "hub_key",
+    "hub",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -357,6 +377,7 @@ impl Settings {
             limits: file.limits,
             workers: file.workers,
             api: file.api,
+            hub: file.hub,
             log_personal_data: file.log_personal_data.unwrap_or(false),
             core,
             source: path.map(Path::to_path_buf),
@@ -370,6 +391,12 @@ impl Settings {
         if l.max_body_bytes < 1024 || l.rate_per_minute == 0 || l.rate_burst == 0 {
             return Err(SettingsError::Invalid(
                 "[limits] max_body_bytes must be at least 1024, rate_per_minute and rate_burst at least 1".into(),
+            ));
+        }
+        if self.hub.report_threshold == 0 {
+            return Err(SettingsError::Invalid(
+                "[hub] report_threshold must be at least 1 (the number of devices whose reports publish a value)"
+                    .into(),
             ));
         }
         if !(l.request_timeout_secs.is_finite() && l.request_timeout_secs > 0.0) {
@@ -534,6 +561,14 @@ mod tests {
         let s = load(Some(file), &[]).expect("loads");
         assert_eq!(s.core.llm.model, "llama3.2");
         assert_eq!(s.limits.daily_quota, 3);
+    }
+
+    #[test]
+    fn the_hubs_key_file_and_policy_are_bridge_settings() {
+        let s = load(Some("hub_key = \"/tmp/hub.key\"\n[hub]\nreport_threshold = 5\n"), &[]).expect("loads");
+        assert_eq!((s.hub_key, s.hub.report_threshold), (PathBuf::from("/tmp/hub.key"), 5));
+        let err = load(Some("[hub]\nreport_threshold = 0\n"), &[]).expect_err("no report could ever count");
+        assert!(err.to_string().contains("report_threshold"), "{err}");
     }
 
     #[test]

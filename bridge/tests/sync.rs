@@ -210,3 +210,101 @@ async fn a_device_learns_what_the_hub_sees_and_decides_locally() {
     assert_eq!(down.status.code(), Some(1), "{}", text(&down));
     assert!(reported(&d.check(offer)).is_some());
 }
+
+/// The id of the newest check in a device's history.
+fn newest_check(d: &Device) -> String {
+    let listed = d.run(&["history", "list", "--json"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let newest = String::from_utf8_lossy(&listed.stdout).lines().next().expect("a check").to_string();
+    let row: serde_json::Value = serde_json::from_str(&newest).expect("one JSON object per line");
+    row["id"].as_i64().expect("an id").to_string()
+}
+
+fn reports(bridge: &Bridge, label: &str) -> Vec<serde_json::Value> {
+    let out = bridge.command(&["reports", "list", "--label", label, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON report")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_made_offline_arrive_once_and_enough_of_them_warn_everyone() {
+    let twilio = FakeTwilio::start();
+    let config = settings(&twilio, "[hub]\nreport_threshold = 2\n");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut bridge = Bridge::start_in(dir.path(), &config);
+    let pair = |bridge: &Bridge, d: &Device, name: &str| {
+        let added = bridge.command(&["devices", "add", name, "--json"]);
+        assert!(added.status.success(), "{}", text(&added));
+        let token = serde_json::from_slice::<serde_json::Value>(&added.stdout).expect("JSON")["token"]
+            .as_str()
+            .expect("a token")
+            .to_string();
+        let paired = d.run(&["sync", "pair", &bridge.base, &token]);
+        assert!(paired.status.success(), "{}", text(&paired));
+        token
+    };
+    let (first, second, third) = (Device::new(), Device::new(), Device::new());
+    let token = pair(&bridge, &first, "first");
+    let tokens = [pair(&bridge, &second, "second"), pair(&bridge, &third, "third")];
+
+    // A scam whose number and site nobody has reported yet: local rules catch it, nothing is shared.
+    let scam = "Hi, Anna from Talent Desk here. You are selected for our remote assistant job! Pay the $95 training \
+                fee at https://pay-talentdesk.example or send it on WhatsApp +1 415 555 0166 to start today.";
+    assert_eq!(reported(&first.check(scam)), None);
+
+    // The first person reports it while the hub is down: it waits in the outbox and nothing is lost.
+    bridge.kill();
+    let id = newest_check(&first);
+    let queued = first.run(&["report", &id, "scam"]);
+    assert!(queued.status.success(), "{}", text(&queued));
+    assert!(text(&queued).contains("Queued"), "{}", text(&queued));
+    assert!(text(&first.run(&["sync", "--status"])).contains("1 waiting"));
+    assert_eq!(first.run(&["sync"]).status.code(), Some(1), "still down: exit 1, the report stays queued");
+
+    // The hub comes back (on another port: the devices pair again, which keeps their outboxes) and the report is
+    // delivered at the sync; later syncs do not send it again.
+    let bridge = Bridge::start_in(dir.path(), &config);
+    for (d, token) in [(&first, &token), (&second, &tokens[0]), (&third, &tokens[1])] {
+        let repaired = d.run(&["sync", "pair", &bridge.base, token]);
+        assert!(repaired.status.success(), "{}", text(&repaired));
+    }
+    assert!(first.run(&["sync"]).status.success());
+    let scams = reports(&bridge, "scam");
+    assert_eq!(scams.len(), 1, "delivered exactly once: {scams:?}");
+    assert_eq!(scams[0]["device"], "first");
+    assert!(!scams[0]["text"].as_str().expect("text").contains("0166"), "the hub gets the redacted text");
+    assert_eq!(scams[0]["indicators"].as_array().expect("digests").len(), 2, "the number and the site");
+    assert!(text(&first.run(&["sync", "--status"])).contains("0 waiting"));
+    let listed = text(&bridge.command(&["indicators", "list"]));
+    assert!(!listed.contains("sha256:"), "one device's report publishes nothing: {listed}");
+
+    // A report sent twice (a sync killed after the hub answered) counts once; a malformed one is a clear 400.
+    let http = reqwest::Client::new();
+    let once = serde_json::json!({
+        "id": "7a0c5d3e-2b1f-4c6a-9e8d-1f2a3b4c5d6e", "label": "legit", "text": "see you at the interview",
+        "verdict": "legit", "score": 0.1, "checked_at": 1
+    });
+    let send = |body: serde_json::Value| {
+        http.post(format!("{}/v1/sync/reports", bridge.base)).bearer_auth(&token).json(&body).send()
+    };
+    let answer = |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.expect("JSON answer") };
+    assert_eq!(answer(send(once.clone()).await.expect("sent")).await["duplicate"], false);
+    assert_eq!(answer(send(once.clone()).await.expect("sent again")).await["duplicate"], true);
+    assert_eq!(reports(&bridge, "legit").len(), 1);
+    let mut bad = once.clone();
+    bad["id"] = "42".into();
+    let refused = send(bad).await.expect("sent");
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.expect("body").contains("UUID"));
+
+    // A second person reports the same scam: two devices reach the operator's threshold, the values are published
+    // as digests, and a third person's check of a new message from the same number shows the flag.
+    second.check(scam);
+    let sent = second.run(&["report", &newest_check(&second), "scam"]);
+    assert!(text(&sent).contains("Sent."), "{}", text(&sent));
+    let listed = text(&bridge.command(&["indicators", "list"]));
+    assert_eq!(listed.matches("sha256:").count(), 2, "{listed}");
+    assert!(third.run(&["sync"]).status.success());
+    let next = "New openings this week, message +1 415 555 0166 for details.";
+    assert_eq!(reported(&third.check(next)).expect("warned by others' reports"), ["+1 415 555 0166"]);
+}

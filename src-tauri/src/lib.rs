@@ -44,6 +44,7 @@ pub fn app<R: Runtime>(builder: Builder<R>, desktop: Desktop) -> Builder<R> {
         sync::sync_status,
         sync::sync_pair,
         sync::sync_now,
+        sync::report_check,
     ])
 }
 

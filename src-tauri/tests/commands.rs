@@ -299,6 +299,7 @@ fn history_lists_and_clears_only_this_users_checks_when_a_bridge_shares_the_file
             user_id: Some("whatsapp:+14155550123"),
             input_hash: "ab12",
             redacted_text: "a bridge sender's message",
+            indicators: &[],
             analysis: &analysis,
             cost_usd: 0.0,
         })
@@ -423,7 +424,10 @@ fn indicators_synced_into_the_database_are_flagged_in_the_app() {
 }
 
 /// A hub on loopback that publishes one phone number, signed as the real hub signs its pages.
-fn fake_hub() -> String {
+/// Reports the fake hub received, as JSON.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+fn fake_hub() -> (String, Received) {
     use axum::response::IntoResponse;
     use ed25519_dalek::Signer;
     use redflag::sync::feed::{self, Cursor, IndicatorPage, Published};
@@ -456,9 +460,20 @@ fn fake_hub() -> String {
         ([(feed::SIGNATURE_HEADER, signature)], body).into_response()
     };
     let public = feed::hub_key(&ed25519_dalek::SigningKey::from_bytes(&[21; 32]).verifying_key().to_bytes());
+    let received = Received::default();
+    let inbox = received.clone();
+    let take = move |axum::Json(report): axum::Json<serde_json::Value>| {
+        let inbox = inbox.clone();
+        async move {
+            let id = report["id"].clone();
+            inbox.lock().expect("inbox").push(report);
+            axum::Json(json!({ "id": id, "duplicate": false }))
+        }
+    };
     let app = axum::Router::new()
         .route("/v1/sync/key", axum::routing::get(move || async move { axum::Json(public.clone()) }))
-        .route("/v1/sync/indicators", axum::routing::get(move |axum::extract::Query(q)| async move { page(q) }));
+        .route("/v1/sync/indicators", axum::routing::get(move |axum::extract::Query(q)| async move { page(q) }))
+        .route("/v1/sync/reports", axum::routing::post(take));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("non-blocking");
     let port = listener.local_addr().expect("addr").port();
@@ -469,7 +484,7 @@ fn fake_hub() -> String {
             let _ = axum::serve(listener, app).await;
         });
     });
-    format!("http://127.0.0.1:{port}")
+    (format!("http://127.0.0.1:{port}"), received)
 }
 
 /// Issue #18: Settings → "Connect to a Redflag hub": pair, sync, and the next check matches what was synced.
@@ -486,7 +501,7 @@ fn the_app_pairs_with_a_hub_syncs_and_matches_what_it_learned() {
     let before = h.ok("analyze_text", json!({"text": text, "save": false}));
     assert!(!before["analysis"]["flags"].as_array().expect("flags").iter().any(|f| f["id"] == "reported-indicator"));
 
-    let url = fake_hub();
+    let (url, received) = fake_hub();
     let paired = h.ok("sync_pair", json!({"url": url, "token": "rfd_token"}));
     assert_eq!((paired["paired"].as_bool(), paired["indicators"].as_u64()), (Some(true), Some(1)), "{paired}");
     assert!(paired["fingerprint"].as_str().is_some_and(|f| f.len() == 39), "{paired}");
@@ -496,4 +511,19 @@ fn the_app_pairs_with_a_hub_syncs_and_matches_what_it_learned() {
         after["analysis"]["flags"].as_array().expect("flags").iter().find(|f| f["id"] == "reported-indicator").cloned();
     assert_eq!(flag.expect("learned at once, without a restart")["evidence"][0]["snippet"], "+1 415 555 0147");
     assert_eq!(h.ok("sync_now", json!({}))["indicators"], 1);
+
+    // "Report" on a saved verdict: the hub gets the redacted text and digests, never the number itself.
+    let saved = h.ok("analyze_text", json!({"text": text, "save": true}));
+    let reported = h.ok("report_check", json!({"checkId": saved["check_id"], "label": "scam"}));
+    assert_eq!(reported["sent"], true, "{reported}");
+    let got = received.lock().expect("inbox").clone();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["label"], "scam");
+    assert!(!got[0].to_string().contains("0147"), "{}", got[0]);
+    assert_eq!(got[0]["indicators"][0]["kind"], "phone");
+    assert_eq!(h.ok("sync_status", json!({}))["reports_waiting"], 0);
+    // A live check that was not saved has nothing to report from; a word other than scam/legit is refused.
+    let live = h.ok("analyze_text", json!({"text": "Another message entirely", "save": false}));
+    assert_eq!(h.err_kind("report_check", json!({"checkId": live["check_id"], "label": "scam"})), "input");
+    assert_eq!(h.err_kind("report_check", json!({"checkId": saved["check_id"], "label": "maybe"})), "input");
 }

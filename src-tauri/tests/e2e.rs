@@ -292,6 +292,8 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     assert!(hub.as_str().expect("text").starts_with("Not connected."), "{hub}");
     let sync_disabled = c.execute("return document.getElementById('hub-sync').disabled;", vec![]).await;
     assert_eq!(sync_disabled.expect("the button"), serde_json::json!(true), "nothing to sync before pairing");
+    let report = c.execute("return document.getElementById('report-card').hidden;", vec![]).await;
+    assert_eq!(report.expect("the card"), serde_json::json!(true), "no hub, so no Report buttons on a verdict");
 
     // 5. The history lists the checks, redacted.
     c.find(Locator::Id("tab-history")).await.expect("History").click().await.expect("open history");

@@ -37,6 +37,7 @@ Examples:
   redflag check --jsonl batch.jsonl > verdicts.jsonl
   redflag check --show-outbound message.txt   (what an LLM would be sent; sends nothing)
   redflag history
+  redflag report 12 scam   (tell your Redflag hub that check 12 was a scam)
   redflag cost
   redflag config show
   redflag rules
@@ -103,6 +104,9 @@ enum Command {
     /// Sync with a Redflag hub: pair once, then pull the scam indicators it publishes (matching stays on this
     /// machine). Exit 0 synced, 1 hub unreachable, 2 refused.
     Sync(sync::SyncArgs),
+    /// Tell the hub you are paired with what a check really was: `scam` or `legit`. Sends the redacted text, the
+    /// verdict and digests of the numbers and links it held; queued until the next sync when the hub is away.
+    Report(sync::ReportArgs),
     /// Show the effective configuration (file + environment), with secrets masked.
     Config {
         #[command(subcommand)]
@@ -222,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cost::run(&*escalation::open_store(&config)?, &config, args)
         }
         Command::Sync(args) => sync::run(&*escalation::open_store(&config(None)?)?, args),
+        Command::Report(args) => sync::report(&*escalation::open_store(&config(None)?)?, args),
         Command::Config { command: ConfigCommand::Show } => outbound::config_show(&config(None)?),
         Command::Config { command: ConfigCommand::EnableEscalation } => {
             let config = config(None)?;

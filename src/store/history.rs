@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::{HistoryStore, SqliteStore, StoreError, sql_int};
 use crate::redact::Redactor;
+use crate::sync::report::{self, IndicatorDigest};
 use crate::{Analysis, Label, Tier};
 
 /// One check to record.
@@ -29,6 +30,9 @@ pub struct NewHistory<'a> {
     /// SHA-256 hex of the normalised original text.
     pub input_hash: &'a str,
     pub redacted_text: &'a str,
+    /// Digests of the scammer-side values in the original text, for a report on this check (see
+    /// [`crate::sync::report`]); empty for the bridge's senders, who report nothing.
+    pub indicators: &'a [IndicatorDigest],
     /// The verdict; its `text` is dropped before storing whatever it holds.
     pub analysis: &'a Analysis,
     pub cost_usd: f64,
@@ -48,6 +52,8 @@ pub struct HistoryEntry {
     pub flags: Vec<String>,
     pub tiers: Vec<Tier>,
     pub cost_usd: f64,
+    /// Digests of the scammer-side values the checked text held (the values themselves are not kept).
+    pub indicators: Vec<IndicatorDigest>,
     /// The stored [`Analysis`] (without `text`), kept as JSON so rows written by an older build still load.
     pub analysis: serde_json::Value,
 }
@@ -100,7 +106,7 @@ pub struct HistoryQuery {
 }
 
 const COLUMNS: &str = "id, created_at, channel, user_id, input_hash, redacted_text, label, score, flags, tiers, \
-                       cost_usd, analysis";
+                       cost_usd, analysis, indicators";
 
 /// A row as SQLite holds it; the JSON columns are parsed after the statement is done, so a bad row is a
 /// [`StoreError::Json`] rather than a generic conversion error.
@@ -117,6 +123,7 @@ struct Raw {
     tiers: String,
     cost_usd: f64,
     analysis: String,
+    indicators: String,
 }
 
 impl Raw {
@@ -134,6 +141,7 @@ impl Raw {
             tiers: row.get(9)?,
             cost_usd: row.get(10)?,
             analysis: row.get(11)?,
+            indicators: row.get(12)?,
         })
     }
 
@@ -153,6 +161,7 @@ impl Raw {
             tiers: serde_json::from_str(&self.tiers)?,
             cost_usd: self.cost_usd,
             analysis: serde_json::from_str(&self.analysis)?,
+            indicators: serde_json::from_str(&self.indicators)?,
         })
     }
 }
@@ -197,12 +206,15 @@ pub(super) fn record<S: HistoryStore + ?Sized>(
         llm.reasons.iter_mut().filter_map(|r| r.evidence.as_mut()).for_each(|e| redact(&mut e.snippet));
     }
     let cost_usd = a.llm.as_ref().map_or(0.0, |o| o.cost_usd);
+    // Only the person at this machine can report a check; a bridge sender's values are not kept at all.
+    let indicators = if user_id.is_none() { report::digests(text) } else { Vec::new() };
     store.history_add(&NewHistory {
         created_at: crate::time::unix_now(),
         channel,
         user_id,
         input_hash: &crate::hash::sha256_hex(text),
         redacted_text: &redacted.text,
+        indicators: &indicators,
         analysis: &stored,
         cost_usd,
     })
@@ -226,11 +238,12 @@ impl HistoryStore for SqliteStore {
         let flags = serde_json::to_string(&a.flag_ids())?;
         let tiers = serde_json::to_string(&a.tiers)?;
         let analysis = serde_json::to_string(&analysis)?;
+        let indicators = serde_json::to_string(h.indicators)?;
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO history (created_at, channel, user_id, input_hash, redacted_text, label, score, flags,
-                                      tiers, analysis, cost_usd)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                      tiers, analysis, cost_usd, indicators)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     h.created_at,
                     h.channel,
@@ -242,7 +255,8 @@ impl HistoryStore for SqliteStore {
                     flags,
                     tiers,
                     analysis,
-                    h.cost_usd
+                    h.cost_usd,
+                    indicators
                 ],
             )?;
             Ok(tx.last_insert_rowid())
@@ -296,7 +310,11 @@ impl HistoryStore for SqliteStore {
         let (cond, arg) = owner.condition();
         let args: Vec<Value> = std::iter::once(id.into()).chain(arg).collect();
         let sql = format!("DELETE FROM history WHERE id = ?1 AND {}", cond.replace('?', "?2"));
-        self.write(|tx| Ok(tx.execute(&sql, params_from_iter(args))? > 0))
+        self.write(|tx| {
+            let deleted = tx.execute(&sql, params_from_iter(args))? > 0;
+            drop_orphan_reports(tx)?;
+            Ok(deleted)
+        })
     }
 
     /// Delete every check of `owner`'s; returns how many went. The spend ledger is kept: it is the operator's
@@ -304,12 +322,20 @@ impl HistoryStore for SqliteStore {
     fn history_clear(&self, owner: &Owner) -> Result<usize, StoreError> {
         let (cond, arg) = owner.condition();
         let sql = format!("DELETE FROM history WHERE {}", cond.replace('?', "?1"));
-        self.write(|tx| Ok(tx.execute(&sql, params_from_iter(arg))?))
+        self.write(|tx| {
+            let deleted = tx.execute(&sql, params_from_iter(arg))?;
+            drop_orphan_reports(tx)?;
+            Ok(deleted)
+        })
     }
 
     /// Retention: delete checks made before `older_than` (unix seconds); returns how many went.
     fn history_purge(&self, older_than: i64) -> Result<usize, StoreError> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM history WHERE created_at < ?1", [older_than])?))
+        self.write(|tx| {
+            let deleted = tx.execute("DELETE FROM history WHERE created_at < ?1", [older_than])?;
+            drop_orphan_reports(tx)?;
+            Ok(deleted)
+        })
     }
 
     /// "Delete my data": delete the user's checks and unlink their spend rows (the cost stays in the operator's
@@ -321,6 +347,12 @@ impl HistoryStore for SqliteStore {
             Ok(deleted + unlinked)
         })
     }
+}
+
+/// A deleted check takes its reports with it, sent or not: "delete" means the redacted text goes from this
+/// machine, and an unsent report would carry it out later.
+fn drop_orphan_reports(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+    tx.execute("DELETE FROM sync_outbox WHERE history_id NOT IN (SELECT id FROM history)", [])
 }
 
 #[cfg(test)]
@@ -335,6 +367,7 @@ mod tests {
             user_id: user,
             input_hash: "ab12",
             redacted_text: text,
+            indicators: &[],
             analysis: a,
             cost_usd: 0.0,
         })
@@ -357,6 +390,7 @@ mod tests {
             user_id: None,
             input_hash: "h",
             redacted_text: "t",
+            indicators: &[],
             analysis: &a,
             cost_usd: 0.0,
         };
@@ -377,6 +411,7 @@ mod tests {
                 user_id: Some("u1"),
                 input_hash: "deadbeef",
                 redacted_text: "call [PHONE]",
+                indicators: &[],
                 analysis: &a,
                 cost_usd: 0.002,
             })
@@ -421,6 +456,31 @@ mod tests {
             .expect("raw row");
         assert!(!raw.contains("7700") && !raw.to_lowercase().contains("jane"), "{raw}");
         assert!(raw.contains("about the role"), "{raw}");
+    }
+
+    #[test]
+    fn a_local_check_keeps_its_values_as_digests_and_a_deleted_check_takes_its_reports() {
+        use crate::store::SyncState;
+        use crate::sync::report::{Queued, Report, ReportLabel};
+        let s = SqliteStore::open_in_memory().expect("store");
+        let text = "Pay the fee on WhatsApp +1 415 555 0188 or at https://pay-talentdesk.example/now";
+        let a = sample_analysis(Label::Scam, &["x"], Some(text));
+        let local = s.record_check(&a, &Redactor::new(&[]), "cli", None).expect("record");
+        let sender = s.record_check(&a, &Redactor::new(&[]), "whatsapp", Some("u1")).expect("record");
+        let e = s.history_get(local, &Owner::Local).expect("get").expect("row");
+        assert_eq!(e.indicators, report::digests(text));
+        assert_eq!(e.indicators.len(), 2, "the number and the host");
+        let raw: String =
+            s.conn().query_row("SELECT indicators FROM history WHERE id = ?1", [local], |r| r.get(0)).expect("raw");
+        assert!(!raw.contains("555") && !raw.contains("talentdesk"), "digests, not values: {raw}");
+        let e = s.history_get(sender, &Owner::Anyone).expect("get").expect("row");
+        assert!(e.indicators.is_empty(), "a bridge sender reports nothing, so nothing is kept");
+
+        let entry = s.history_get(local, &Owner::Local).expect("get").expect("row");
+        let report = Report::on(&entry, ReportLabel::Scam);
+        s.queue_report(&Queued { history_id: local, report, created_at: 1, sent_at: None }).expect("queue");
+        assert!(s.history_delete(local, &Owner::Local).expect("delete"));
+        assert_eq!(s.reports_waiting().expect("count"), 0, "its redacted text must not leave later");
     }
 
     #[test]

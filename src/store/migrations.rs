@@ -101,4 +101,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         rules TEXT NOT NULL
     );
     ",
+    // 3: reports. A local check keeps the digests of its scammer-side values (its redacted text has lost them), and
+    // reports wait in the outbox until a sync delivers them; sent ones stay, so the app can say "reported".
+    r"
+    ALTER TABLE history ADD COLUMN indicators TEXT NOT NULL DEFAULT '[]';
+
+    CREATE TABLE sync_outbox (
+        id TEXT PRIMARY KEY,
+        history_id INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER NULL
+    );
+    CREATE INDEX sync_outbox_pending ON sync_outbox(sent_at, created_at);
+    CREATE INDEX sync_outbox_history ON sync_outbox(history_id);
+    ",
 ];

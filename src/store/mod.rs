@@ -185,6 +185,18 @@ pub trait SyncState: Send + Sync + fmt::Debug {
     /// The rules bundle taken from the hub: its version and the rules file.
     fn synced_rules(&self) -> Result<Option<(String, String)>, StoreError>;
     fn set_synced_rules(&self, version: &str, rules: &str) -> Result<(), StoreError>;
+
+    /// Put a report in the outbox, replacing any report on the same check that has not been sent yet (the person
+    /// changed their mind before it went).
+    fn queue_report(&self, queued: &crate::sync::report::Queued) -> Result<(), StoreError>;
+    /// Reports not sent yet, oldest first, at most `limit`.
+    fn pending_reports(&self, limit: usize) -> Result<Vec<crate::sync::report::Queued>, StoreError>;
+    /// The hub took report `id` (or refused it for good): it leaves the outbox.
+    fn report_sent(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// The latest report on a check, sent or waiting.
+    fn report_on(&self, history_id: i64) -> Result<Option<crate::sync::report::Queued>, StoreError>;
+    /// How many reports wait to be sent.
+    fn reports_waiting(&self) -> Result<usize, StoreError>;
 }
 
 /// Everything the core keeps: what the check service, the escalator and the shells hold.

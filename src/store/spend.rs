@@ -533,6 +533,7 @@ mod tests {
                             user_id: Some(&user),
                             input_hash: "hash",
                             redacted_text: "text",
+                            indicators: &[],
                             analysis: &analysis,
                             cost_usd: PRICE,
                         })?;

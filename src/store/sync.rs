@@ -1,6 +1,7 @@
 //! A device's side of sync in the SQLite store: the hub it is paired with (URL, token, pinned key, cursor) and
 //! the indicators it has read. A page is applied in one transaction together with the cursor after it, so a sync
-//! killed halfway resumes from the last whole page and never leaves half a page applied.
+//! killed halfway resumes from the last whole page and never leaves half a page applied. The outbox keeps the
+//! person's reports until a sync delivers them.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{SqliteStore, StoreError, SyncState};
 use crate::sync::feed::{HubKey, IndicatorPage};
 use crate::sync::indicators::{IndicatorKind, IndicatorSet, Known};
+use crate::sync::report::{Queued, Report};
 
 /// The hub a device is paired with, and how far it has read.
 #[derive(Clone, PartialEq, Eq)]
@@ -63,9 +65,11 @@ impl SyncState for SqliteStore {
                 .optional()?
                 .filter(|fp| *fp == link.key.fingerprint);
             if same.is_none() {
-                // Another hub's indicators, cursor and rules mean nothing to this one.
+                // Another hub's indicators, cursor and rules mean nothing to this one; reports not sent yet were
+                // meant for the hub the person trusted then, not for whichever comes next.
                 tx.execute("DELETE FROM sync_indicators", [])?;
                 tx.execute("DELETE FROM sync_bundle", [])?;
+                tx.execute("DELETE FROM sync_outbox WHERE sent_at IS NULL", [])?;
             }
             tx.execute(
                 "INSERT INTO sync_hub (id, url, token, public_key, fingerprint, cursor, last_sync)
@@ -150,12 +154,73 @@ impl SyncState for SqliteStore {
             Ok(())
         })
     }
+
+    fn queue_report(&self, queued: &Queued) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&queued.report)?;
+        self.write(|tx| {
+            tx.execute("DELETE FROM sync_outbox WHERE history_id = ?1 AND sent_at IS NULL", [queued.history_id])?;
+            tx.execute(
+                "INSERT INTO sync_outbox (id, history_id, label, body, created_at, sent_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    queued.report.id,
+                    queued.history_id,
+                    queued.report.label.as_str(),
+                    body,
+                    queued.created_at,
+                    queued.sent_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn pending_reports(&self, limit: usize) -> Result<Vec<Queued>, StoreError> {
+        outbox(self, "sent_at IS NULL ORDER BY created_at, rowid LIMIT ?1", super::sql_int(limit))
+    }
+
+    fn report_sent(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("UPDATE sync_outbox SET sent_at = ?2 WHERE id = ?1 AND sent_at IS NULL", params![id, now])?;
+            Ok(())
+        })
+    }
+
+    fn report_on(&self, history_id: i64) -> Result<Option<Queued>, StoreError> {
+        Ok(outbox(self, "history_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1", history_id)?.pop())
+    }
+
+    fn reports_waiting(&self) -> Result<usize, StoreError> {
+        let n: i64 =
+            self.conn().query_row("SELECT COUNT(*) FROM sync_outbox WHERE sent_at IS NULL", [], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Outbox rows matching `condition` (with one argument, `?1`).
+fn outbox(store: &SqliteStore, condition: &str, arg: i64) -> Result<Vec<Queued>, StoreError> {
+    let conn = store.conn();
+    let mut stmt =
+        conn.prepare(&format!("SELECT history_id, body, created_at, sent_at FROM sync_outbox WHERE {condition}"))?;
+    let rows = stmt
+        .query_map([arg], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get(3)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    drop(conn);
+    rows.into_iter()
+        .map(|(history_id, body, created_at, sent_at)| {
+            let report: Report = serde_json::from_str(&body)?;
+            Ok(Queued { history_id, report, created_at, sent_at })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::HistoryEntry;
     use crate::sync::feed::{Cursor, Published};
+    use crate::sync::report::ReportLabel;
 
     fn link(fingerprint: &str) -> HubLink {
         HubLink {
@@ -211,5 +276,50 @@ mod tests {
         assert_eq!(s.hub_link().expect("link").expect("paired").cursor, "other.0");
         assert_eq!(s.indicator_count().expect("count"), 0);
         assert_eq!(s.synced_rules().expect("rules"), None, "another hub's rules are not this one's");
+    }
+
+    fn queued(history_id: i64, label: ReportLabel, at: i64) -> Queued {
+        let entry = HistoryEntry {
+            id: history_id,
+            created_at: at,
+            channel: "cli".into(),
+            user_id: None,
+            input_hash: "ab".into(),
+            redacted_text: "pay the fee to [PHONE]".into(),
+            label: crate::Label::Uncertain,
+            score: 0.6,
+            flags: vec!["upfront-payment".into()],
+            tiers: vec![],
+            cost_usd: 0.0,
+            indicators: crate::sync::report::digests("wa.me/447700900123"),
+            analysis: serde_json::Value::Null,
+        };
+        Queued { history_id, report: Report::on(&entry, label), created_at: at, sent_at: None }
+    }
+
+    #[test]
+    fn the_outbox_keeps_reports_until_sent_and_a_change_of_mind_replaces_an_unsent_one() {
+        let s = SqliteStore::open_in_memory().expect("store");
+        s.pair_hub(&link("fp")).expect("pair");
+        let first = queued(1, ReportLabel::Scam, 10);
+        s.queue_report(&first).expect("queue");
+        s.queue_report(&queued(2, ReportLabel::Scam, 11)).expect("queue");
+        let changed = queued(1, ReportLabel::Legit, 12);
+        s.queue_report(&changed).expect("change of mind");
+        let waiting = s.pending_reports(10).expect("pending");
+        assert_eq!(waiting.iter().map(|q| q.history_id).collect::<Vec<_>>(), [2, 1], "oldest first");
+        assert_eq!(waiting[1].report, changed.report, "the unsent scam report on check 1 was replaced");
+        assert_eq!(s.reports_waiting().expect("count"), 2);
+        s.report_sent(&changed.report.id, 20).expect("sent");
+        assert_eq!(s.reports_waiting().expect("count"), 1);
+        let on = s.report_on(1).expect("report").expect("kept after sending");
+        assert_eq!((on.report.label, on.sent_at), (ReportLabel::Legit, Some(20)));
+        // A sent report stays sent: the next one on the check is a new report with a new id.
+        s.queue_report(&queued(1, ReportLabel::Scam, 30)).expect("again");
+        assert_eq!(s.reports_waiting().expect("count"), 2);
+        assert_eq!(s.report_on(1).expect("report").expect("latest").report.label, ReportLabel::Scam);
+        // Another hub does not get what was meant for this one.
+        s.pair_hub(&link("other")).expect("another hub");
+        assert_eq!(s.reports_waiting().expect("count"), 0);
     }
 }

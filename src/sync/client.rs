@@ -6,6 +6,10 @@
 //! ones this device expects, and it is applied in one transaction with the cursor after it ([`SyncState`]). Only
 //! the cursor and the token go to the hub: nothing about what the person checked. The hub's rules bundle is taken
 //! the same way: signed, for this hub, newer than the one held (an older one is a replay and refused), compiling.
+//!
+//! A sync first sends the reports waiting in the outbox ([`push_reports`]), each under the id made when it was
+//! queued: the hub keeps one report per device and id, so one sent again after a sync died between the hub's
+//! answer and the outbox's update still counts once.
 
 use std::time::Duration;
 
@@ -21,6 +25,8 @@ const MAX_PAGES: usize = 1_000;
 /// The most a hub's answer may hold: a full page is under a megabyte and a rules file a few hundred kilobytes, so
 /// anything near this is not a hub's, and reading it whole before its signature is checked would cost memory.
 const MAX_BODY_BYTES: usize = 16 << 20;
+/// Reports sent in one sync at most; the rest go at the next.
+const MAX_REPORTS_PER_SYNC: usize = 500;
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +40,12 @@ pub struct SyncReport {
     pub indicators: usize,
     /// The rules version taken in this sync, if the hub published a newer one.
     pub new_rules: Option<String>,
+    /// Reports the hub took in this sync.
+    pub reports_sent: usize,
+    /// Reports the hub refused as malformed: they would be refused every time, so they left the outbox.
+    pub reports_refused: usize,
+    /// Reports still waiting in the outbox.
+    pub reports_waiting: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +118,52 @@ pub async fn pair<S: SyncState + ?Sized>(
     let cursor = Cursor::start(&key.fingerprint).to_string();
     store.pair_hub(&HubLink { url, token: token.trim().to_string(), key: key.clone(), cursor, last_sync: None })?;
     Ok(key)
+}
+
+/// A whole sync: send the reports waiting in the outbox, then read the feed and the rules bundle.
+pub async fn sync<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
+    let mut pushed = push_reports(http, store).await?;
+    let pulled = pull(http, store).await?;
+    pushed.requests += pulled.requests;
+    pushed.bytes += pulled.bytes;
+    Ok(SyncReport {
+        reports_sent: pushed.reports_sent,
+        reports_refused: pushed.reports_refused,
+        reports_waiting: store.reports_waiting()?,
+        requests: pushed.requests,
+        bytes: pushed.bytes,
+        ..pulled
+    })
+}
+
+/// Send the reports waiting in the outbox, oldest first (`POST /v1/sync/reports`). Each leaves the outbox once
+/// the hub has taken it; when the hub cannot be reached or is busy, the rest wait for the next sync.
+pub async fn push_reports<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
+    let link = store.hub_link()?.ok_or(SyncError::NotPaired)?;
+    let mut report = SyncReport::default();
+    let unreachable = |why: String| SyncError::Unreachable { url: link.url.clone(), why };
+    for queued in store.pending_reports(MAX_REPORTS_PER_SYNC)? {
+        let request = http.post(format!("{}/v1/sync/reports", link.url)).bearer_auth(link.token.trim());
+        let response = request.json(&queued.report).send().await.map_err(|e| unreachable(without_url(&e)))?;
+        report.requests += 1;
+        let status = response.status();
+        report.bytes += response.bytes().await.map_or(0, |b| b.len() as u64);
+        match status {
+            s if s.is_success() => report.reports_sent += 1,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(SyncError::Refused { status: status.as_u16() });
+            }
+            // Malformed for this hub, now and every time after: keeping it would block the reports behind it.
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY => {
+                report.reports_refused += 1;
+            }
+            // Busy, broken or not a hub: try again at the next sync.
+            other => return Err(unreachable(format!("HTTP {other} while sending reports"))),
+        }
+        store.report_sent(&queued.report.id, crate::time::unix_now())?;
+    }
+    report.reports_waiting = store.reports_waiting()?;
+    Ok(report)
 }
 
 /// Read every change after the stored cursor and apply it, page by page.

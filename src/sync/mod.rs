@@ -7,8 +7,10 @@
 //! ([`crate::store::SyncState`]) and matches digests of the values in a checked text locally ([`indicators`]),
 //! raising the `reported-indicator` red flag with evidence on the value. The hub never learns what was checked.
 //!
-//! [`client`] is what the CLI calls: `redflag sync pair`, `redflag sync`, `redflag sync --status`.
+//! [`client`] is what the CLI and the desktop call: `redflag sync pair`, `redflag sync` (reports out, then the
+//! feed in), `redflag sync --status`; [`report`] is a person's "scam" / "not a scam" on a check, queued until sent.
 
 pub mod client;
 pub mod feed;
 pub mod indicators;
+pub mod report;

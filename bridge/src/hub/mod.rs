@@ -1,6 +1,7 @@
 //! The hub: what the bridge publishes to paired desktops. Scam indicators (scammer-side values: phone numbers,
 //! link hosts, chat handles, e-mail addresses and domains, wallets) with their counts and sources, the operator's
-//! allowlist that beats everything, and the paired devices. The feed itself (signed pages of changes after a
+//! allowlist that beats everything, the paired devices, and the reports people send from them (the review list;
+//! digests named by enough devices are published). The feed itself (signed pages of changes after a
 //! cursor) is written by `routes::sync` with the types in [`redflag::sync::feed`].
 //!
 //! Every change to what is published (a new value, a count going up, a removal, an allowance) gives the row the
@@ -16,6 +17,7 @@ use std::fmt;
 
 use redflag::sync::feed::Published;
 use redflag::sync::indicators::{self, IndicatorError, IndicatorKind};
+use redflag::sync::report::{Report, ReportLabel};
 use redflag::{Analysis, Label};
 
 pub use key::{HubSigner, default_path as default_key_path};
@@ -32,6 +34,8 @@ pub enum Source {
     Operator,
     /// A message the bridge judged a scam with evidence.
     Bridge,
+    /// Devices' reports, once enough of them named it.
+    Reports,
 }
 
 impl Source {
@@ -39,6 +43,7 @@ impl Source {
         match self {
             Source::Operator => "operator",
             Source::Bridge => "bridge",
+            Source::Reports => "reports",
         }
     }
 }
@@ -58,8 +63,11 @@ pub enum Observed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Indicator {
     pub kind: IndicatorKind,
-    /// The value itself (the hub knows it; the feed carries only its digest).
+    /// The value itself (the feed carries only its digest); empty when the hub learnt it only from reports,
+    /// which carry digests.
     pub value: String,
+    /// Its digest, as published.
+    pub hash: String,
     pub count: u32,
     pub first_seen: i64,
     pub last_seen: i64,
@@ -74,6 +82,43 @@ pub struct Device {
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
     pub last_seen_ms: Option<i64>,
+}
+
+/// What [`Hub::add_report`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportTaken {
+    /// This device sent this report before; nothing changed.
+    pub duplicate: bool,
+    /// Values this report took past the threshold (or counted again once published).
+    pub published: usize,
+}
+
+/// One report as the operator reviews it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredReport {
+    pub id: i64,
+    pub device: String,
+    pub label: ReportLabel,
+    /// The redacted text the person checked.
+    pub text: String,
+    /// What Redflag had said.
+    pub verdict: String,
+    pub score: f32,
+    pub flags: Vec<String>,
+    /// The digests it carried, each with how many devices have reported it in a scam.
+    pub indicators: Vec<ReportedValue>,
+    pub checked_at: i64,
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReportedValue {
+    pub kind: IndicatorKind,
+    pub hash: String,
+    /// Devices that reported it in a scam.
+    pub devices: u32,
+    /// Whether the hub publishes it now.
+    pub published: bool,
 }
 
 /// Changes after a sequence number, oldest first.
@@ -94,6 +139,10 @@ pub enum HubError {
     DeviceExists(String),
     #[error(transparent)]
     Store(#[from] redflag::store::StoreError),
+    #[error("{0}")]
+    Report(String),
+    #[error("a stored report is not the JSON this build expects: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("hub database error: {0}; if it persists, check free disk space and the file's permissions")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -126,10 +175,34 @@ pub trait Hub: Send + Sync + fmt::Debug {
     /// The sequence number of the last change (0 when there is none).
     fn last_change(&self) -> Result<i64, HubError>;
 
+    /// Take a device's report (already checked with [`Report::problem`]). A scam report's digests count towards
+    /// publication: once `threshold` different devices reported one in scams, it is published (unless allowed),
+    /// and every later report counts. A "not a scam" report only goes to the review list.
+    fn add_report(&self, device: &str, report: &Report, threshold: u32, now: i64) -> Result<ReportTaken, HubError>;
+    /// Reports for review, newest first, optionally only one label's.
+    fn reports(&self, label: Option<ReportLabel>, limit: usize) -> Result<Vec<StoredReport>, HubError>;
+
     /// Publish a rules file (already checked to compile) as `version`, replacing the one before.
     fn publish_bundle(&self, version: &str, rules: &str, now: i64) -> Result<(), HubError>;
     /// The published rules file: its version and text.
     fn bundle(&self) -> Result<Option<(String, String)>, HubError>;
+}
+
+/// The prefix that names a value by its digest, as `indicators list` shows a value the hub learnt only from
+/// reports: `sha256:` and 64 hex digits.
+pub const DIGEST_PREFIX: &str = "sha256:";
+
+/// The digest and the plain value (empty when named by digest) of a value the operator names, either way.
+fn named(kind: IndicatorKind, value: &str) -> Result<(String, String), HubError> {
+    if let Some(hex) = value.trim().strip_prefix(DIGEST_PREFIX) {
+        let hex = hex.to_ascii_lowercase();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(HubError::Report(format!("`{value}` is not {DIGEST_PREFIX} and 64 hex digits")));
+        }
+        return Ok((hex, String::new()));
+    }
+    let value = indicators::normalise(kind, value)?;
+    Ok((indicators::digest(kind, &value), value))
 }
 
 /// What the hub's routes reach: its store and its signing key.

@@ -8,7 +8,9 @@ use redflag::sync::feed::Published;
 use redflag::sync::indicators::{self, IndicatorKind};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Changes, Device, Hub, HubError, Indicator, Observed, Source};
+use redflag::sync::report::{Report, ReportLabel};
+
+use super::{Changes, Device, Hub, HubError, Indicator, Observed, ReportTaken, ReportedValue, Source, StoredReport};
 
 #[derive(Debug, Clone)]
 pub struct SqliteHub {
@@ -136,13 +138,12 @@ impl Hub for SqliteHub {
     }
 
     fn remove(&self, kind: IndicatorKind, value: &str) -> Result<bool, HubError> {
-        let hash = indicators::digest(kind, &indicators::normalise(kind, value)?);
+        let (hash, _) = super::named(kind, value)?;
         self.db.write(|tx| unpublish(tx, &hash))
     }
 
     fn allow(&self, kind: IndicatorKind, value: &str, now: i64) -> Result<(), HubError> {
-        let value = indicators::normalise(kind, value)?;
-        let hash = indicators::digest(kind, &value);
+        let (hash, value) = super::named(kind, value)?;
         self.db.write(|tx| {
             tx.execute(
                 "INSERT INTO hub_allow (hash, kind, value, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -157,17 +158,17 @@ impl Hub for SqliteHub {
     fn indicators(&self, limit: usize) -> Result<Vec<Indicator>, HubError> {
         let conn = self.db.conn();
         let mut stmt = conn.prepare(
-            "SELECT kind, value, count, first_seen, last_seen, source, published FROM hub_indicators
+            "SELECT kind, value, count, first_seen, last_seen, source, published, hash FROM hub_indicators
              ORDER BY last_seen DESC, seq DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (kind, value, count, first_seen, last_seen, source, published) = row?;
+            let (kind, value, count, first_seen, last_seen, source, published, hash) = row?;
             if let Ok(kind) = kind.parse() {
-                out.push(Indicator { kind, value, count, first_seen, last_seen, source, published });
+                out.push(Indicator { kind, value, hash, count, first_seen, last_seen, source, published });
             }
         }
         Ok(out)
@@ -210,6 +211,124 @@ impl Hub for SqliteHub {
         Ok(self.db.conn().query_row("SELECT COALESCE(MAX(seq), 0) FROM hub_indicators", [], |r| r.get(0))?)
     }
 
+    fn add_report(&self, device: &str, report: &Report, threshold: u32, now: i64) -> Result<ReportTaken, HubError> {
+        let flags = serde_json::to_string(&report.flags)?;
+        let verdict = serde_json::to_value(report.verdict)?.as_str().unwrap_or_default().to_string();
+        self.db.write(|tx| {
+            let id: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO hub_reports (device, client_id, label, text, verdict, score, flags, checked_at,
+                                              received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (device, client_id) DO NOTHING RETURNING id",
+                    params![
+                        device,
+                        report.id,
+                        report.label.as_str(),
+                        report.text,
+                        verdict,
+                        f64::from(report.score),
+                        flags,
+                        report.checked_at,
+                        now
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(ReportTaken { duplicate: true, published: 0 }) };
+            let mut published = 0;
+            for value in &report.indicators {
+                let inserted = tx.execute(
+                    "INSERT INTO hub_report_values (report, hash, kind) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![id, value.hash, value.kind.as_str()],
+                )?;
+                if inserted == 0 || report.label != ReportLabel::Scam {
+                    continue;
+                }
+                let devices = scam_reporters(tx, &value.hash)?;
+                let allowed: bool =
+                    tx.query_row("SELECT EXISTS (SELECT 1 FROM hub_allow WHERE hash = ?1)", [&value.hash], |r| {
+                        r.get(0)
+                    })?;
+                if devices < threshold || allowed {
+                    continue;
+                }
+                // The first time over the threshold publishes it with every report so far; each later one counts
+                // once more, like a sighting. The value stays unknown (empty) unless the bridge or the operator
+                // named it too.
+                let seq = next_seq(tx)?;
+                tx.execute(
+                    "INSERT INTO hub_indicators (seq, hash, kind, value, count, first_seen, last_seen, source,
+                                                 published)
+                     VALUES (?1, ?2, ?3, '', ?4, ?5, ?5, ?6, 1)
+                     ON CONFLICT (hash) DO UPDATE SET seq = excluded.seq, count = hub_indicators.count + 1,
+                         last_seen = excluded.last_seen, published = 1",
+                    params![seq, value.hash, value.kind.as_str(), devices, now, Source::Reports.as_str()],
+                )?;
+                published += 1;
+            }
+            Ok(ReportTaken { duplicate: false, published })
+        })
+    }
+
+    fn reports(&self, label: Option<ReportLabel>, limit: usize) -> Result<Vec<StoredReport>, HubError> {
+        let conn = self.db.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, device, label, text, verdict, score, flags, checked_at, received_at FROM hub_reports
+             WHERE ?1 IS NULL OR label = ?1 ORDER BY received_at DESC, id DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![label.map(ReportLabel::as_str), limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, f64>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, i64>(8)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut values = conn.prepare_cached(
+            "SELECT v.hash, v.kind,
+                    (SELECT COUNT(DISTINCT r.device) FROM hub_report_values w JOIN hub_reports r ON r.id = w.report
+                      WHERE w.hash = v.hash AND r.label = 'scam'),
+                    EXISTS (SELECT 1 FROM hub_indicators i WHERE i.hash = v.hash AND i.published = 1)
+             FROM hub_report_values v WHERE v.report = ?1 ORDER BY v.rowid",
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, device, label, text, verdict, score, flags, checked_at, received_at) in rows {
+            let indicators = values
+                .query_map([id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, bool>(3)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter_map(|(hash, kind, devices, published)| {
+                    Some(ReportedValue { kind: kind.parse().ok()?, hash, devices, published })
+                })
+                .collect();
+            out.push(StoredReport {
+                id,
+                device,
+                label: label.parse().map_err(|e: String| HubError::Report(e))?,
+                text,
+                verdict,
+                // Written from an f32; narrowing back is exact.
+                score: score as f32,
+                flags: serde_json::from_str(&flags)?,
+                indicators,
+                checked_at,
+                received_at,
+            });
+        }
+        Ok(out)
+    }
+
     fn publish_bundle(&self, version: &str, rules: &str, now: i64) -> Result<(), HubError> {
         self.db.write(|tx| {
             tx.execute(
@@ -235,6 +354,16 @@ impl SqliteHub {
             .optional()?;
         Ok(row)
     }
+}
+
+/// How many different devices reported `hash` in a scam.
+fn scam_reporters(tx: &Transaction<'_>, hash: &str) -> rusqlite::Result<u32> {
+    tx.query_row(
+        "SELECT COUNT(DISTINCT r.device) FROM hub_report_values v JOIN hub_reports r ON r.id = v.report
+         WHERE v.hash = ?1 AND r.label = 'scam'",
+        [hash],
+        |r| r.get(0),
+    )
 }
 
 /// Withdraw a published value: a change of its own, so devices that hold it drop it.
@@ -317,6 +446,61 @@ mod tests {
         let all = h.changes(0, 10).expect("changes");
         assert!(all.adds.is_empty());
         assert_eq!(all.removes.len(), 1, "devices that had it drop it");
+    }
+
+    fn report(label: ReportLabel, text: &str) -> Report {
+        Report {
+            id: uuid::Uuid::new_v4().to_string(),
+            label,
+            text: "pay the training fee to [PHONE]".into(),
+            verdict: redflag::Label::Uncertain,
+            score: 0.7,
+            flags: vec!["upfront-payment".into()],
+            indicators: redflag::sync::report::digests(text),
+            checked_at: 1,
+        }
+    }
+
+    const SCAM: &str = "WhatsApp +1 415 555 0177 and pay at https://pay-talentdesk.example";
+
+    #[test]
+    fn reports_publish_a_value_once_enough_devices_named_it_and_a_resent_one_counts_once() {
+        let h = hub();
+        let first = report(ReportLabel::Scam, SCAM);
+        assert_eq!(h.add_report("a", &first, 2, 10).expect("a"), ReportTaken { duplicate: false, published: 0 });
+        assert_eq!(h.add_report("a", &first, 2, 11).expect("resent"), ReportTaken { duplicate: true, published: 0 });
+        assert_eq!(
+            h.add_report("a", &report(ReportLabel::Scam, SCAM), 2, 12).expect("a again").published,
+            0,
+            "one device is one voice however often it reports"
+        );
+        assert_eq!(h.add_report("b", &report(ReportLabel::Legit, SCAM), 2, 13).expect("b").published, 0);
+        assert!(h.changes(0, 10).expect("changes").adds.is_empty(), "a legit report publishes nothing");
+        assert_eq!(h.add_report("c", &report(ReportLabel::Scam, SCAM), 2, 14).expect("c").published, 2);
+        let published = h.changes(0, 10).expect("changes");
+        assert_eq!(published.adds.len(), 2, "the number and the host");
+        assert!(published.adds.iter().all(|p| p.count == 2), "published with both devices' reports");
+        let listed = h.indicators(10).expect("list");
+        assert!(listed.iter().all(|i| i.value.is_empty() && i.source == "reports"), "the hub never saw the values");
+
+        let reviews = h.reports(None, 10).expect("reports");
+        assert_eq!(reviews.len(), 4, "the resent report is not listed twice");
+        assert_eq!(reviews[0].device, "c");
+        assert!(reviews[0].indicators.iter().all(|v| v.devices == 2 && v.published));
+        assert_eq!(h.reports(Some(ReportLabel::Legit), 10).expect("legit")[0].device, "b");
+    }
+
+    #[test]
+    fn the_allowlist_beats_reports_and_takes_a_digest() {
+        let h = hub();
+        h.allow(IndicatorKind::Phone, "+14155550177", 1).expect("allow the number");
+        let host = indicators::digest(IndicatorKind::Domain, "pay-talentdesk.example");
+        h.allow(IndicatorKind::Domain, &format!("sha256:{}", host.to_uppercase()), 1).expect("allow by digest");
+        for device in ["a", "b", "c"] {
+            h.add_report(device, &report(ReportLabel::Scam, SCAM), 2, 5).expect("report");
+        }
+        assert!(h.changes(0, 10).expect("changes").adds.is_empty());
+        assert!(h.allow(IndicatorKind::Domain, "sha256:abc", 1).is_err(), "not a digest");
     }
 
     #[test]

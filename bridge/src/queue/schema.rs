@@ -122,4 +122,31 @@ const MIGRATIONS: &[&str] = &[
         published_at INTEGER NOT NULL
     );
     ",
+    // 4: reports from devices ("this was a scam" / "not a scam"), one per device and client id, and the digests
+    // each carried. A value the hub learns only from reports has no plain-text value: `hub_indicators.value` is
+    // empty for it.
+    r"
+    CREATE TABLE hub_reports (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        text TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        score REAL NOT NULL,
+        flags TEXT NOT NULL,
+        checked_at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        UNIQUE (device, client_id)
+    );
+    CREATE INDEX hub_reports_received ON hub_reports(received_at);
+
+    CREATE TABLE hub_report_values (
+        report INTEGER NOT NULL REFERENCES hub_reports(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (report, hash)
+    );
+    CREATE INDEX hub_report_values_hash ON hub_report_values(hash);
+    ",
 ];

@@ -3,17 +3,22 @@
 //! file the operator published, signed; `204` when the device has that version already). Devices authenticate with
 //! `Authorization: Bearer <token>` from `redflag-bridge devices add`; tokens are stored as SHA-256 hashes.
 //!
-//! Nothing a device sends says what its person checked: the cursor and the token are all.
+//! Reading the feed, a device sends nothing about what its person checked: the cursor and the token are all.
+//! `POST /v1/sync/reports` is the exception the person chooses: a report on one check ("scam" / "legit") with its
+//! redacted text and the digests of its values, kept once per device and report id (a resent report is a `200`
+//! saying `duplicate`).
 
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use redflag::sync::feed::{Bundle, Cursor, HubKey, IndicatorPage, PAGE_SIZE, SIGNATURE_HEADER};
-use serde::Deserialize;
+use redflag::sync::report::Report;
+use serde::{Deserialize, Serialize};
 
 use super::AppError;
 use crate::app::AppState;
@@ -111,6 +116,42 @@ pub async fn bundle(
         return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     }
     signed(hub, &Bundle { hub: hub.signer.public().fingerprint.clone(), version, rules })
+}
+
+/// What the hub answers a report.
+#[derive(Debug, Serialize)]
+pub struct ReportAnswer {
+    pub id: String,
+    /// This device had sent this report already; it was not counted again.
+    pub duplicate: bool,
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    PairedDevice(device): PairedDevice,
+    body: Result<Json<Report>, JsonRejection>,
+) -> Result<Json<ReportAnswer>, AppError> {
+    let Json(report) = body.map_err(|e| {
+        AppError::BadRequest(format!("send a report as JSON (Content-Type: application/json): {}", e.body_text()))
+    })?;
+    if let Some(problem) = report.problem() {
+        return Err(AppError::BadRequest(problem));
+    }
+    // A device is one person: the same bucket as a sender's messages keeps a runaway client from filling the
+    // review list.
+    if !state.allow(&format!("device:{device}")) {
+        return Err(AppError::TooManyRequests);
+    }
+    let threshold = state.settings.hub.report_threshold;
+    let store = Arc::clone(&state.hub().store);
+    let id = report.id.clone();
+    let taken = blocking(move || store.add_report(&device, &report, threshold, now_ms() / 1000))
+        .await
+        .map_err(AppError::Unavailable)?
+        .map_err(|e| AppError::Unavailable(e.into()))?;
+    metrics::counter!(crate::metrics::REPORTS, "outcome" => if taken.duplicate { "duplicate" } else { "new" })
+        .increment(1);
+    Ok(Json(ReportAnswer { id, duplicate: taken.duplicate }))
 }
 
 /// `value` as JSON with its signature in [`SIGNATURE_HEADER`].

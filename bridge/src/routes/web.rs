@@ -22,6 +22,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("history.js", JS, include_str!("../../../ui/history.js")),
     ("render.js", JS, include_str!("../../../ui/render.js")),
     ("settings.js", JS, include_str!("../../../ui/settings.js")),
+    ("report.js", JS, include_str!("../../../ui/report.js")),
     ("spans.js", JS, include_str!("../../../ui/spans.js")),
 ];
 

@@ -1,12 +1,15 @@
 //! "Connect to a Redflag hub" (Settings): pair with a hub using the token its operator gave, sync now, and the
-//! status line. The core's sync client does the work ([`redflag::sync::client`]); after each sync the analyser
-//! takes the new indicators at once, so the next check matches them. The app also syncs at start and every few
-//! hours while it runs ([`background`]); without a pairing none of this touches the network.
+//! status line; and "Report" on a verdict ([`report_check`]). The core's sync client does the work
+//! ([`redflag::sync::client`], [`redflag::sync::report`]); after each sync the analyser takes the new indicators
+//! at once, so the next check matches them. The app also syncs at start and every few hours while it runs
+//! ([`background`]), which also sends the reports made while the hub was out of reach; without a pairing none of
+//! this touches the network.
 
 use std::time::Duration;
 
 use redflag::store::Store;
 use redflag::sync::client::{self, SyncError};
+use redflag::sync::report::{self, ReportError, ReportLabel};
 use serde::Serialize;
 use tauri::{Manager, Runtime, State};
 
@@ -29,6 +32,60 @@ pub struct SyncStatus {
     /// The version of the rules the hub published, when this machine took them (the CLI's `check` uses them; the
     /// app keeps its built-in rules for now).
     pub rules: Option<String>,
+    /// Reports made while the hub was out of reach, waiting for the next sync.
+    pub reports_waiting: usize,
+}
+
+/// What became of a report.
+#[derive(Debug, Serialize)]
+pub struct Reported {
+    pub label: ReportLabel,
+    /// The hub has it; otherwise it waits for the next sync.
+    pub sent: bool,
+    /// One sentence for the page.
+    pub message: String,
+}
+
+/// Report a check as a scam or not: the one shown (`check_id`) or one opened from the history (`history_id`).
+/// The report is kept first, then sent; a hub out of reach gets it at the next sync.
+#[tauri::command]
+pub async fn report_check(
+    state: State<'_, Desktop>,
+    check_id: Option<u64>,
+    history_id: Option<i64>,
+    label: String,
+) -> Result<Reported> {
+    let label: ReportLabel = label.parse().map_err(Error::Input)?;
+    let history_id = match (history_id, check_id) {
+        (Some(id), _) => Some(id),
+        (None, Some(check)) => state.recent(check)?.1,
+        (None, None) => None,
+    };
+    let Some(history_id) = history_id else {
+        return Err(Error::Input(
+            "This check is not in your history, so there is nothing to report: turn the history on in Settings and \
+             check the text again."
+                .into(),
+        ));
+    };
+    let store = state.store()?;
+    report::queue(&*store, history_id, label, redflag::time::unix_now()).map_err(|e| match e {
+        ReportError::NotPaired => {
+            Error::Hub("Connect to a Redflag hub in Settings first: reports go to the people who run it.".into())
+        }
+        ReportError::NoSuchCheck(_) => Error::Input("This check is no longer in your history.".into()),
+        ReportError::Store(e) => Error::from(e),
+    })?;
+    let http = client::http_client().map_err(hub_error)?;
+    let (sent, message) = match client::push_reports(&http, &*store).await {
+        Ok(pushed) if pushed.reports_waiting == 0 => (true, "Thank you: the report was sent.".to_string()),
+        Ok(_) => (false, "Saved: the report goes with the next sync.".to_string()),
+        Err(e) if e.is_unreachable() => {
+            (false, "Saved: the hub could not be reached, so the report goes with the next sync.".to_string())
+        }
+        Err(e) => return Err(hub_error(e)),
+    };
+    Ok(Reported { label, sent, message })
 }
 
 #[tauri::command]
@@ -46,14 +103,14 @@ pub async fn sync_pair(state: State<'_, Desktop>, url: String, token: String) ->
     let http = client::http_client().map_err(hub_error)?;
     // The page shows the fingerprint after pairing for the person to compare; there is no field to type one in.
     client::pair(&http, &*store, &url, token, None).await.map_err(hub_error)?;
-    pull(&state, &*store, &http).await
+    sync(&state, &*store, &http).await
 }
 
 #[tauri::command]
 pub async fn sync_now(state: State<'_, Desktop>) -> Result<SyncStatus> {
     let store = state.store()?;
     let http = client::http_client().map_err(hub_error)?;
-    pull(&state, &*store, &http).await
+    sync(&state, &*store, &http).await
 }
 
 /// Sync at start and every [`EVERY`] while the app runs, when it is paired. Failures are logged, never shown: the
@@ -66,7 +123,7 @@ pub fn background<R: Runtime>(app: &tauri::AppHandle<R>) {
             if let Ok(store) = state.store()
                 && store.hub_link().is_ok_and(|l| l.is_some())
                 && let Ok(http) = client::http_client()
-                && let Err(e) = pull(&state, &*store, &http).await
+                && let Err(e) = sync(&state, &*store, &http).await
             {
                 tracing::info!("sync with the hub did not complete: {e}");
             }
@@ -75,10 +132,10 @@ pub fn background<R: Runtime>(app: &tauri::AppHandle<R>) {
     });
 }
 
-/// Pull, then let the analyser match what was pulled.
-async fn pull(state: &Desktop, store: &dyn Store, http: &reqwest::Client) -> Result<SyncStatus> {
+/// Send waiting reports and pull, then let the analyser match what was pulled.
+async fn sync(state: &Desktop, store: &dyn Store, http: &reqwest::Client) -> Result<SyncStatus> {
     // The client's store writes are one short transaction per page; they run on this async task.
-    let result = client::pull(http, store).await;
+    let result = client::sync(http, store).await;
     // Even a refused or interrupted sync may have applied whole pages before it stopped.
     redflag::check::load_synced_indicators(&state.analyzer, store);
     result.map_err(hub_error)?;
@@ -94,6 +151,7 @@ fn status(store: &dyn Store) -> Result<SyncStatus> {
         hub: link.map(|l| l.url),
         indicators: store.indicator_count()?,
         rules: store.synced_rules()?.map(|(v, _)| v),
+        reports_waiting: store.reports_waiting()?,
     })
 }
 
