@@ -4,11 +4,13 @@
 set -euo pipefail
 
 # Build essentials for -sys crates; WebKitGTK for the Tauri desktop crate; Xvfb and WebKitWebDriver for its
-# end-to-end test (issue #6).
+# end-to-end test (issue #6). Tesseract and Leptonica with English data for reading screenshots (issue #21), clang
+# for the bindings' generator, ImageMagick and a font to render the test images.
 packages=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libdbus-1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng clang libclang-dev imagemagick fonts-dejavu-core
 )
 
 if command -v apt-get >/dev/null 2>&1; then

@@ -57,6 +57,37 @@ pub struct Evidence {
     pub start: usize,
     pub end: usize,
     pub snippet: String,
+    /// Where the snippet stands in the image, when the text was read from one (`redflag check screenshot.png`): one
+    /// box per line of the image it covers, in image pixels. Empty (and left out of JSON) for text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boxes: Vec<PixelBox>,
+}
+
+impl Evidence {
+    pub fn new(start: usize, end: usize, snippet: impl Into<String>) -> Evidence {
+        Evidence { start, end, snippet: snippet.into(), boxes: Vec::new() }
+    }
+}
+
+/// A rectangle in an image, in pixels from its top-left corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PixelBox {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// What was checked, when it was not plain text: an image whose text was recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputInfo {
+    /// `image`.
+    pub kind: String,
+    /// The image's size in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// The text as it was recognised, before normalisation (the analysis's `text` is the normalised one).
+    pub text: String,
 }
 
 /// Something a rule found in the text, with its evidence: a red flag ([`Flag`]) or a reassuring signal
@@ -230,6 +261,9 @@ pub struct Analysis {
     /// The normalised text the evidence offsets point into. Batch output leaves it out to stay compact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Set when the input was not plain text (an image read by OCR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputInfo>,
 }
 
 impl Analysis {

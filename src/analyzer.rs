@@ -177,6 +177,7 @@ impl Analyzer {
             llm: None,
             advice: Default::default(),
             text: Some(doc.text),
+            input: None,
         };
         analysis.refresh_advice();
         analysis

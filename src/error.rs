@@ -32,6 +32,10 @@ pub enum Error {
 
     #[error("the rules in {origin} are invalid: {message}")]
     Rules { origin: String, message: String },
+
+    /// An image that could not be read (see [`crate::ocr`]).
+    #[error(transparent)]
+    Image(#[from] crate::ocr::OcrError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

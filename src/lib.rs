@@ -39,6 +39,7 @@ pub mod kind;
 pub mod llm;
 pub mod model;
 pub mod normalize;
+pub mod ocr;
 mod pattern;
 pub mod redact;
 pub mod rules;

@@ -86,7 +86,8 @@ enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a posting or message: a file (text, HTML, e-mail body, or a JSON posting), or `-` for standard input.
+    /// Check a posting or message: a file (text, HTML, e-mail body, a JSON posting, or a PNG/JPEG/WebP screenshot),
+    /// or `-` for standard input.
     #[command(after_help = EXAMPLES)]
     Check(CheckArgs),
     /// List the red-flag rules with their ids, weights and explanations.
@@ -205,6 +206,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Check(args) => {
+            // Before anything is read: the input may be an image, and OCR is 8x faster this way (see the function).
+            redflag::ocr::limit_openmp_threads();
             let config = config(args.escalate)?;
             let store = check_store(&config, &args);
             // Rules a hub published and this machine synced, when newer than the built-in ones; --rules wins.
@@ -276,13 +279,26 @@ fn check(
         // Batch runs are scripts' work: their JSONL output is the record, so they do not fill the history.
         return batch::run(source, &plan);
     }
-    let read = read::read_input(source)?;
-    let mut analysis = plan.checker().analyze(&read.input)?;
-    analysis.notes.splice(0..0, read.notes);
+    let (mut analysis, page) = match read::read_input(source)? {
+        read::ReadInput::Text { input, notes } => {
+            let mut analysis = plan.checker().analyze(&input)?;
+            analysis.notes.splice(0..0, notes);
+            (analysis, None)
+        }
+        read::ReadInput::Image(bytes) => {
+            let (analysis, page) =
+                redflag::ocr::analyze_image(&redflag::ocr::Tesseract, &bytes, |input| plan.checker().analyze(input))?;
+            (analysis, Some(page))
+        }
+    };
     if args.show_outbound {
         return outbound::show(config, &analysis);
     }
     plan.apply(&mut analysis);
+    if let Some(page) = &page {
+        // The LLM's quotes, if it was asked, are placed in the image too.
+        redflag::ocr::locate(&mut analysis, page);
+    }
     plan.checker().record(&analysis, CheckFor { channel: "cli", user: args.user.as_deref() });
     let mut out = anstream::stdout().lock();
     if args.json {

@@ -1,6 +1,7 @@
 //! Reading what the person points at: a file or standard input, bounded in memory, with clear refusals for binary
 //! files and a lossy-but-noted reading of text that is not valid UTF-8 (a Windows-1252 e-mail is still worth
-//! checking).
+//! checking). PNG, JPEG and WebP images are recognised by their bytes and read whole (up to
+//! [`redflag::ocr::MAX_IMAGE_BYTES`]) for OCR.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read};
@@ -50,9 +51,13 @@ impl Source {
 
 /// One input read for `redflag check`, with notes about how it was read.
 #[derive(Debug)]
-pub struct ReadInput {
-    pub input: Input,
-    pub notes: Vec<String>,
+pub enum ReadInput {
+    Text {
+        input: Input,
+        notes: Vec<String>,
+    },
+    /// An image's bytes, for OCR.
+    Image(Vec<u8>),
 }
 
 pub fn read_input(source: Source) -> anyhow::Result<ReadInput> {
@@ -64,6 +69,12 @@ pub fn read_input(source: Source) -> anyhow::Result<ReadInput> {
         .take(MAX_RAW_BYTES as u64)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {name}"))?;
+    if redflag::ocr::sniff(&bytes).is_some() {
+        // An image is read whole, up to its own limit; the decoder refuses anything bigger with what to do.
+        let limit = (redflag::ocr::MAX_IMAGE_BYTES + 1 - bytes.len()) as u64;
+        reader.take(limit).read_to_end(&mut bytes).with_context(|| format!("cannot read {name}"))?;
+        return Ok(ReadInput::Image(bytes));
+    }
     // Count what is left without keeping it, so a 50 MB input costs 4 MB of memory.
     let rest = io::copy(&mut reader, &mut io::sink()).with_context(|| format!("cannot read {name}"))?;
     let mut notes = Vec::new();
@@ -79,7 +90,7 @@ pub fn read_input(source: Source) -> anyhow::Result<ReadInput> {
     }
     let text = decode(bytes, rest > 0, &mut notes);
     let input = parse_document(text)?;
-    Ok(ReadInput { input, notes })
+    Ok(ReadInput::Text { input, notes })
 }
 
 /// Text or a JSON record (`{"text": ...}` or posting fields). Anything that is not a JSON object is text.
@@ -103,8 +114,11 @@ pub fn binary_kind(bytes: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"PK\x03\x04") {
         return Some("a ZIP or Office document; save it as plain text");
     }
-    if head.starts_with(b"\x89PNG") || head.starts_with(b"\xFF\xD8\xFF") || head.starts_with(b"GIF8") {
-        return Some("an image; Redflag reads text only for now");
+    if head.starts_with(b"GIF8") || head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
+        return Some("a GIF or TIFF image; save it as PNG or JPEG, which Redflag reads");
+    }
+    if redflag::ocr::sniff(head).is_some() {
+        return Some("an image; check it on its own with `redflag check IMAGE`, not in a batch");
     }
     head.contains(&0).then_some("it contains NUL bytes")
 }

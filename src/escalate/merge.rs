@@ -64,5 +64,5 @@ fn locate(quote: &str, redacted: &Redacted, text: &str) -> Option<Evidence> {
         redacted.text.find(quote).or_else(|| redacted.text.to_ascii_lowercase().find(&quote.to_ascii_lowercase()))?;
     let range = redacted.to_original(start..start + quote.len());
     let snippet = text.get(range.clone())?.to_string();
-    Some(Evidence { start: range.start, end: range.end, snippet })
+    Some(Evidence::new(range.start, range.end, snippet))
 }

@@ -96,7 +96,7 @@ fn occurrences(text: &str, word: &str) -> Vec<Evidence> {
     WORD.find_iter(text)
         .filter(|m| m.as_str().to_lowercase() == word)
         .take(3)
-        .map(|m| Evidence { start: m.start(), end: m.end(), snippet: m.as_str().to_string() })
+        .map(|m| Evidence::new(m.start(), m.end(), m.as_str().to_string()))
         .collect()
 }
 

@@ -105,7 +105,7 @@ impl Check {
 }
 
 fn evidence(doc: &Document, start: usize, end: usize) -> Evidence {
-    Evidence { start, end, snippet: doc.text[start..end].to_string() }
+    Evidence::new(start, end, &doc.text[start..end])
 }
 
 #[derive(Debug, Deserialize)]

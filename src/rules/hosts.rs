@@ -106,9 +106,7 @@ impl TrustedHosts {
             .iter()
             .filter(|e| e.value.rsplit_once('@').is_some_and(|(_, domain)| self.trusted(&host_chars(domain))))
             .map(|e| (e.start, e.end));
-        urls.chain(emails)
-            .map(|(start, end)| Evidence { start, end, snippet: doc.text[start..end].to_string() })
-            .collect()
+        urls.chain(emails).map(|(start, end)| Evidence::new(start, end, &doc.text[start..end])).collect()
     }
 }
 
@@ -174,7 +172,7 @@ impl LureHost {
             .urls
             .iter()
             .filter(|u| link_host(&u.value.text).is_some_and(|h| self.lured(&h)))
-            .map(|u| Evidence { start: u.start, end: u.end, snippet: doc.text[u.start..u.end].to_string() })
+            .map(|u| Evidence::new(u.start, u.end, doc.text[u.start..u.end].to_string()))
             .collect()
     }
 }

@@ -127,7 +127,7 @@ fn match_patterns(
             if unless.iter().any(|r| r.is_match(&sentence)) {
                 continue;
             }
-            evidence.push(Evidence { start: m.start, end: m.end, snippet: text[m].to_string() });
+            evidence.push(Evidence::new(m.start, m.end, text[m].to_string()));
         }
     }
     // The whole-text conditions are read only when a pattern matched: most texts match no pattern of most rules,

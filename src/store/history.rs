@@ -443,7 +443,7 @@ mod tests {
         let s = SqliteStore::open_in_memory().expect("store");
         let text = "Jane, call +44 7700 900123 about the role";
         let mut a = sample_analysis(Label::Legit, &["x"], Some(text));
-        let quote = |snippet: &str| crate::analysis::Evidence { start: 0, end: snippet.len(), snippet: snippet.into() };
+        let quote = |snippet: &str| crate::analysis::Evidence::new(0, snippet.len(), snippet);
         a.flags[0].evidence = vec![quote("+44 7700 900123")];
         a.reassurances = a.flags.clone();
         a.reassurances[0].evidence = vec![quote("Jane, call +44 7700 900123")];

@@ -380,9 +380,7 @@ impl IndicatorSet {
         hits.dedup_by_key(|(f, _)| (f.start, f.end));
         let evidence = hits
             .iter()
-            .filter_map(|(f, _)| {
-                doc.text.get(f.start..f.end).map(|s| Evidence { start: f.start, end: f.end, snippet: s.to_string() })
-            })
+            .filter_map(|(f, _)| doc.text.get(f.start..f.end).map(|s| Evidence::new(f.start, f.end, s.to_string())))
             .collect();
         Some(Flag {
             id: FLAG_ID.to_string(),

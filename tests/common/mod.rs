@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod screenshot;
+
 use std::path::PathBuf;
 
 use assert_cmd::Command;
