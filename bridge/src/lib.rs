@@ -19,6 +19,7 @@ pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod hub;
+pub mod listen;
 pub mod metrics;
 pub mod outbox;
 pub mod queue;

@@ -137,7 +137,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     };
-    axum::serve(listener, app(state)).with_graceful_shutdown(stop).await?;
+    let l = &settings.limits;
+    let header_read_timeout = Duration::from_secs_f64(l.header_read_timeout_secs);
+    crate::listen::serve(listener, app(state), header_read_timeout, l.max_connections, stop).await;
     tracing::info!("stopped accepting requests; waiting for workers to finish the job in hand");
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while workers.join_next().await.is_some() {} }).await;
     if drained.is_err() {

@@ -82,6 +82,12 @@ pub struct Limits {
     pub rate_burst: u32,
     /// Analyses per user per UTC day; the first message over it gets one polite reply, the rest none.
     pub daily_quota: u32,
+    /// A connection that has not sent a request's complete headers within this long is closed (slow or idle
+    /// clients otherwise hold a file descriptor each, for ever).
+    pub header_read_timeout_secs: f64,
+    /// Connections served at once; more wait in the kernel's queue until one closes. Below the process's file
+    /// limit (1,024 by default), so the database and the outbound connections always have descriptors.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -94,6 +100,8 @@ impl Default for Limits {
             rate_per_minute: 20,
             rate_burst: 10,
             daily_quota: 50,
+            header_read_timeout_secs: 30.0,
+            max_connections: 512,
         }
     }
 }
@@ -399,6 +407,11 @@ impl Settings {
                     .into(),
             ));
         }
+        if !(l.header_read_timeout_secs.is_finite() && l.header_read_timeout_secs > 0.0) || l.max_connections == 0 {
+            return Err(SettingsError::Invalid(
+                "[limits] header_read_timeout_secs must be a positive number and max_connections at least 1".into(),
+            ));
+        }
         if !(l.request_timeout_secs.is_finite() && l.request_timeout_secs > 0.0) {
             return Err(SettingsError::Invalid("[limits] request_timeout_secs must be a positive number".into()));
         }
@@ -544,6 +557,7 @@ mod tests {
         assert!(s.mock_twilio());
         assert!(s.validate_signatures);
         assert_eq!(s.db, PathBuf::from("/tmp/x.db"));
+        assert_eq!((s.limits.header_read_timeout_secs, s.limits.max_connections), (30.0, 512));
     }
 
     #[test]

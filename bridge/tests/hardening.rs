@@ -1,0 +1,70 @@
+//! Issue #20, hardening, on the real `redflag-bridge` binary: connections that never finish their headers are
+//! closed, the connection limit keeps the rest waiting instead of exhausting the process, and a stalled client
+//! cannot keep a stopping bridge alive.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::bridge::{Bridge, settings};
+use common::fake_twilio::FakeTwilio;
+
+/// A connection that sends half of a request's headers and then nothing.
+fn stalled(bridge: &Bridge) -> TcpStream {
+    let addr = bridge.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: bridge\r\nX-Slow: ").expect("half a request");
+    s
+}
+
+/// `GET /healthz` on a fresh connection; the status line, or `None` if nothing came back within `wait`.
+fn healthz(bridge: &Bridge, wait: Duration) -> Option<String> {
+    let addr = bridge.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(wait)).expect("timeout");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n").expect("request");
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string())
+}
+
+#[test]
+fn a_connection_that_never_finishes_its_headers_is_closed() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "[limits]\nheader_read_timeout_secs = 1\n"));
+    let mut s = stalled(&bridge);
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    // The server gives up on the request: an empty read (closed) or a 408, never silence until our own timeout.
+    let n = s.read(&mut buf).unwrap_or(usize::MAX);
+    assert!(n != usize::MAX, "the connection was still open after 10 s");
+    assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"), "{:?}", &buf[..n]);
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+}
+
+#[test]
+fn past_the_connection_limit_a_client_waits_its_turn_and_is_then_served() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "[limits]\nheader_read_timeout_secs = 3\nmax_connections = 4\n"));
+    assert_eq!(healthz(&bridge, Duration::from_secs(5)).as_deref(), Some("HTTP/1.1 200 OK"));
+    let hogs: Vec<TcpStream> = (0..4).map(|_| stalled(&bridge)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(healthz(&bridge, Duration::from_millis(800)), None, "four stalled connections fill the limit");
+    // Once the stalled ones time out, the waiting client gets its answer.
+    assert_eq!(healthz(&bridge, Duration::from_secs(10)).as_deref(), Some("HTTP/1.1 200 OK"));
+    drop(hogs);
+}
+
+#[test]
+fn a_stalled_client_does_not_keep_a_stopping_bridge_alive() {
+    let twilio = FakeTwilio::start();
+    let mut bridge = Bridge::start(&settings(&twilio, "[limits]\nheader_read_timeout_secs = 120\n"));
+    let _hog = stalled(&bridge);
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert!(bridge.terminate().success());
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped after {:?}", started.elapsed());
+}
