@@ -442,6 +442,28 @@ impl Settings {
                 });
             }
         }
+        // Without the secret, anyone who finds the webhook URL can post an update that makes the bot message any
+        // chat id: in development too.
+        if self.telegram.bot_token.is_some() && self.telegram.secret_token.is_none() {
+            return Err(SettingsError::Invalid(
+                "a Telegram bot token needs a secret: set TELEGRAM_SECRET_TOKEN and pass it as secret_token to \
+                 setWebhook"
+                    .into(),
+            ));
+        }
+        // Development signs with a public token (or not at all): reachable from other machines, anyone could post
+        // messages as anybody.
+        if self.environment == Environment::Development
+            && !self.addr.ip().is_loopback()
+            && (self.twilio.auth_token.is_none() || !self.validate_signatures)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "development on {} listens beyond this machine but checks webhook signatures with a public test \
+                 token (or not at all): set TWILIO_AUTH_TOKEN and keep signature validation on, or listen on \
+                 127.0.0.1",
+                self.addr
+            )));
+        }
         if self.environment == Environment::Production {
             if self.twilio.auth_token.is_none() {
                 return Err(SettingsError::Production {
@@ -455,6 +477,13 @@ impl Settings {
                     fix: "set REDFLAG_PUBLIC_URL to the https base URL Twilio calls; signatures are computed over it",
                 });
             }
+            if self.public_url.as_deref().is_some_and(|u| !u.starts_with("https://")) {
+                return Err(SettingsError::Production {
+                    what: "an https public URL",
+                    fix: "set REDFLAG_PUBLIC_URL to the https:// address Twilio calls (a TLS proxy in front of the \
+                          bridge); over http the messages and their signatures cross the network in clear",
+                });
+            }
             if !self.validate_signatures {
                 return Err(SettingsError::Production {
                     what: "webhook signature validation",
@@ -465,12 +494,6 @@ impl Settings {
                 return Err(SettingsError::Production {
                     what: "a Twilio sender",
                     fix: "set TWILIO_ACCOUNT_SID and TWILIO_FROM (e.g. whatsapp:+14155238886) so replies can be sent",
-                });
-            }
-            if self.telegram.bot_token.is_some() && self.telegram.secret_token.is_none() {
-                return Err(SettingsError::Production {
-                    what: "a Telegram secret token",
-                    fix: "set TELEGRAM_SECRET_TOKEN and pass it as secret_token to setWebhook",
                 });
             }
         }
@@ -628,9 +651,34 @@ mod tests {
     }
 
     #[test]
+    fn settings_that_would_let_strangers_in_are_refused() {
+        // Production over plain http.
+        let production = [
+            ("REDFLAG_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_FROM", "+15550001111"),
+        ];
+        let http = [&production[..], &[("REDFLAG_PUBLIC_URL", "http://b.example.com")]].concat();
+        assert!(load(None, &http).expect_err("http").to_string().contains("https"));
+        // A Telegram bot without its webhook secret, in development too.
+        let err = load(None, &[("TELEGRAM_BOT_TOKEN", "123:abc")]).expect_err("no secret");
+        assert!(err.to_string().contains("TELEGRAM_SECRET_TOKEN"), "{err}");
+        // Development beyond loopback with the public test token.
+        let err = load(None, &[("REDFLAG_BRIDGE_ADDR", "0.0.0.0:8080")]).expect_err("open dev");
+        assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        load(None, &[("REDFLAG_BRIDGE_ADDR", "0.0.0.0:8080"), ("TWILIO_AUTH_TOKEN", "real")]).expect("a real token");
+        load(None, &[("REDFLAG_BRIDGE_ADDR", "127.0.0.1:8080")]).expect("loopback is fine");
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug() {
-        let s = load(None, &[("TWILIO_AUTH_TOKEN", "sekret-token-123"), ("TELEGRAM_BOT_TOKEN", "123:bot-sekret")])
-            .expect("loads");
+        let vars = [
+            ("TWILIO_AUTH_TOKEN", "sekret-token-123"),
+            ("TELEGRAM_BOT_TOKEN", "123:bot-sekret"),
+            ("TELEGRAM_SECRET_TOKEN", "sekret_webhook"),
+        ];
+        let s = load(None, &vars).expect("loads");
         let shown = format!("{s:?}");
         assert!(!shown.contains("sekret"), "{shown}");
     }

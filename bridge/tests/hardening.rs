@@ -1,6 +1,6 @@
 //! Issue #20, hardening, on the real `redflag-bridge` binary: connections that never finish their headers are
 //! closed, the connection limit keeps the rest waiting instead of exhausting the process, and a stalled client
-//! cannot keep a stopping bridge alive.
+//! cannot keep a stopping bridge alive; readiness proves the database takes a write.
 
 mod common;
 
@@ -67,4 +67,27 @@ fn a_stalled_client_does_not_keep_a_stopping_bridge_alive() {
     let started = Instant::now();
     assert!(bridge.terminate().success());
     assert!(started.elapsed() < Duration::from_secs(15), "stopped after {:?}", started.elapsed());
+}
+
+#[test]
+fn readiness_fails_while_the_database_takes_no_writes() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, ""));
+    let ready = |wait| {
+        let addr = bridge.base.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(wait)).expect("timeout");
+        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n").expect("request");
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body
+    };
+    assert!(ready(Duration::from_secs(10)).starts_with("HTTP/1.1 200"));
+    // Another process holds the write lock (as a disk that refuses writes would): reads still work, writes do not.
+    let other = rusqlite::Connection::open(bridge.db()).expect("open the bridge's file");
+    other.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+    let answer = ready(Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("\"database\":\"unavailable\""), "{answer}");
+    other.execute_batch("ROLLBACK").expect("release");
+    assert!(ready(Duration::from_secs(10)).starts_with("HTTP/1.1 200"));
 }

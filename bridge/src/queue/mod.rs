@@ -282,6 +282,10 @@ pub trait Queue: Send + Sync + fmt::Debug {
 
     fn depth(&self, now_ms: i64) -> Result<Depth, QueueError>;
 
+    /// Prove the store takes writes now: one small write transaction. Readiness asks this, because a full disk or a
+    /// database another process has locked still answers reads while every webhook's write fails.
+    fn probe_write(&self) -> Result<(), QueueError>;
+
     /// The states a job went through, oldest first (for tests and `redflag-bridge jobs`).
     fn events(&self, job: i64) -> Result<Vec<State>, QueueError>;
 

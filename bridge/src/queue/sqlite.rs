@@ -380,6 +380,15 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn probe_write(&self) -> Result<(), QueueError> {
+        // Rewrites one row with its own value: a real write (the write lock, a WAL frame, a commit) that changes
+        // nothing.
+        self.db.write(|tx| {
+            tx.execute("UPDATE redflag_schema SET version = version WHERE name = 'bridge'", [])?;
+            Ok(())
+        })
+    }
+
     fn depth(&self, now_ms: i64) -> Result<Depth, QueueError> {
         let conn = self.conn();
         let (pending, oldest): (i64, Option<i64>) = conn.query_row(

@@ -1,4 +1,4 @@
-//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: the database answers and the model is
+//! Liveness (`/healthz`: the process answers), readiness (`/readyz`: the database takes a write and the model is
 //! loaded, so a load balancer only sends traffic that can be queued) and Prometheus metrics.
 
 use std::sync::Arc;
@@ -18,7 +18,9 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let store = Arc::clone(state.store());
-    let database = matches!(blocking(move || store.depth(now_ms())).await, Ok(Ok(_)));
+    // A write, not a read: with the disk full or the file locked, reads still work and every webhook gets 503.
+    let database =
+        matches!(blocking(move || store.depth(now_ms()).and_then(|_| store.probe_write())).await, Ok(Ok(())));
     let model = state.shared.engine.threads() > 0;
     let status = if database && model { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
