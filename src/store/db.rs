@@ -71,14 +71,29 @@ impl fmt::Debug for Db {
     }
 }
 
+/// Create `path` empty with mode 0600 unless it exists; an existing file keeps the permissions its owner gave it.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl Db {
     /// Open (or create) the database at `path`, creating its parent directories, and bring each of `schemas` up
-    /// to date.
+    /// to date. A new file is readable by its owner only (SQLite gives its `-wal` and `-shm` files the same
+    /// permissions): it holds people's checks and, on a bridge, their messages.
     pub fn open(path: &Path, schemas: &[&Schema]) -> Result<Db, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        create_private(path).map_err(|source| StoreError::CreateFile { path: path.to_path_buf(), source })?;
         let conn = Connection::open(path).map_err(open_err)?;
         Db::setup(conn, Some(path.to_path_buf()), schemas)
     }

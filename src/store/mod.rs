@@ -48,6 +48,15 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
+        "cannot create the Redflag database file {}: {source}; check the directory is writable or set REDFLAG_DB / --db to another file",
+        path.display()
+    )]
+    CreateFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
         "cannot open the Redflag database at {}: {source}; check the directory is writable or set REDFLAG_DB / --db to another file",
         path.display()
     )]

@@ -229,3 +229,17 @@ fn db_is_send_and_sync() {
     fn shareable<T: Send + Sync>() {}
     shareable::<Db>();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_new_database_and_its_journal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/redflag.db");
+    let db = Db::open(&path, &[&first(2)]).expect("open");
+    db.write(|tx| tx.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")).expect("write");
+    for file in ["redflag.db", "redflag.db-wal", "redflag.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join("nested").join(file)).expect(file).permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+}
