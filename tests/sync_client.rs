@@ -306,4 +306,12 @@ fn a_report_needs_a_paired_hub_and_a_check_of_this_machines() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("redflag history"), "{}", stderr(&missing));
     assert!(d.status().contains("0 waiting"), "nothing was queued");
+    // This hub takes no reports (404): the report waits, and syncing the feed is not held up by it.
+    let checked = d.cmd(&["check", "-"]).write_stdin("Pay the $50 training fee on WhatsApp +1 415 555 0166").output();
+    assert!(checked.expect("check").status.success());
+    let queued = d.run(&["report", "1", "scam"]);
+    assert!(queued.status.success(), "{}", stderr(&queued));
+    let synced = d.run(&["sync"]);
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    assert!(d.status().contains("1 waiting"), "{}", d.status());
 }

@@ -17,8 +17,12 @@ export function setPaired(on) {
   draw();
 }
 
-/** The verdict on screen changed. */
+const same = (a, b) => Boolean(a && b) && a.checkId === b.checkId && a.historyId === b.historyId;
+
+/** The verdict on screen changed. The same check shown again (saved after a pause, an AI answer merged) keeps
+ * its card as it is: a report on its way or sent must not be offered twice. */
 export function showReport(next) {
+  if (same(next, target)) return;
   target = next;
   $('report-status').textContent = '';
   for (const b of buttons()) b.disabled = false;
@@ -38,10 +42,10 @@ async function send(label) {
   $('report-status').textContent = 'Sending…';
   try {
     const done = await reportCheck({ ...about, label });
-    if (target !== about) return; // another verdict is on screen now
+    if (!same(target, about)) return; // another verdict is on screen now
     $('report-status').textContent = done.message;
   } catch (err) {
-    if (target !== about) return;
+    if (!same(target, about)) return;
     $('report-status').textContent = err.message;
     for (const b of buttons()) b.disabled = false;
   }

@@ -4,7 +4,9 @@
 //! after SIGTERM with one. Here:
 //!
 //! - a connection that has not sent complete headers within `[limits] header_read_timeout_secs` (30 s) is closed,
-//!   including a kept-alive one waiting for its next request;
+//!   including one that sends nothing and a kept-alive one waiting for its next request. HTTP/1.1 only (Twilio,
+//!   Telegram and proxies speak it): telling HTTP/1 from HTTP/2 first reads bytes with no timer at all, so an
+//!   HTTP/2-capable server is held open by clients that say nothing (hyperium/hyper#3756);
 //! - at most `[limits] max_connections` are served at once; the next waits in the kernel's accept queue, costing
 //!   no file descriptor, until one closes;
 //! - on shutdown the listener closes, requests in flight finish, and whatever is still open after [`DRAIN`] is
@@ -15,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -33,9 +35,8 @@ pub async fn serve(
     max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
@@ -64,7 +65,7 @@ pub async fn serve(
         let service = TowerToHyperService::new(router.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
             // A client that goes away mid-request is its business, not an error of ours.
             let _ = watcher.watch(connection).await;
             drop(slot);

@@ -407,9 +407,10 @@ impl Settings {
                     .into(),
             ));
         }
-        if !(l.header_read_timeout_secs.is_finite() && l.header_read_timeout_secs > 0.0) || l.max_connections == 0 {
+        if !(l.header_read_timeout_secs > 0.0 && l.header_read_timeout_secs <= 3600.0) || l.max_connections == 0 {
             return Err(SettingsError::Invalid(
-                "[limits] header_read_timeout_secs must be a positive number and max_connections at least 1".into(),
+                "[limits] header_read_timeout_secs must be between 0 and 3600 seconds and max_connections at least 1"
+                    .into(),
             ));
         }
         if !(l.request_timeout_secs.is_finite() && l.request_timeout_secs > 0.0) {

@@ -34,15 +34,17 @@ fn healthz(bridge: &Bridge, wait: Duration) -> Option<String> {
 fn a_connection_that_never_finishes_its_headers_is_closed() {
     let twilio = FakeTwilio::start();
     let bridge = Bridge::start(&settings(&twilio, "[limits]\nheader_read_timeout_secs = 1\n"));
-    let mut s = stalled(&bridge);
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let started = Instant::now();
-    let mut buf = [0u8; 256];
-    // The server gives up on the request: an empty read (closed) or a 408, never silence until our own timeout.
-    let n = s.read(&mut buf).unwrap_or(usize::MAX);
-    assert!(n != usize::MAX, "the connection was still open after 10 s");
-    assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"), "{:?}", &buf[..n]);
-    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    let silent = TcpStream::connect(bridge.base.trim_start_matches("http://")).expect("connect");
+    for (what, mut s) in [("half a request", stalled(&bridge)), ("nothing at all", silent)] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let started = Instant::now();
+        let mut buf = [0u8; 256];
+        // The server gives up: an empty read (closed) or a 408, never silence until our own timeout.
+        let n = s.read(&mut buf).unwrap_or(usize::MAX);
+        assert!(n != usize::MAX, "{what}: the connection was still open after 10 s");
+        assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"), "{what}: {:?}", &buf[..n]);
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}: closed after {:?}", started.elapsed());
+    }
 }
 
 #[test]

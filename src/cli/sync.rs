@@ -132,6 +132,9 @@ pub fn report(store: &dyn Store, args: ReportArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime for the hub")?;
     let http = client::http_client()?;
     match runtime.block_on(client::push_reports(&http, store)) {
+        Ok(pushed) if pushed.reports_refused > 0 => {
+            anyhow::bail!("the hub refused the report as malformed, so it was dropped; please report this as a bug")
+        }
         Ok(pushed) if pushed.reports_waiting == 0 => writeln!(out, "Sent.")?,
         Ok(pushed) => {
             writeln!(out, "Sent {}; {} still waiting for the next sync.", pushed.reports_sent, pushed.reports_waiting)?

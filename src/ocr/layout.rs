@@ -31,7 +31,7 @@ type LineKey = (u32, u32, u32);
 
 /// A clock ("9:41", "21:07", "10:42 AM"), as status bars and chat bubbles print it.
 static CLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?i)\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\.?)?$").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"^(?i)\d{1,2}:\d{2}(?:\s?[ap]\.?m\.?)?$").expect("static regex"));
 /// What else a status bar shows: signal and battery glyphs read as letters, percentages, network names.
 static STATUS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?i)(?:\d{1,3}%|4g|5g|lte|3g|e|h\+?|wifi|[^\p{L}\p{N}]+|.{1,2})$").expect("static regex")
@@ -150,10 +150,16 @@ mod tests {
         ];
         let page = Page::from_words(words, &prepared(1080, 2400, 1.0));
         assert_eq!(page.text, "Send the fee");
-        // The same clock in the middle of a landscape image is text.
-        let page =
-            Page::from_words(vec![word("Meet", 0, 300, 1), word("9:41", 60, 300, 1)], &prepared(2000, 1000, 1.0));
+        // A time at a line's end is a bubble's stamp wherever it is; a price is not a time.
+        let landscape = prepared(2000, 1000, 1.0);
+        let page = Page::from_words(vec![word("Meet", 0, 300, 1), word("9:41", 60, 300, 1)], &landscape);
         assert_eq!(page.text, "Meet");
+        let page = Page::from_words(vec![word("Fee", 0, 300, 1), word("49.99", 60, 300, 1)], &landscape);
+        assert_eq!(page.text, "Fee 49.99");
+        // A landscape image has no status bar: a clock and a percentage at its top are text.
+        let page =
+            Page::from_words(vec![word("Up", 0, 10, 1), word("9:41", 60, 10, 1), word("87%", 120, 10, 1)], &landscape);
+        assert_eq!(page.text, "Up 9:41 87%");
         let page =
             Page::from_words(vec![word("9:41", 0, 300, 1), word("call", 60, 300, 1)], &prepared(2000, 1000, 1.0));
         assert_eq!(page.text, "9:41 call", "a clock mid-line stays");

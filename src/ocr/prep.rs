@@ -87,6 +87,8 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared, OcrError> {
     } else {
         1.0
     };
+    // Scaled up, a narrow and very tall image would pass the limit above and still cost 9 times its pixels.
+    let scale = scale.min((MAX_PIXELS as f32 / (width as f32 * height as f32)).sqrt()).max(f32::MIN_POSITIVE);
     if (scale - 1.0).abs() > f32::EPSILON {
         let w = ((width as f32 * scale).round() as u32).max(1);
         let h = ((height as f32 * scale).round() as u32).max(1);
@@ -168,6 +170,13 @@ mod tests {
         assert_eq!(p.scale, 3.0);
         assert_eq!(p.image.dimensions(), (900, 300));
         assert!(p.image.as_raw().iter().all(|&v| v == 255), "dark mode turned light, and no ink in it");
+    }
+
+    #[test]
+    fn a_narrow_tall_image_is_not_scaled_past_the_pixel_limit() {
+        let p = prepare(&png(300, 60_000, 255)).expect("prepared");
+        let (w, h) = p.image.dimensions();
+        assert!(u64::from(w) * u64::from(h) <= MAX_PIXELS + u64::from(w) + u64::from(h), "{w}×{h}");
     }
 
     #[test]

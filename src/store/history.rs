@@ -181,8 +181,8 @@ fn like_substring(s: &str) -> String {
     pattern
 }
 
-/// [`HistoryStore::record_check`], for every implementation: what is redacted must not depend on the backend.
-pub(super) fn record<S: HistoryStore + ?Sized>(
+/// [`super::Store::record_check`], for every implementation: what is redacted must not depend on the backend.
+pub(super) fn record<S: super::Store + ?Sized>(
     store: &S,
     a: &Analysis,
     redactor: &Redactor,
@@ -193,6 +193,10 @@ pub(super) fn record<S: HistoryStore + ?Sized>(
     let redacted = redactor.redact(text);
     let mut stored = a.clone();
     stored.text = None;
+    // An image's recognised text is the same personal text: kept redacted, like the text itself.
+    if let Some(input) = stored.input.as_mut() {
+        input.text = redactor.redact(&input.text).text;
+    }
     // Flags, reassurances, the model's words and the LLM's reasons quote the original text; the stored copy
     // quotes it redacted, like the text itself.
     let redact = |snippet: &mut String| *snippet = redactor.redact(snippet).text;
@@ -206,8 +210,10 @@ pub(super) fn record<S: HistoryStore + ?Sized>(
         llm.reasons.iter_mut().filter_map(|r| r.evidence.as_mut()).for_each(|e| redact(&mut e.snippet));
     }
     let cost_usd = a.llm.as_ref().map_or(0.0, |o| o.cost_usd);
-    // Only the person at this machine can report a check; a bridge sender's values are not kept at all.
-    let indicators = if user_id.is_none() { report::digests(text) } else { Vec::new() };
+    // Only the person at this machine can report a check, and only to a hub it is paired with: otherwise the
+    // values' digests (a phone number's can be brute-forced) are not kept at all.
+    let reportable = user_id.is_none() && store.hub_link().is_ok_and(|link| link.is_some());
+    let indicators = if reportable { report::digests(text) } else { Vec::new() };
     store.history_add(&NewHistory {
         created_at: crate::time::unix_now(),
         channel,
@@ -358,7 +364,7 @@ fn drop_orphan_reports(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SpendLedger, sample_analysis};
+    use crate::store::{SpendLedger, Store, sample_analysis};
 
     fn add(s: &SqliteStore, at: i64, user: Option<&str>, text: &str, a: &Analysis) -> i64 {
         s.history_add(&NewHistory {
@@ -449,6 +455,12 @@ mod tests {
         a.reassurances[0].evidence = vec![quote("Jane, call +44 7700 900123")];
         a.model_words =
             vec![crate::analysis::ModelWord { word: "jane".into(), logit_drop: 0.5, evidence: vec![quote("Jane")] }];
+        a.input = Some(crate::analysis::InputInfo {
+            kind: "image".into(),
+            width: 10,
+            height: 10,
+            text: "Jane, call +44 7700 900123".into(),
+        });
         let id = s.record_check(&a, &Redactor::new(&["Jane Doe".into()]), "cli", None).expect("record");
         let raw: String = s
             .conn()
@@ -465,6 +477,13 @@ mod tests {
         let s = SqliteStore::open_in_memory().expect("store");
         let text = "Pay the fee on WhatsApp +1 415 555 0188 or at https://pay-talentdesk.example/now";
         let a = sample_analysis(Label::Scam, &["x"], Some(text));
+        let unpaired = s.record_check(&a, &Redactor::new(&[]), "cli", None).expect("record");
+        let e = s.history_get(unpaired, &Owner::Local).expect("get").expect("row");
+        assert!(e.indicators.is_empty(), "no hub to report to, so nothing is kept for reports");
+        let key = crate::sync::feed::HubKey { public_key: "k".into(), fingerprint: "fp".into() };
+        let link =
+            crate::store::HubLink { url: "u".into(), token: "t".into(), key, cursor: "fp.0".into(), last_sync: None };
+        s.pair_hub(&link).expect("pair");
         let local = s.record_check(&a, &Redactor::new(&[]), "cli", None).expect("record");
         let sender = s.record_check(&a, &Redactor::new(&[]), "whatsapp", Some("u1")).expect("record");
         let e = s.history_get(local, &Owner::Local).expect("get").expect("row");

@@ -103,7 +103,7 @@ pub enum StoreError {
 /// The history of checks. Every read and deletion is scoped to an [`Owner`]: the desktop and the CLI reach their
 /// local user's checks, the bridge one sender's, only an operator's tools everyone's.
 pub trait HistoryStore: Send + Sync + fmt::Debug {
-    /// Record one check as given; returns its id. Callers want [`HistoryStore::record_check`], which redacts.
+    /// Record one check as given; returns its id. Callers want [`Store::record_check`], which redacts.
     fn history_add(&self, h: &NewHistory<'_>) -> Result<i64, StoreError>;
     /// Checks matching `q`, newest first.
     fn history_list(&self, q: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError>;
@@ -116,19 +116,6 @@ pub trait HistoryStore: Send + Sync + fmt::Debug {
     fn history_purge(&self, older_than: i64) -> Result<usize, StoreError>;
     /// "Delete my data": a sender's checks go, and their spend rows stop naming them.
     fn forget_user(&self, user_id: &str) -> Result<usize, StoreError>;
-
-    /// Record one check: the redacted text only (the original may hold personal data), its hash, and the verdict
-    /// without the text, every quote of the text in it redacted the same way. `channel` is `cli`, `desktop`,
-    /// `whatsapp`, `sms`, `telegram` or `api`; `user_id` is `None` for the local user.
-    fn record_check(
-        &self,
-        a: &Analysis,
-        redactor: &Redactor,
-        channel: &str,
-        user_id: Option<&str>,
-    ) -> Result<i64, StoreError> {
-        history::record(self, a, redactor, channel, user_id)
-    }
 }
 
 /// LLM verdicts by the hash of the redacted text sent, and by its SimHash for near-duplicates, per `scope` (the
@@ -210,6 +197,19 @@ pub trait SyncState: Send + Sync + fmt::Debug {
 
 /// Everything the core keeps: what the check service, the escalator and the shells hold.
 pub trait Store: HistoryStore + VerdictCache + SpendLedger + EscalationState + SyncState {
+    /// Record one check: the redacted text only (the original may hold personal data), its hash, and the verdict
+    /// without the text, every quote of the text in it redacted the same way. `channel` is `cli`, `desktop`,
+    /// `whatsapp`, `sms`, `telegram` or `api`; `user_id` is `None` for the local user.
+    fn record_check(
+        &self,
+        a: &Analysis,
+        redactor: &Redactor,
+        channel: &str,
+        user_id: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        history::record(self, a, redactor, channel, user_id)
+    }
+
     /// Apply the retention settings: history older than `history` (if set) and cache entries older than
     /// `cache_ttl` are deleted. Every program that opens the store calls this, so old data goes whichever is used.
     fn purge_expired(

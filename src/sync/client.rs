@@ -120,9 +120,17 @@ pub async fn pair<S: SyncState + ?Sized>(
     Ok(key)
 }
 
-/// A whole sync: send the reports waiting in the outbox, then read the feed and the rules bundle.
+/// A whole sync: send the reports waiting in the outbox, then read the feed and the rules bundle. Reports the
+/// hub cannot take now (busy, or a hub that takes no reports) wait for the next sync; that never stops the feed.
 pub async fn sync<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
-    let mut pushed = push_reports(http, store).await?;
+    let mut pushed = match push_reports(http, store).await {
+        Ok(pushed) => pushed,
+        Err(e @ (SyncError::Refused { .. } | SyncError::NotPaired | SyncError::Store(_))) => return Err(e),
+        Err(e) => {
+            tracing::info!("reports stay queued: {e}");
+            SyncReport::default()
+        }
+    };
     let pulled = pull(http, store).await?;
     pushed.requests += pulled.requests;
     pushed.bytes += pulled.bytes;

@@ -107,7 +107,8 @@ impl Hub for SqliteHub {
                 "INSERT INTO hub_indicators (seq, hash, kind, value, count, first_seen, last_seen, source, published)
                  VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, 1)
                  ON CONFLICT (hash) DO UPDATE SET seq = excluded.seq, count = hub_indicators.count + 1,
-                     last_seen = excluded.last_seen, published = 1
+                     last_seen = excluded.last_seen, published = 1,
+                     value = CASE WHEN hub_indicators.value = '' THEN excluded.value ELSE hub_indicators.value END
                  RETURNING count",
                 params![seq, hash, kind.as_str(), value, now, source.as_str()],
                 |r| r.get(0),
@@ -245,26 +246,50 @@ impl Hub for SqliteHub {
                 if inserted == 0 || report.label != ReportLabel::Scam {
                     continue;
                 }
-                let devices = scam_reporters(tx, &value.hash)?;
+                // One voice per device: a device that named this value in a scam before adds nothing, however
+                // many reports it sends.
+                let before: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM hub_report_values v JOIN hub_reports r ON r.id = v.report
+                      WHERE v.hash = ?1 AND r.device = ?2 AND r.label = 'scam' AND r.id <> ?3)",
+                    params![value.hash, device, id],
+                    |r| r.get(0),
+                )?;
                 let allowed: bool =
                     tx.query_row("SELECT EXISTS (SELECT 1 FROM hub_allow WHERE hash = ?1)", [&value.hash], |r| {
                         r.get(0)
                     })?;
-                if devices < threshold || allowed {
+                if before || allowed {
                     continue;
                 }
-                // The first time over the threshold publishes it with every report so far; each later one counts
-                // once more, like a sighting. The value stays unknown (empty) unless the bridge or the operator
-                // named it too.
+                let state: Option<bool> = tx
+                    .query_row("SELECT published FROM hub_indicators WHERE hash = ?1", [&value.hash], |r| r.get(0))
+                    .optional()?;
                 let seq = next_seq(tx)?;
-                tx.execute(
-                    "INSERT INTO hub_indicators (seq, hash, kind, value, count, first_seen, last_seen, source,
-                                                 published)
-                     VALUES (?1, ?2, ?3, '', ?4, ?5, ?5, ?6, 1)
-                     ON CONFLICT (hash) DO UPDATE SET seq = excluded.seq, count = hub_indicators.count + 1,
-                         last_seen = excluded.last_seen, published = 1",
-                    params![seq, value.hash, value.kind.as_str(), devices, now, Source::Reports.as_str()],
-                )?;
+                match state {
+                    // The operator withdrew it: reports do not overrule that (`indicators add` does).
+                    Some(false) => continue,
+                    // Published already: one more device's report counts like a sighting.
+                    Some(true) => {
+                        tx.execute(
+                            "UPDATE hub_indicators SET seq = ?2, count = count + 1, last_seen = ?3 WHERE hash = ?1",
+                            params![value.hash, seq, now],
+                        )?;
+                    }
+                    None => {
+                        let devices = scam_reporters(tx, &value.hash)?;
+                        if devices < threshold {
+                            continue;
+                        }
+                        // Over the threshold: published with every device so far. The value stays unknown
+                        // (empty) until the bridge or the operator names it.
+                        tx.execute(
+                            "INSERT INTO hub_indicators (seq, hash, kind, value, count, first_seen, last_seen,
+                                                         source, published)
+                             VALUES (?1, ?2, ?3, '', ?4, ?5, ?5, ?6, 1)",
+                            params![seq, value.hash, value.kind.as_str(), devices, now, Source::Reports.as_str()],
+                        )?;
+                    }
+                }
                 published += 1;
             }
             Ok(ReportTaken { duplicate: false, published })
@@ -483,10 +508,21 @@ mod tests {
         let listed = h.indicators(10).expect("list");
         assert!(listed.iter().all(|i| i.value.is_empty() && i.source == "reports"), "the hub never saw the values");
 
+        assert_eq!(h.add_report("c", &report(ReportLabel::Scam, SCAM), 2, 15).expect("c again").published, 0);
+        assert_eq!(h.changes(published.last, 10).expect("changes").adds.len(), 0, "no new change for the same device");
+        // Once the operator withdraws it, reports do not bring it back; naming it fills in the value.
+        assert!(h.remove(IndicatorKind::Phone, "+14155550177").expect("remove"));
+        h.add_report("d", &report(ReportLabel::Scam, SCAM), 2, 16).expect("d");
+        let listed = h.indicators(10).expect("list");
+        assert!(listed.iter().any(|i| i.kind == IndicatorKind::Phone && !i.published), "{listed:?}");
+        h.observe(IndicatorKind::Domain, "pay-talentdesk.example", Source::Operator, 17).expect("named");
+        let listed = h.indicators(10).expect("list");
+        assert!(listed.iter().any(|i| i.value == "pay-talentdesk.example"), "{listed:?}");
+
         let reviews = h.reports(None, 10).expect("reports");
-        assert_eq!(reviews.len(), 4, "the resent report is not listed twice");
-        assert_eq!(reviews[0].device, "c");
-        assert!(reviews[0].indicators.iter().all(|v| v.devices == 2 && v.published));
+        assert_eq!(reviews.len(), 6, "the resent report is not listed twice");
+        assert_eq!(reviews[2].device, "c");
+        assert!(reviews[2].indicators.iter().all(|v| v.devices == 3), "{:?}", reviews[2]);
         assert_eq!(h.reports(Some(ReportLabel::Legit), 10).expect("legit")[0].device, "b");
     }
 

@@ -78,6 +78,9 @@ pub async fn report_check(
     })?;
     let http = client::http_client().map_err(hub_error)?;
     let (sent, message) = match client::push_reports(&http, &*store).await {
+        Ok(pushed) if pushed.reports_refused > 0 => {
+            return Err(Error::Hub("The hub refused the report as malformed, so it was not kept.".into()));
+        }
         Ok(pushed) if pushed.reports_waiting == 0 => (true, "Thank you: the report was sent.".to_string()),
         Ok(_) => (false, "Saved: the report goes with the next sync.".to_string()),
         Err(e) if e.is_unreachable() => {
