@@ -264,12 +264,12 @@ impl Hub for SqliteHub {
                 let state: Option<bool> = tx
                     .query_row("SELECT published FROM hub_indicators WHERE hash = ?1", [&value.hash], |r| r.get(0))
                     .optional()?;
-                let seq = next_seq(tx)?;
                 match state {
                     // The operator withdrew it: reports do not overrule that (`indicators add` does).
                     Some(false) => continue,
                     // Published already: one more device's report counts like a sighting.
                     Some(true) => {
+                        let seq = next_seq(tx)?;
                         tx.execute(
                             "UPDATE hub_indicators SET seq = ?2, count = count + 1, last_seen = ?3 WHERE hash = ?1",
                             params![value.hash, seq, now],
@@ -280,6 +280,7 @@ impl Hub for SqliteHub {
                         if devices < threshold {
                             continue;
                         }
+                        let seq = next_seq(tx)?;
                         // Over the threshold: published with every device so far. The value stays unknown
                         // (empty) until the bridge or the operator names it.
                         tx.execute(

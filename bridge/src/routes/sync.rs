@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppError;
 use crate::app::AppState;
+use crate::hub::{Hub, HubError};
 use crate::tasks::{blocking, now_ms};
 
 /// A paired device, once its token checked out.
@@ -36,11 +37,7 @@ impl FromRequestParts<AppState> for PairedDevice {
             "send Authorization: Bearer <token> (the operator creates one with redflag-bridge devices add)",
         ))?;
         let hash = redflag::hash::sha256_hex(token);
-        let hub = Arc::clone(&state.hub().store);
-        let name = blocking(move || hub.device(&hash, now_ms()))
-            .await
-            .map_err(AppError::Unavailable)?
-            .map_err(|e| AppError::Unavailable(e.into()))?;
+        let name = on_hub(state, move |hub| hub.device(&hash, now_ms())).await?;
         name.map(PairedDevice).ok_or(AppError::Unauthorized("unknown or revoked device token; pair again"))
     }
 }
@@ -69,12 +66,7 @@ pub async fn indicators(
         return Err(AppError::BadRequest("this cursor is from another hub; pair with this one again".into()));
     }
     let after = cursor.seq;
-    let store = Arc::clone(&hub.store);
-    let read = blocking(move || Ok((store.last_change()?, store.changes(after, PAGE_SIZE)?)))
-        .await
-        .map_err(AppError::Unavailable)?
-        .map_err(|e: crate::hub::HubError| AppError::Unavailable(e.into()))?;
-    let (last, changes) = read;
+    let (last, changes) = on_hub(&state, move |hub| Ok((hub.last_change()?, hub.changes(after, PAGE_SIZE)?))).await?;
     // A device further along than the hub has ever been: the hub's database was restored from a backup, and the
     // changes made since would be skipped. Pairing again reads the feed from the start.
     if after > last {
@@ -103,12 +95,8 @@ pub async fn bundle(
     PairedDevice(_): PairedDevice,
     Query(query): Query<BundleQuery>,
 ) -> Result<Response, AppError> {
+    let published = on_hub(&state, |hub| hub.bundle()).await?;
     let hub = state.hub();
-    let store = Arc::clone(&hub.store);
-    let published = blocking(move || store.bundle())
-        .await
-        .map_err(AppError::Unavailable)?
-        .map_err(|e| AppError::Unavailable(e.into()))?;
     let Some((version, rules)) = published else {
         return Err(AppError::NotFound("this hub publishes no rules bundle"));
     };
@@ -143,15 +131,20 @@ pub async fn report(
         return Err(AppError::TooManyRequests);
     }
     let threshold = state.settings.hub.report_threshold;
-    let store = Arc::clone(&state.hub().store);
     let id = report.id.clone();
-    let taken = blocking(move || store.add_report(&device, &report, threshold, now_ms() / 1000))
-        .await
-        .map_err(AppError::Unavailable)?
-        .map_err(|e| AppError::Unavailable(e.into()))?;
+    let taken = on_hub(&state, move |hub| hub.add_report(&device, &report, threshold, now_ms() / 1000)).await?;
     metrics::counter!(crate::metrics::REPORTS, "outcome" => if taken.duplicate { "duplicate" } else { "new" })
         .increment(1);
     Ok(Json(ReportAnswer { id, duplicate: taken.duplicate }))
+}
+
+/// Run `f` on the hub's store on the blocking pool; a failure is ours (503), never the device's.
+async fn on_hub<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Hub) -> Result<T, HubError> + Send + 'static,
+) -> Result<T, AppError> {
+    let hub = Arc::clone(&state.hub().store);
+    blocking(move || f(&*hub)).await.map_err(AppError::Unavailable)?.map_err(|e| AppError::Unavailable(e.into()))
 }
 
 /// `value` as JSON with its signature in [`SIGNATURE_HEADER`].
