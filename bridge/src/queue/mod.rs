@@ -1,5 +1,5 @@
-//! The durable queue and the little the bridge remembers about its users, behind traits so a Redis- or
-//! Postgres-backed implementation can replace SQLite when the bridge runs on several nodes.
+//! The durable queue and the little the bridge remembers about its users, behind traits: SQLite on one node
+//! ([`SqliteQueue`]), PostgreSQL when the bridge runs on several ([`PgQueue`]), with the same semantics.
 //!
 //! A message's life is an explicit state machine, each change recorded as an event:
 //!
@@ -28,6 +28,7 @@
 //! The traits are synchronous: SQLite calls take microseconds to a few milliseconds, and callers on the async
 //! runtime wrap them in `spawn_blocking`. Times are Unix milliseconds passed in by the caller, so tests control them.
 
+mod pg;
 pub mod schema;
 mod sqlite;
 
@@ -35,8 +36,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use schema::BRIDGE_SCHEMA;
+pub use pg::PgQueue;
+pub use schema::{BRIDGE_PG_SCHEMA, BRIDGE_SCHEMA};
 pub use sqlite::SqliteQueue;
+
+/// A message whose analysis lost its lease this many times (each a worker crash or hang) goes to review instead
+/// of taking down the next worker too.
+pub const MAX_ANALYSIS_ATTEMPTS: u32 = 3;
 
 /// A message's state; see the module docs for the transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +241,15 @@ pub enum QueueError {
     Json(#[from] serde_json::Error),
     #[error("job {0} is not claimed by this worker any more (its lease ran out and another worker took it)")]
     LostLease(i64),
+    /// Connecting to PostgreSQL or migrating it, worded by [`crate::pg`].
+    #[error(transparent)]
+    Pg(#[from] crate::pg::PgError),
+    #[error("bridge database (PostgreSQL) error: {}; if it persists, check the server's log", crate::pg::reason(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("no PostgreSQL connection free within 10 s ({0}); check that the server is up and not out of connections")]
+    Pool(#[from] r2d2::Error),
+    #[error("cannot start the PostgreSQL notification listener: {0}")]
+    Listen(String),
 }
 
 /// The durable message queue.
@@ -323,7 +338,7 @@ pub trait Users: Send + Sync + fmt::Debug {
     fn forget(&self, user_key: &str, keep: Option<i64>) -> Result<usize, QueueError>;
 }
 
-/// Everything the bridge keeps, in one object (SQLite today; a Postgres or Redis implementation later).
+/// Everything the bridge keeps, in one object: [`SqliteQueue`] on one node, [`PgQueue`] on several.
 pub trait BridgeStore: Queue + Users + ApiKeys {}
 
 impl<T: Queue + Users + ApiKeys> BridgeStore for T {}

@@ -16,16 +16,12 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::schema::BRIDGE_SCHEMA;
 use super::{
-    ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, NewMessage, Outcome, Queue, QueueError, Quota, Reply,
-    State, Users, Work,
+    ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, Queue,
+    QueueError, Quota, Reply, State, Users, Work,
 };
 
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job).
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
-
-/// A message whose analysis lost its lease this many times (each a worker crash or hang) goes to review instead
-/// of taking down the next worker too.
-const MAX_ANALYSIS_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {

@@ -14,3 +14,4 @@ pub mod fake_twilio;
 // below this line.
 
 pub mod bridge;
+pub mod postgres;

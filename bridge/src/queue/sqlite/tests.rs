@@ -1,9 +1,9 @@
+//! The SQLite queue's own cases: a file shared with the core's store and other processes. What both engines
+//! must do alike is `bridge/tests/store.rs`.
+
 use std::sync::Arc;
 
 use super::*;
-
-const C: Coalesce = Coalesce { quiet_ms: 1000, max_wait_ms: 5000, max_messages: 10, max_send_claims: 5 };
-const LEASE: i64 = 30_000;
 
 fn q() -> SqliteQueue {
     SqliteQueue::open_in_memory().expect("an in-memory queue")
@@ -20,28 +20,6 @@ fn msg(sid: &str, user: &str, body: &str, now_ms: i64) -> NewMessage {
         media: false,
         now_ms,
     }
-}
-
-fn analyse(work: Option<Work>) -> Vec<Job> {
-    match work {
-        Some(Work::Analyse(jobs)) => jobs,
-        other => panic!("expected a group to analyse, got {other:?}"),
-    }
-}
-
-#[test]
-fn duplicates_are_written_once() {
-    let q = q();
-    assert!(matches!(q.enqueue(&msg("SM1", "u1", "hi", 0)).expect("enqueue"), Enqueued::New(_)));
-    assert_eq!(q.enqueue(&msg("SM1", "u1", "hi", 5)).expect("enqueue"), Enqueued::Duplicate);
-    // The idempotency token alone also identifies a retried event.
-    let mut a = msg("SM2", "u1", "x", 0);
-    a.idempotency_key = Some("tok".into());
-    let mut b = msg("SM3", "u1", "x", 0);
-    b.idempotency_key = Some("tok".into());
-    assert!(matches!(q.enqueue(&a).expect("enqueue"), Enqueued::New(_)));
-    assert_eq!(q.enqueue(&b).expect("enqueue"), Enqueued::Duplicate);
-    assert_eq!(q.depth(0).expect("depth").pending, 2);
 }
 
 #[test]
@@ -67,145 +45,6 @@ fn concurrent_deliveries_of_one_message_queue_it_once() {
         handles.into_iter().map(|h| h.join().expect("thread")).sum()
     });
     assert_eq!(wins, 50, "each of 50 messages delivered 8 times is queued exactly once");
-}
-
-#[test]
-fn a_burst_is_claimed_together_once_the_sender_is_quiet() {
-    let q = q();
-    q.enqueue(&msg("a1", "alice", "part one", 0)).expect("enqueue");
-    q.enqueue(&msg("a2", "alice", "part two", 400)).expect("enqueue");
-    q.enqueue(&msg("b1", "bob", "bob's", 100)).expect("enqueue");
-    // 1,300 ms: Bob has been quiet for 1.2 s, Alice only for 0.9 s.
-    let bob = analyse(q.claim("w", 1300, LEASE, C).expect("claim"));
-    assert_eq!(bob.iter().map(|j| j.body.as_str()).collect::<Vec<_>>(), ["bob's"]);
-    assert!(q.claim("w", 1300, LEASE, C).expect("claim").is_none(), "alice is still typing");
-    let alice = analyse(q.claim("w", 1400, LEASE, C).expect("claim"));
-    assert_eq!(alice.iter().map(|j| j.body.as_str()).collect::<Vec<_>>(), ["part one", "part two"]);
-}
-
-#[test]
-fn a_chatty_sender_is_answered_after_the_longest_wait() {
-    let q = q();
-    for i in 0..12 {
-        q.enqueue(&msg(&format!("s{i}"), "chatty", "more", i * 500)).expect("enqueue");
-    }
-    // Never quiet for a second, but the oldest has waited 5 s at t=5000.
-    assert!(q.claim("w", 4999, LEASE, C).expect("claim").is_none());
-    let group = analyse(q.claim("w", 5000, LEASE, C).expect("claim"));
-    assert_eq!(group.len(), 10, "at most max_messages in one group");
-}
-
-#[test]
-fn a_crashed_analysis_comes_back_after_its_lease() {
-    let q = q();
-    q.enqueue(&msg("m", "u", "text", 0)).expect("enqueue");
-    let first = analyse(q.claim("dead", 2000, LEASE, C).expect("claim"));
-    assert!(q.claim("live", 2000 + LEASE - 1, LEASE, C).expect("claim").is_none(), "leased");
-    let again = analyse(q.claim("live", 2000 + LEASE + 1, LEASE, C).expect("claim"));
-    assert_eq!(again[0].id, first[0].id);
-    assert_eq!(again[0].attempts, 2);
-    // The dead worker cannot write over the new owner's work.
-    let reply = Reply { parts: vec!["x".into()], template: false };
-    let err = q.store_reply("dead", &[first[0].id], &reply, 40_000, 40_000 + LEASE);
-    assert!(matches!(err, Err(QueueError::LostLease(_))), "{err:?}");
-}
-
-#[test]
-fn a_poison_message_goes_to_review() {
-    let q = q();
-    q.enqueue(&msg("m", "u", "text", 0)).expect("enqueue");
-    let mut now = 2000;
-    for _ in 0..MAX_ANALYSIS_ATTEMPTS {
-        analyse(q.claim("w", now, LEASE, C).expect("claim"));
-        now += LEASE + 1;
-    }
-    assert!(q.claim("w", now, LEASE, C).expect("claim").is_none());
-    assert_eq!(q.depth(now).expect("depth").review, 1);
-}
-
-#[test]
-fn the_reply_lives_on_the_leader_and_is_resent_only_from_the_unsent_part() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
-    q.enqueue(&msg("m2", "u", "two", 10)).expect("enqueue");
-    let group = analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
-    let ids: Vec<i64> = group.iter().map(|j| j.id).collect();
-    let reply = Reply { parts: vec!["p1".into(), "p2".into()], template: false };
-    q.store_reply("w1", &ids, &reply, 2100, 2100 + LEASE).expect("store");
-    assert!(q.claim("w2", 2000 + LEASE + 1, LEASE, C).expect("claim").is_none(), "storing the reply renewed the lease");
-    q.part_sent("w1", ids[0], 0, "SM-out-1", 2200).expect("part");
-    // w1 dies here. After the lease, the job is sent by someone else from part 2.
-    let Some(Work::Send(job)) = q.claim("w2", 2100 + LEASE + 1, LEASE, C).expect("claim") else {
-        panic!("expected the stored reply to be claimed for sending")
-    };
-    assert_eq!(job.id, ids[0]);
-    assert_eq!(job.sent_parts, 1);
-    assert_eq!(job.reply.as_ref(), Some(&reply));
-    q.part_sent("w2", job.id, 1, "SM-out-2", 33_000).expect("part");
-    q.finish("w2", &[job.id], Outcome::Done, None, 33_001).expect("finish");
-    assert_eq!(q.events(ids[0]).expect("events"), [State::Received, State::Analysing, State::Replying, State::Done]);
-    assert_eq!(q.events(ids[1]).expect("events"), [State::Received, State::Analysing, State::Done]);
-    assert_eq!(q.depth(40_000).expect("depth").pending, 0);
-}
-
-#[test]
-fn retries_wait_and_release_frees_everything() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
-    let group = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
-    let reply = Reply { parts: vec!["p".into()], template: false };
-    q.store_reply("w", &[group[0].id], &reply, 2000, 2000 + LEASE).expect("store");
-    q.retry_at("w", group[0].id, 9000, "twilio 20429", 2001).expect("retry");
-    assert!(q.claim("w", 8999, LEASE, C).expect("claim").is_none(), "not due yet");
-    assert!(matches!(q.claim("w", 9000, LEASE, C).expect("claim"), Some(Work::Send(_))));
-    q.enqueue(&msg("m2", "v", "two", 9000)).expect("enqueue");
-    analyse(q.claim("w", 11_000, LEASE, C).expect("claim"));
-    assert_eq!(q.release("w", 11_001).expect("release"), 2);
-    assert!(q.claim("x", 11_002, LEASE, C).expect("claim").is_some(), "released work is claimable at once");
-}
-
-#[test]
-fn daily_quota_tells_once_then_resets_the_next_day() {
-    let q = q();
-    // 2025-11-25 23:59:00 UTC, then one minute later.
-    let (late, next) = (1_764_115_140_000, 1_764_115_200_000);
-    let count = |now| q.count_analysis("u", now, 2).expect("count");
-    assert_eq!([count(late), count(late)], [Quota::Allowed, Quota::Allowed]);
-    assert_eq!(count(late), Quota::JustExceeded);
-    assert_eq!(count(late), Quota::Exceeded);
-    assert_eq!(count(next), Quota::Allowed, "a new UTC day starts a new count");
-}
-
-#[test]
-fn forget_erases_the_user_but_keeps_the_confirmation() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "secret text", 0)).expect("enqueue");
-    q.enqueue(&msg("m2", "other", "other text", 0)).expect("enqueue");
-    let Enqueued::New(cmd) = q.enqueue(&msg("m3", "u", "delete my data", 5000)).expect("enqueue") else {
-        panic!("new")
-    };
-    assert!(q.forget("u", Some(cmd)).expect("forget") >= 3);
-    assert_eq!(q.jobs(None, 10).expect("jobs").len(), 2, "the other user's job and the confirmation remain");
-    assert_eq!(q.last_inbound_ms("u").expect("read"), None);
-    assert_eq!(q.last_inbound_ms("other").expect("read"), Some(0));
-}
-
-#[test]
-fn delivery_statuses_only_move_forward() {
-    let q = q();
-    assert!(q.delivery_status("SM1", "delivered", 4, None, 1).expect("status"));
-    assert!(!q.delivery_status("SM1", "sent", 3, None, 2).expect("status"), "out-of-order callback ignored");
-    assert!(q.delivery_status("SM1", "read", 5, None, 3).expect("status"));
-}
-
-#[test]
-fn api_keys_are_checked_by_hash_and_revocable() {
-    let q = q();
-    q.add_key("partner", "hash1", 0).expect("add");
-    assert_eq!(q.check_key("hash1").expect("check").as_deref(), Some("partner"));
-    assert_eq!(q.check_key("hash2").expect("check"), None);
-    assert_eq!(q.revoke_key("partner", 1).expect("revoke"), 1);
-    assert_eq!(q.check_key("hash1").expect("check"), None);
 }
 
 #[test]
@@ -244,56 +83,4 @@ fn the_core_store_and_the_queue_share_one_connection() {
     assert_eq!(rows, 1);
     assert_eq!(core.schema_version().expect("core"), redflag::store::CORE_SCHEMA.version());
     assert_eq!(q.db().schema_version("bridge").expect("bridge"), crate::queue::BRIDGE_SCHEMA.version());
-}
-
-#[test]
-fn finished_messages_are_purged_after_their_retention() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
-    q.enqueue(&msg("m2", "v", "two", 0)).expect("enqueue");
-    let a = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
-    q.finish("w", &[a[0].id], Outcome::Done, None, 3000).expect("finish");
-    let b = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
-    q.finish("w", &[b[0].id], Outcome::Review, Some("21610"), 3000).expect("finish");
-    assert_eq!(q.purge_finished(2999).expect("purge"), 0, "not old enough");
-    assert_eq!(q.purge_finished(3001).expect("purge"), 1, "done is purged, review is kept");
-    assert_eq!(q.events(a[0].id).expect("events"), []);
-    assert_eq!(q.jobs(None, 10).expect("jobs").len(), 1);
-}
-
-#[test]
-fn a_sender_has_one_group_in_analysis_at_a_time() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "posting", 0)).expect("enqueue");
-    analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
-    q.enqueue(&msg("m2", "u", "delete my data", 2500)).expect("enqueue");
-    assert!(q.claim("w2", 5000, LEASE, C).expect("claim").is_none(), "waits for the first group");
-}
-
-#[test]
-fn renew_refuses_a_worker_that_lost_its_lease() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
-    let group = analyse(q.claim("w1", 2000, LEASE, C).expect("claim"));
-    let reply = Reply { parts: vec!["p".into()], template: false };
-    q.store_reply("w1", &[group[0].id], &reply, 2000, 2000 + LEASE).expect("store");
-    q.renew("w1", group[0].id, 60_000).expect("still mine");
-    assert!(q.claim("w2", 2000 + LEASE + 1, LEASE, C).expect("claim").is_none(), "renewed");
-    assert!(matches!(q.claim("w2", 60_001, LEASE, C).expect("claim"), Some(Work::Send(_))));
-    assert!(matches!(q.renew("w1", group[0].id, 90_000), Err(QueueError::LostLease(_))));
-}
-
-#[test]
-fn a_reply_whose_worker_keeps_dying_is_given_up() {
-    let q = q();
-    q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
-    let group = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
-    let reply = Reply { parts: vec!["p".into()], template: false };
-    q.store_reply("w", &[group[0].id], &reply, 2000, 2000 + LEASE).expect("store");
-    let mut now = 2000 + LEASE + 1;
-    while let Some(Work::Send(_)) = q.claim("dies", now, LEASE, C).expect("claim") {
-        now += LEASE + 1;
-    }
-    assert_eq!(q.jobs(Some(State::Failed), 10).expect("jobs").len(), 1);
-    assert_eq!(q.jobs(None, 10).expect("jobs")[0].attempts, C.max_send_claims);
 }

@@ -1,0 +1,173 @@
+//! A throw-away PostgreSQL cluster for the tests that need a real server: `initdb` in a temporary directory, started
+//! with `pg_ctl` on a free loopback port, one per test process, and a fresh database per test.
+//!
+//! Run as root (CI, this machine), the cluster runs as the `postgres` user through `runuser` (PostgreSQL refuses
+//! to run as root). It is removed when the test process ends however it ends: a watchdog shell started beside it
+//! waits for the end of a pipe only the test process holds, then stops the cluster and deletes its directory.
+//! Nothing here is skipped when PostgreSQL is missing: the tests fail and say to run `scripts/setup.sh`.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+pub struct Cluster {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    /// Holds the watchdog's stdin open while this process lives.
+    _watchdog: Mutex<Child>,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// The process's cluster, started on first use.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(Cluster::start)
+}
+
+/// A new, empty database on the process's cluster: its URL.
+pub fn fresh_database() -> String {
+    cluster().create_database()
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let bin = bin_dir();
+        let dir = std::env::temp_dir().join(format!(
+            "redflag-pg-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory for the cluster");
+        let as_root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+        if as_root {
+            let (uid, gid) = postgres_user();
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("hand the cluster's directory to postgres");
+        }
+        let data = dir.join("data");
+        run(
+            as_root,
+            &bin.join("initdb"),
+            &["-D", path(&data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
+        );
+        let port = free_port();
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=300",
+            path(&dir)
+        );
+        let log = dir.join("server.log");
+        run(
+            as_root,
+            &bin.join("pg_ctl"),
+            &["-D", path(&data), "-o", &options, "-l", path(&log), "-w", "-t", "60", "start"],
+        );
+        // The watchdog: when this process ends, its end of the pipe closes, `cat` returns, and the cluster goes.
+        let pg_ctl = bin.join("pg_ctl");
+        let stop = if as_root {
+            format!("runuser -u postgres -- {} -D {} -m immediate stop", path(&pg_ctl), path(&data))
+        } else {
+            format!("{} -D {} -m immediate stop", path(&pg_ctl), path(&data))
+        };
+        let mut watchdog = Command::new("setsid")
+            .args(["sh", "-c", &format!("cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {}", path(&dir))])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the cluster's watchdog");
+        // Something written proves the pipe is open; nothing more is ever sent.
+        watchdog.stdin.as_mut().map(|s| s.write_all(b"\n")).transpose().expect("the watchdog's pipe");
+        Cluster { port, dir, bin, _watchdog: Mutex::new(watchdog) }
+    }
+
+    /// The URL of database `name` on this cluster.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    fn create_database(&self) -> String {
+        let name = format!("t{}_{}", std::process::id(), DATABASES.fetch_add(1, Ordering::SeqCst));
+        let mut admin =
+            postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connect to the test cluster");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+        self.url(&name)
+    }
+
+    /// The server's log so far, for a failing test's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+}
+
+/// `REDFLAG_PG_BIN`, or the newest Debian server package's binaries, or `initdb` on the PATH.
+fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("REDFLAG_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return bin;
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").exists());
+    on_path.expect("PostgreSQL's server programs (initdb, pg_ctl) are not installed: run scripts/setup.sh")
+}
+
+fn postgres_user() -> (u32, u32) {
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd");
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.first() == Some(&"postgres")).then(|| (fields[2].parse().ok(), fields[3].parse().ok()))
+        })
+        .and_then(|(u, g)| Some((u?, g?)))
+        .expect("no `postgres` user to run the test cluster as root: run scripts/setup.sh (installs postgresql)")
+}
+
+fn run(as_root: bool, program: &Path, args: &[&str]) {
+    let mut command = if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let out = command.args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} failed: {}{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
