@@ -14,7 +14,7 @@ use redflag::sync::indicators::IndicatorKind;
 use redflag::sync::report::ReportLabel;
 
 use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
-use crate::queue::{ApiKeys, Queue, SqliteQueue, State};
+use crate::queue::{BridgeStore, PgQueue, SqliteQueue, State};
 use crate::settings::Settings;
 use crate::tasks::now_ms;
 use crate::twilio::signature::sign;
@@ -256,7 +256,8 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
 }
 
 fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
-    Ok(SqliteHub::on(Arc::clone(open(settings)?.db()))?)
+    // The hub stays in this node's file, whatever holds the queue.
+    Ok(SqliteHub::on(Arc::clone(SqliteQueue::open(&settings.db)?.db()))?)
 }
 
 fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
@@ -356,8 +357,12 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
     Ok(())
 }
 
-fn open(settings: &Settings) -> anyhow::Result<SqliteQueue> {
-    Ok(SqliteQueue::open(&settings.db)?)
+/// The store `keys` and `jobs` work on: PostgreSQL when the bridge runs on several nodes, else the SQLite file.
+fn open(settings: &Settings) -> anyhow::Result<Box<dyn BridgeStore>> {
+    Ok(match &settings.database_url {
+        Some(url) => Box::new(PgQueue::connect(secrecy::ExposeSecret::expose_secret(url))?),
+        None => Box::new(SqliteQueue::open(&settings.db)?),
+    })
 }
 
 fn simulate(settings: &Settings, text: &str, from: &str, url: Option<&str>) -> anyhow::Result<()> {

@@ -22,7 +22,6 @@ pub mod hub;
 pub mod listen;
 pub mod metrics;
 pub mod outbox;
-pub mod pg;
 pub mod queue;
 pub mod reply;
 pub mod routes;

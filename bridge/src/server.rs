@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use redflag::check::{Checker, Escalation, Off};
+use redflag::store::pg::PgStore;
 use redflag::store::{SqliteStore, Store};
 
 use crate::hub::{HubSigner, HubState, SqliteHub};
@@ -15,7 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::app::{AppState, app};
 use crate::engine::Engine;
 use crate::outbox::{self, Outbox};
-use crate::queue::{BridgeStore, Coalesce, SqliteQueue};
+use crate::queue::{BridgeStore, Coalesce, PgQueue, SqliteQueue};
 use crate::settings::{Environment, Settings};
 use crate::telegram::TelegramClient;
 use crate::twilio::client::TwilioClient;
@@ -32,14 +33,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     warn_about(&settings);
 
-    // One file, one connection: the bridge's queue and the core's store share it.
+    // One file, one connection: the bridge's queue and the core's store share it. With a PostgreSQL URL, both live
+    // there instead, shared by every node; the hub stays in this node's file (see bridge/README.md).
     let queue = SqliteQueue::open(&settings.db)?;
-    let core_store: Arc<dyn Store> = Arc::new(SqliteStore::on(Arc::clone(queue.db()))?);
     let hub = HubState {
         store: Arc::new(SqliteHub::on(Arc::clone(queue.db()))?),
         signer: Arc::new(HubSigner::load_or_create(&settings.hub_key)?),
     };
-    let store: Arc<dyn BridgeStore> = Arc::new(queue);
+    let postgres = match &settings.database_url {
+        Some(url) => Some(connect_postgres(url).await?),
+        None => None,
+    };
+    let (store, core_store): (Arc<dyn BridgeStore>, Arc<dyn Store>) = match &postgres {
+        Some((pg, core)) => (Arc::new(pg.clone()), Arc::new(core.clone())),
+        None => (Arc::new(queue.clone()), Arc::new(SqliteStore::on(Arc::clone(queue.db()))?)),
+    };
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
     let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(
         |why| match why {
@@ -84,6 +92,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let shared =
         Arc::new(Shared { store: Arc::clone(&store), core_store, engine, outbox, config, wake: Notify::new() });
+    if let Some((pg, _)) = &postgres {
+        // A message queued on another node wakes an idle worker here.
+        let woken = Arc::clone(&shared);
+        let pg = pg.clone();
+        tokio::task::spawn_blocking(move || pg.listen(move || woken.wake.notify_one()))
+            .await
+            .context("the PostgreSQL listener's start-up panicked")??;
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each process gets its own owner prefix, so a restarted bridge never mistakes its predecessor's leases for
@@ -177,6 +193,32 @@ fn outbox(settings: &Settings, public_url: &str) -> anyhow::Result<Outbox> {
         log_personal_data: settings.log_personal_data,
         mock_template: t.template_content_sid.clone(),
     })
+}
+
+/// Connect to PostgreSQL and migrate the bridge's and the core's tables, on the blocking pool (the synchronous
+/// client drives a runtime of its own). One pool serves both stores.
+async fn connect_postgres(url: &SecretString) -> anyhow::Result<(PgQueue, PgStore)> {
+    use secrecy::ExposeSecret;
+    let url = url.expose_secret().to_string();
+    if redflag::store::pg::plain_to_remote(&url) {
+        tracing::warn!(
+            "the PostgreSQL connection is not encrypted; add ?sslmode=require to REDFLAG_DATABASE_URL unless the \
+             network to the database is private"
+        );
+    }
+    let (queue, core) = tokio::task::spawn_blocking(move || -> anyhow::Result<(PgQueue, PgStore)> {
+        let queue = PgQueue::connect(&url)?;
+        let core = PgStore::on(Arc::clone(queue.pg()))?;
+        Ok((queue, core))
+    })
+    .await
+    .context("connecting to PostgreSQL panicked")??;
+    tracing::info!(
+        database = %queue.pg().target(),
+        "queue, users, API keys, history, LLM cache and spend ledger in PostgreSQL; the hub stays in this node's \
+         REDFLAG_DB"
+    );
+    Ok((queue, core))
 }
 
 fn warn_about(settings: &Settings) {

@@ -21,6 +21,7 @@ pub const ENV_VARS: &[&str] = &[
     "REDFLAG_BRIDGE_ADDR",
     "REDFLAG_PUBLIC_URL",
     "REDFLAG_DB",
+    "REDFLAG_DATABASE_URL",
     "REDFLAG_HUB_KEY",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
@@ -173,6 +174,9 @@ pub struct Settings {
     /// The base URL Twilio calls (`https://example.ngrok.app`); signatures are computed over it, not the Host.
     pub public_url: Option<String>,
     pub db: PathBuf,
+    /// PostgreSQL for the queue, users and API keys of a bridge on several nodes (`REDFLAG_DATABASE_URL`,
+    /// `database_url`); unset, they stay in the SQLite file at `db`. A secret: the URL may hold the password.
+    pub database_url: Option<SecretString>,
     /// The hub's Ed25519 signing key file (created on first use): `REDFLAG_HUB_KEY`, `hub_key`, or beside the
     /// database.
     pub hub_key: PathBuf,
@@ -198,6 +202,7 @@ struct File {
     addr: Option<String>,
     public_url: Option<String>,
     db: Option<PathBuf>,
+    database_url: Option<SecretString>,
     hub_key: Option<PathBuf>,
     validate_signatures: Option<bool>,
     log_personal_data: Option<bool>,
@@ -239,6 +244,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "addr",
     "public_url",
     "db",
+    "database_url",
     "validate_signatures",
     "log_personal_data",
     "twilio",
@@ -340,6 +346,18 @@ impl Settings {
                 SettingsError::Invalid("no home directory to keep the database in: set REDFLAG_DB".into())
             })?;
 
+        let database_url = env("REDFLAG_DATABASE_URL").map(SecretString::from).or(file.database_url);
+        if let Some(url) = &database_url
+            && !redflag::store::pg::is_postgres_url(url.expose_secret())
+        {
+            return Err(SettingsError::Env {
+                name: "REDFLAG_DATABASE_URL",
+                message: "use a PostgreSQL URL, postgres://USER:PASSWORD@HOST:5432/DATABASE (unset it to keep \
+                          everything in the SQLite file at REDFLAG_DB)"
+                    .into(),
+            });
+        }
+
         let hub_key = env("REDFLAG_HUB_KEY")
             .map(PathBuf::from)
             .or(file.hub_key)
@@ -378,6 +396,7 @@ impl Settings {
             addr,
             public_url,
             db,
+            database_url,
             hub_key,
             twilio,
             telegram,
@@ -678,6 +697,7 @@ mod tests {
             ("TWILIO_AUTH_TOKEN", "sekret-token-123"),
             ("TELEGRAM_BOT_TOKEN", "123:bot-sekret"),
             ("TELEGRAM_SECRET_TOKEN", "sekret_webhook"),
+            ("REDFLAG_DATABASE_URL", "postgres://bridge:sekret-pw@db:5432/redflag"),
         ];
         let s = load(None, &vars).expect("loads");
         let shown = format!("{s:?}");
@@ -690,5 +710,21 @@ mod tests {
         assert!(err.to_string().contains("REDFLAG_BRIDGE_ADDR"), "{err}");
         let err = load(None, &[("TELEGRAM_SECRET_TOKEN", "has space")]).expect_err("bad secret");
         assert!(err.to_string().contains("TELEGRAM_SECRET_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn a_database_url_selects_postgres_and_must_be_one() {
+        assert!(load(None, &[]).expect("loads").database_url.is_none(), "SQLite unless a URL is given");
+        let s = load(Some("database_url = \"postgres://b@file-host/r\"\n"), &[]).expect("from the file");
+        assert_eq!(s.database_url.map(|u| u.expose_secret().to_string()).as_deref(), Some("postgres://b@file-host/r"));
+        let s = load(
+            Some("database_url = \"postgres://b@file-host/r\"\n"),
+            &[("REDFLAG_DATABASE_URL", "postgresql://e@env/r")],
+        )
+        .expect("the environment wins");
+        assert_eq!(s.database_url.map(|u| u.expose_secret().to_string()).as_deref(), Some("postgresql://e@env/r"));
+        let err =
+            load(None, &[("REDFLAG_DATABASE_URL", "/var/lib/redflag/bridge.db")]).expect_err("a path is not a URL");
+        assert!(err.to_string().contains("REDFLAG_DATABASE_URL") && err.to_string().contains("postgres://"), "{err}");
     }
 }

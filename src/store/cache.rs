@@ -62,16 +62,16 @@ const NEAR_CANDIDATES: &str = "
     SELECT key, simhash, verdict, created_at FROM llm_cache WHERE scope = ?1 AND band3 = ?6 AND created_at >= ?2";
 
 /// A `u64` fingerprint bit-for-bit as SQLite's signed integer, and back.
-fn to_sql(h: u64) -> i64 {
+pub(crate) fn to_sql(h: u64) -> i64 {
     i64::from_ne_bytes(h.to_ne_bytes())
 }
 
-fn from_sql(h: i64) -> u64 {
+pub(crate) fn from_sql(h: i64) -> u64 {
     u64::from_ne_bytes(h.to_ne_bytes())
 }
 
 /// The four 16-bit bands of a fingerprint, lowest first.
-fn bands(h: u64) -> [i64; 4] {
+pub(crate) fn bands(h: u64) -> [i64; 4] {
     [0, 1, 2, 3].map(|i| i64::from(((h >> (16 * i)) & 0xFFFF) as u16))
 }
 
@@ -83,6 +83,12 @@ fn bump_hits(conn: &Connection, scope: &str, key: &str) {
     {
         tracing::warn!(error = %e, "could not count a cache hit");
     }
+}
+
+/// Whether a candidate at `distance`, made at `created_at`, beats `best`: the closest wins, ties go to the newest.
+pub(crate) fn closer(best: Option<&CacheHit>, distance: u32, created_at: i64) -> bool {
+    let rank = |d: u32, at: i64| (d, Reverse(at));
+    best.is_none_or(|b| rank(distance, created_at) < rank(b.distance, b.created_at))
 }
 
 impl VerdictCache for SqliteStore {
@@ -125,9 +131,7 @@ impl VerdictCache for SqliteStore {
             if distance > max_distance {
                 continue;
             }
-            let rank = |d: u32, at: i64| (d, Reverse(at));
-            let better = best.as_ref().is_none_or(|(_, b)| rank(distance, created_at) < rank(b.distance, b.created_at));
-            if better {
+            if closer(best.as_ref().map(|(_, b)| b), distance, created_at) {
                 best = Some((row.get(0)?, CacheHit { verdict_json: row.get(2)?, distance, created_at }));
             }
         }

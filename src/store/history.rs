@@ -110,20 +110,56 @@ const COLUMNS: &str = "id, created_at, channel, user_id, input_hash, redacted_te
 
 /// A row as SQLite holds it; the JSON columns are parsed after the statement is done, so a bad row is a
 /// [`StoreError::Json`] rather than a generic conversion error.
-struct Raw {
-    id: i64,
-    created_at: i64,
-    channel: String,
-    user_id: Option<String>,
-    input_hash: String,
-    redacted_text: String,
-    label: String,
-    score: f64,
-    flags: String,
-    tiers: String,
-    cost_usd: f64,
-    analysis: String,
-    indicators: String,
+/// A history row as stored, in either engine (SQLite here, PostgreSQL in `store::pg`): JSON columns as text.
+pub(crate) struct Raw {
+    pub id: i64,
+    pub created_at: i64,
+    pub channel: String,
+    pub user_id: Option<String>,
+    pub input_hash: String,
+    pub redacted_text: String,
+    pub label: String,
+    pub score: f64,
+    pub flags: String,
+    pub tiers: String,
+    pub cost_usd: f64,
+    pub analysis: String,
+    pub indicators: String,
+}
+
+/// The columns of a new history row that are derived from its analysis, as both engines store them.
+pub(crate) struct Encoded {
+    pub label: String,
+    pub score: f64,
+    pub flags: String,
+    pub tiers: String,
+    pub analysis: String,
+    pub indicators: String,
+}
+
+impl Encoded {
+    pub(crate) fn of(h: &NewHistory<'_>) -> Result<Encoded, StoreError> {
+        let a = h.analysis;
+        let mut analysis = serde_json::to_value(a)?;
+        // Whatever the caller left in it, the original text never reaches the disk. The advice is words derived
+        // from the verdict, and a later build words it better: it is made again on reading.
+        if let Some(fields) = analysis.as_object_mut() {
+            fields.remove("text");
+            fields.remove("advice");
+        }
+        let label = match serde_json::to_value(a.label)? {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        Ok(Encoded {
+            label,
+            score: f64::from(a.score),
+            flags: serde_json::to_string(&a.flag_ids())?,
+            tiers: serde_json::to_string(&a.tiers)?,
+            analysis: serde_json::to_string(&analysis)?,
+            indicators: serde_json::to_string(h.indicators)?,
+        })
+    }
 }
 
 impl Raw {
@@ -145,7 +181,7 @@ impl Raw {
         })
     }
 
-    fn into_entry(self) -> Result<HistoryEntry, StoreError> {
+    pub(crate) fn into_entry(self) -> Result<HistoryEntry, StoreError> {
         Ok(HistoryEntry {
             id: self.id,
             created_at: self.created_at,
@@ -168,7 +204,7 @@ impl Raw {
 
 /// `s` as a `LIKE` pattern matching it anywhere, with `%`, `_` and the escape character itself taken literally
 /// (the query says `ESCAPE '\'`).
-fn like_substring(s: &str) -> String {
+pub(crate) fn like_substring(s: &str) -> String {
     let mut pattern = String::with_capacity(s.len() + 2);
     pattern.push('%');
     for c in s.chars() {
@@ -229,22 +265,7 @@ pub(super) fn record<S: super::Store + ?Sized>(
 impl HistoryStore for SqliteStore {
     /// Record one check; returns its id.
     fn history_add(&self, h: &NewHistory<'_>) -> Result<i64, StoreError> {
-        let a = h.analysis;
-        let mut analysis = serde_json::to_value(a)?;
-        // Whatever the caller left in it, the original text never reaches the disk. The advice is words derived
-        // from the verdict, and a later build words it better: it is made again on reading.
-        if let Some(fields) = analysis.as_object_mut() {
-            fields.remove("text");
-            fields.remove("advice");
-        }
-        let label = match serde_json::to_value(a.label)? {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let flags = serde_json::to_string(&a.flag_ids())?;
-        let tiers = serde_json::to_string(&a.tiers)?;
-        let analysis = serde_json::to_string(&analysis)?;
-        let indicators = serde_json::to_string(h.indicators)?;
+        let e = Encoded::of(h)?;
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO history (created_at, channel, user_id, input_hash, redacted_text, label, score, flags,
@@ -256,13 +277,13 @@ impl HistoryStore for SqliteStore {
                     h.user_id,
                     h.input_hash,
                     h.redacted_text,
-                    label,
-                    f64::from(a.score),
-                    flags,
-                    tiers,
-                    analysis,
+                    e.label,
+                    e.score,
+                    e.flags,
+                    e.tiers,
+                    e.analysis,
                     h.cost_usd,
-                    indicators
+                    e.indicators
                 ],
             )?;
             Ok(tx.last_insert_rowid())

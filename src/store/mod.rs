@@ -15,6 +15,8 @@ mod cache;
 pub mod db;
 mod history;
 mod migrations;
+#[cfg(feature = "postgres")]
+pub mod pg;
 mod spend;
 mod state;
 mod sync;
@@ -98,6 +100,19 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("a stored Redflag record is not the JSON this build expects: {0}")]
     Json(#[from] serde_json::Error),
+    /// Connecting to PostgreSQL or migrating it, worded by [`pg`].
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Pg(#[from] pg::PgError),
+    #[cfg(feature = "postgres")]
+    #[error("Redflag database (PostgreSQL) error: {}; if it persists, check the server's log", pg::reason(.0))]
+    Postgres(#[from] postgres::Error),
+    #[cfg(feature = "postgres")]
+    #[error("no PostgreSQL connection free within 10 s ({0}); check that the server is up and not out of connections")]
+    Pool(#[from] r2d2::Error),
+    /// A device's sync state asked of a store that is not a device's (a bridge's PostgreSQL store).
+    #[error("this store belongs to a bridge, which is a hub and never pairs with one: {0} is for desktops and the CLI")]
+    NotADevice(&'static str),
 }
 
 /// The history of checks. Every read and deletion is scoped to an [`Owner`]: the desktop and the CLI reach their

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{SpendLedger, SqliteStore, StoreError, count};
 
 /// Slack when comparing a sum of floating-point costs with a cap: far below any price, far above rounding.
-const CAP_SLACK_USD: f64 = 1e-9;
+pub(crate) const CAP_SLACK_USD: f64 = 1e-9;
 
 /// Spending limits in US dollars; `None` means no limit of that kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -99,11 +99,11 @@ pub struct SpendRow {
 }
 
 /// A dollar amount the ledger can do arithmetic with.
-fn check_amount(what: &'static str, value: f64) -> Result<f64, StoreError> {
+pub(crate) fn check_amount(what: &'static str, value: f64) -> Result<f64, StoreError> {
     if value.is_finite() && value >= 0.0 { Ok(value) } else { Err(StoreError::Amount { what, value }) }
 }
 
-fn tokens_sql(n: u64) -> i64 {
+pub(crate) fn tokens_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
@@ -149,29 +149,10 @@ impl SpendLedger for SqliteStore {
         caps: &Caps,
         now: i64,
     ) -> Result<Reserve, StoreError> {
-        let estimate = check_amount("the estimated cost of an LLM call", estimate_usd)?;
-        for (kind, cap) in [
-            (CapKind::Daily, caps.daily_usd),
-            (CapKind::Monthly, caps.monthly_usd),
-            (CapKind::UserDaily, caps.user_daily_usd),
-            (CapKind::UserMonthly, caps.user_monthly_usd),
-        ] {
-            if let Some(limit) = cap {
-                check_amount(cap_name(kind), limit)?;
-            }
-        }
+        let estimate = check_reservation(estimate_usd, caps)?;
         self.write(|tx| {
             let (day, month) = day_and_month(tx, now)?;
-            let mut checks = vec![
-                (CapKind::Daily, caps.daily_usd, Window::Day),
-                (CapKind::Monthly, caps.monthly_usd, Window::Month),
-            ];
-            // The local user has no per-user caps: it is the operator.
-            if let Some(user) = user_id {
-                checks.push((CapKind::UserDaily, caps.user_daily_usd, Window::UserDay(user)));
-                checks.push((CapKind::UserMonthly, caps.user_monthly_usd, Window::UserMonth(user)));
-            }
-            for (cap, limit, window) in checks {
+            for (cap, limit, window) in cap_windows(caps, user_id) {
                 let Some(limit_usd) = limit else { continue };
                 let spent_usd = match window {
                     Window::Day => sum_day(tx, &day)?,
@@ -257,9 +238,37 @@ impl SpendLedger for SqliteStore {
     }
 }
 
+/// The estimate of a reservation, once it and every cap set are amounts the arithmetic can use.
+pub(crate) fn check_reservation(estimate_usd: f64, caps: &Caps) -> Result<f64, StoreError> {
+    let estimate = check_amount("the estimated cost of an LLM call", estimate_usd)?;
+    for (kind, cap) in [
+        (CapKind::Daily, caps.daily_usd),
+        (CapKind::Monthly, caps.monthly_usd),
+        (CapKind::UserDaily, caps.user_daily_usd),
+        (CapKind::UserMonthly, caps.user_monthly_usd),
+    ] {
+        if let Some(limit) = cap {
+            check_amount(cap_name(kind), limit)?;
+        }
+    }
+    Ok(estimate)
+}
+
+/// The caps a reservation by `user_id` is checked against, with the window each sums over. The local user (`None`)
+/// has no per-user caps: it is the operator.
+pub(crate) fn cap_windows<'a>(caps: &Caps, user_id: Option<&'a str>) -> Vec<(CapKind, Option<f64>, Window<'a>)> {
+    let mut checks =
+        vec![(CapKind::Daily, caps.daily_usd, Window::Day), (CapKind::Monthly, caps.monthly_usd, Window::Month)];
+    if let Some(user) = user_id {
+        checks.push((CapKind::UserDaily, caps.user_daily_usd, Window::UserDay(user)));
+        checks.push((CapKind::UserMonthly, caps.user_monthly_usd, Window::UserMonth(user)));
+    }
+    checks
+}
+
 /// The window a cap sums over.
 #[derive(Clone, Copy)]
-enum Window<'a> {
+pub(crate) enum Window<'a> {
     Day,
     Month,
     UserDay(&'a str),

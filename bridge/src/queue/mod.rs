@@ -241,10 +241,10 @@ pub enum QueueError {
     Json(#[from] serde_json::Error),
     #[error("job {0} is not claimed by this worker any more (its lease ran out and another worker took it)")]
     LostLease(i64),
-    /// Connecting to PostgreSQL or migrating it, worded by [`crate::pg`].
+    /// Connecting to PostgreSQL or migrating it, worded by [`redflag::store::pg`].
     #[error(transparent)]
-    Pg(#[from] crate::pg::PgError),
-    #[error("bridge database (PostgreSQL) error: {}; if it persists, check the server's log", crate::pg::reason(.0))]
+    Pg(#[from] redflag::store::pg::PgError),
+    #[error("bridge database (PostgreSQL) error: {}; if it persists, check the server's log", redflag::store::pg::reason(.0))]
     Postgres(#[from] postgres::Error),
     #[error("no PostgreSQL connection free within 10 s ({0}); check that the server is up and not out of connections")]
     Pool(#[from] r2d2::Error),

@@ -24,7 +24,7 @@ use super::{
     ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, Queue,
     QueueError, Quota, Reply, State, Users, Work,
 };
-use crate::pg::Pg;
+use redflag::store::pg::{Pg, PgConn};
 
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job); as in SQLite.
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
@@ -114,16 +114,14 @@ impl PgQueue {
     }
 }
 
-type Conn = r2d2::PooledConnection<r2d2_postgres::PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>>;
-
-fn listening(pg: &Pg) -> Result<Conn, QueueError> {
+fn listening(pg: &Pg) -> Result<PgConn, QueueError> {
     let mut conn = pg.conn()?;
     conn.batch_execute(&format!("LISTEN {JOBS_CHANNEL}"))?;
     Ok(conn)
 }
 
 /// Call `wake` for each notification until the connection fails.
-fn forward(conn: &mut Conn, wake: &impl Fn()) -> Result<(), QueueError> {
+fn forward(conn: &mut PgConn, wake: &impl Fn()) -> Result<(), QueueError> {
     let mut notifications = conn.notifications();
     let mut iter = notifications.blocking_iter();
     while postgres::fallible_iterator::FallibleIterator::next(&mut iter)?.is_some() {

@@ -6,7 +6,7 @@
 
 use redflag::store::Schema;
 
-use crate::pg::PgSchema;
+use redflag::store::pg::PgSchema;
 
 /// The bridge's tables.
 pub const BRIDGE_SCHEMA: Schema = Schema { name: "bridge", migrations: MIGRATIONS };

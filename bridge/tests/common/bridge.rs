@@ -66,8 +66,21 @@ impl Bridge {
         bridge
     }
 
+    /// Start a bridge with its own new directory and more environment variables (a node of several).
+    pub fn start_node(settings: &str, vars: &[(&str, &str)]) -> Bridge {
+        let temp = tempfile::tempdir().expect("a temp dir");
+        let mut bridge = Bridge::start_with(temp.path(), settings, vars);
+        bridge._temp = Some(temp);
+        bridge
+    }
+
     /// Start a bridge on the database in `dir` (a restart after a crash).
     pub fn start_in(dir: &Path, settings: &str) -> Bridge {
+        Bridge::start_with(dir, settings, &[])
+    }
+
+    /// Start a bridge in `dir` with more environment variables (`REDFLAG_DATABASE_URL` for a node of several).
+    pub fn start_with(dir: &Path, settings: &str, vars: &[(&str, &str)]) -> Bridge {
         let config = dir.join("bridge.toml");
         std::fs::write(&config, settings).expect("write the settings");
         let log =
@@ -82,6 +95,7 @@ impl Bridge {
             .env("REDFLAG_DB", dir.join("redflag.db"))
             .env("REDFLAG_BRIDGE_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -92,9 +92,16 @@ impl Cluster {
 
     fn create_database(&self) -> String {
         let name = format!("t{}_{}", std::process::id(), DATABASES.fetch_add(1, Ordering::SeqCst));
-        let mut admin =
-            postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connect to the test cluster");
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+        let admin_url = self.url("postgres");
+        let statement = format!("CREATE DATABASE {name}");
+        // On a thread of its own: the synchronous client cannot run on an async test's runtime thread.
+        std::thread::spawn(move || {
+            let mut admin =
+                postgres::Client::connect(&admin_url, postgres::NoTls).expect("connect to the test cluster");
+            admin.batch_execute(&statement).expect("create a test database");
+        })
+        .join()
+        .expect("creating a test database");
         self.url(&name)
     }
 

@@ -1,4 +1,4 @@
-//! PostgreSQL under a bridge that runs on several nodes (`REDFLAG_DATABASE_URL`): the connection pool, TLS, and
+//! The store on PostgreSQL, for a bridge that runs on several nodes (`REDFLAG_DATABASE_URL`): the connection pool, TLS, and
 //! migrations that run once however many nodes start together.
 //!
 //! The store traits are synchronous and run on the blocking pool, so this is the synchronous `postgres` client
@@ -16,12 +16,16 @@
 //! * **Errors** name what is wrong (cannot connect, refused password, missing privileges, newer schema) and never
 //!   show the password.
 
+mod store;
+
 use std::time::Duration;
 
 use postgres::error::SqlState;
 use r2d2::{Pool, PooledConnection};
 use r2d2_postgres::PostgresConnectionManager;
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub use store::{CORE_PG_SCHEMA, PgStore};
 
 /// A versioned, append-only list of PostgreSQL migrations for one part of the store. A shipped migration is never
 /// edited.
@@ -47,6 +51,9 @@ const POOL_SIZE: u32 = 16;
 const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Manager = PostgresConnectionManager<MakeRustlsConnect>;
+
+/// A connection lent by the pool; back to the pool when dropped.
+pub type PgConn = PooledConnection<Manager>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
@@ -116,8 +123,14 @@ impl Pg {
     }
 
     /// A connection from the pool (blocking, at most [`CHECKOUT_TIMEOUT`]).
-    pub fn conn(&self) -> Result<PooledConnection<Manager>, r2d2::Error> {
+    pub fn conn(&self) -> Result<PgConn, r2d2::Error> {
         self.pool.get()
+    }
+
+    /// Bring `schema`'s tables up to date, as [`Pg::connect`] does for the schemas it is given.
+    pub fn migrate(&self, schema: &PgSchema) -> Result<(), PgError> {
+        let mut conn = self.conn().map_err(|e| self.query_error(e.to_string()))?;
+        migrate(&mut conn, schema, &self.target)
     }
 
     /// `user@host:port/database`, without the password.
