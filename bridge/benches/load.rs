@@ -21,6 +21,11 @@
 //! smoke run instead: 200 requests, then 100 requests/s for 1 s. The `LOAD_*` variables apply to both, and
 //! `LOAD_SETTINGS` is appended to the bridge's settings file to try other worker settings, e.g.
 //! `LOAD_SETTINGS=$'[workers]\ncount = 8'`.
+//!
+//! Several nodes (issue #19): `LOAD_POSTGRES=1` starts a throw-away PostgreSQL cluster (as the tests do) and runs
+//! the bridge on it, `LOAD_DATABASE_URL=postgres://…` uses an existing database, and `LOAD_NODES=N` starts N
+//! bridges on it, the requests spread over them round-robin as a proxy would. The table then has a `db` column, the
+//! CPU share of the PostgreSQL server's processes, so the numbers can be read for a machine with more cores.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -30,7 +35,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redflag_bridge::queue::{Queue, SqliteQueue};
+use redflag_bridge::queue::{BridgeStore, PgQueue, SqliteQueue};
 use redflag_bridge::twilio::signature;
 
 const PUBLIC_URL: &str = "https://bridge.example.test";
@@ -40,6 +45,10 @@ const ACCOUNT_SID: &str = "AC5f0c1a2b3d4e5f60718293a4b5c6d7e8";
 const OUR_NUMBER: &str = "whatsapp:+14155238886";
 /// Distinct senders; with 20,000 messages each sends about twenty, which the workers coalesce per sender.
 const SENDERS: u32 = 1000;
+#[allow(dead_code)] // the cluster helper is shared with the tests, which use all of it
+#[path = "../tests/common/postgres.rs"]
+mod pg_cluster;
+
 /// `/proc` reports CPU time in USER_HZ ticks, which Linux fixes at 100 on every architecture it exports.
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -107,8 +116,37 @@ async fn run(plan: &Plan) -> bool {
         plan.n, plan.concurrency, plan.rate, plan.secs
     );
 
-    let bridge = Bridge::start();
-    let queue = SqliteQueue::open(&bridge.db()).expect("open the bridge's queue");
+    let database_url = match std::env::var("LOAD_DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("LOAD_POSTGRES").is_ok_and(|v| v == "1") => Some(pg_cluster::fresh_database()),
+        Err(_) => None,
+    };
+    let node_count: usize = env_or("LOAD_NODES", 1);
+    assert!(node_count >= 1 && (node_count == 1 || database_url.is_some()), "LOAD_NODES > 1 needs PostgreSQL");
+    let vars: Vec<(&str, &str)> = database_url.iter().map(|u| ("REDFLAG_DATABASE_URL", u.as_str())).collect();
+    let nodes: Vec<Bridge> = (0..node_count).map(|_| Bridge::start(&vars)).collect();
+    let store: Arc<dyn BridgeStore> = match &database_url {
+        Some(url) => {
+            let url = url.clone();
+            Arc::new(
+                tokio::task::spawn_blocking(move || PgQueue::connect(&url))
+                    .await
+                    .expect("connect")
+                    .expect("open the bridges' queue"),
+            )
+        }
+        None => Arc::new(SqliteQueue::open(&nodes[0].db()).expect("open the bridge's queue")),
+    };
+    let durable_in = match &database_url {
+        Some(url) => Durability::Postgres(url.clone()),
+        None => Durability::Sqlite(nodes[0].db()),
+    };
+    println!(
+        "store: {}; {node_count} node(s), requests spread round-robin",
+        if database_url.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+    let pids = Pids { bridges: nodes.iter().map(Bridge::pid).collect(), database: database_url.is_some() };
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let client = reqwest::Client::builder()
         .http1_only()
         .no_proxy()
@@ -116,9 +154,13 @@ async fn run(plan: &Plan) -> bool {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client");
-    let healthz = |n| Arc::new(Load::Healthz { url: format!("{}/healthz", bridge.base), n });
-    let webhooks =
-        |seed, n| Arc::new(Load::Webhooks { url: format!("{}{WEBHOOK_PATH}", bridge.base), hooks: build(seed, n) });
+    let healthz = |n| Arc::new(Load::Healthz { urls: bases.iter().map(|b| format!("{b}/healthz")).collect(), n });
+    let webhooks = |seed, n| {
+        Arc::new(Load::Webhooks {
+            urls: bases.iter().map(|b| format!("{b}{WEBHOOK_PATH}")).collect(),
+            hooks: build(seed, n),
+        })
+    };
 
     // Open the pool's connections before anything is timed, so the first phase does not pay for them.
     closed_loop(&client, healthz(plan.concurrency * 4), plan.concurrency).await;
@@ -129,31 +171,33 @@ async fn run(plan: &Plan) -> bool {
     let open = format!("open loop, {}/s for {} s", plan.rate, plan.secs);
 
     let load = healthz(plan.n);
-    let (result, usage) = measure(bridge.pid(), cores, closed_loop(&client, Arc::clone(&load), plan.concurrency)).await;
+    let (result, usage) = measure(&pids, cores, closed_loop(&client, Arc::clone(&load), plan.concurrency)).await;
     rows.push(report(format!("healthz, {closed}"), &load, &result, usage, None));
 
     let load = webhooks(1, plan.n);
-    let (result, usage) = measure(bridge.pid(), cores, closed_loop(&client, Arc::clone(&load), plan.concurrency)).await;
-    let durable = check_durable(&bridge.db(), &load, &result.acked);
+    let (result, usage) = measure(&pids, cores, closed_loop(&client, Arc::clone(&load), plan.concurrency)).await;
+    let durable = check_durable(&durable_in, &load, &result.acked).await;
     ok &= result.failures == 0 && durable.found == result.sent;
     rows.push(report(format!("webhook, {closed}"), &load, &result, usage, Some(durable)));
-    rows.push(drain(&queue, bridge.pid(), cores, plan.drain_cap).await);
+    rows.push(drain(&store, &pids, cores, plan.drain_cap).await);
 
     let load = healthz(to_usize(plan.rate * plan.secs));
-    let (result, usage) = measure(bridge.pid(), cores, open_loop(&client, Arc::clone(&load), plan.rate)).await;
+    let (result, usage) = measure(&pids, cores, open_loop(&client, Arc::clone(&load), plan.rate)).await;
     rows.push(report(format!("healthz, {open}"), &load, &result, usage, None));
 
     let load = webhooks(2, to_usize(plan.rate * plan.secs));
-    let (result, usage) = measure(bridge.pid(), cores, open_loop(&client, Arc::clone(&load), plan.rate)).await;
-    let durable = check_durable(&bridge.db(), &load, &result.acked);
+    let (result, usage) = measure(&pids, cores, open_loop(&client, Arc::clone(&load), plan.rate)).await;
+    let durable = check_durable(&durable_in, &load, &result.acked).await;
     ok &= result.failures == 0 && durable.found == result.sent;
     rows.push(report(format!("webhook, {open}"), &load, &result, usage, Some(durable)));
-    rows.push(drain(&queue, bridge.pid(), cores, plan.drain_cap).await);
+    rows.push(drain(&store, &pids, cores, plan.drain_cap).await);
 
     print_table(&rows);
     if !ok {
         println!("FAILED: some webhooks were not acknowledged with 200 or are missing from bridge_jobs (see above)");
-        println!("the bridge's log:\n{}", bridge.log());
+        for node in &nodes {
+            println!("a bridge's log:\n{}", node.log());
+        }
     }
     ok
 }
@@ -172,7 +216,7 @@ struct Bridge {
 }
 
 impl Bridge {
-    fn start() -> Bridge {
+    fn start(vars: &[(&str, &str)]) -> Bridge {
         let dir = tempfile::tempdir().expect("a temp dir");
         let config = dir.path().join("bridge.toml");
         let settings = format!(
@@ -204,6 +248,7 @@ daily_quota = 1000000
             .env("REDFLAG_DB", dir.path().join("redflag.db"))
             .env("REDFLAG_BRIDGE_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -259,8 +304,15 @@ struct Webhook {
 
 #[derive(Debug)]
 enum Load {
-    Healthz { url: String, n: usize },
-    Webhooks { url: String, hooks: Vec<Webhook> },
+    /// Request `i` goes to `urls[i % urls.len()]`: one URL per node, round-robin like a proxy.
+    Healthz {
+        urls: Vec<String>,
+        n: usize,
+    },
+    Webhooks {
+        urls: Vec<String>,
+        hooks: Vec<Webhook>,
+    },
 }
 
 impl Load {
@@ -274,11 +326,11 @@ impl Load {
     /// Send request `i`; `Ok` only for a 200.
     async fn fire(&self, client: &reqwest::Client, i: usize) -> Result<(), String> {
         let request = match self {
-            Load::Healthz { url, .. } => client.get(url),
-            Load::Webhooks { url, hooks } => {
+            Load::Healthz { urls, .. } => client.get(&urls[i % urls.len()]),
+            Load::Webhooks { urls, hooks } => {
                 let hook = &hooks[i];
                 client
-                    .post(url)
+                    .post(&urls[i % urls.len()])
                     .header("content-type", "application/x-www-form-urlencoded")
                     .header("user-agent", "TwilioProxy/1.1")
                     .header("x-twilio-signature", &hook.signature)
@@ -455,31 +507,52 @@ async fn open_loop(client: &reqwest::Client, load: Arc<Load>, rate: u64) -> Outc
     outcome
 }
 
-/// CPU seconds used so far by the bridge, by its analysis threads alone, and by this benchmark.
+/// The processes whose CPU the table shows: the bridges, and PostgreSQL's server processes when it is the store.
+#[derive(Debug)]
+struct Pids {
+    bridges: Vec<u32>,
+    database: bool,
+}
+
+/// CPU seconds used so far by the bridges, by their analysis threads alone, by the database server and by this
+/// benchmark.
 #[derive(Debug, Clone, Copy, Default)]
 struct CpuTimes {
     bridge: f64,
     analysis: f64,
+    database: f64,
     bench: f64,
 }
 
 impl CpuTimes {
     /// `None` where `/proc` is missing (not Linux): the table then shows no CPU columns.
-    fn sample(pid: u32) -> Option<CpuTimes> {
-        let (_, bridge) = proc_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    fn sample(pids: &Pids) -> Option<CpuTimes> {
         let (_, bench) = proc_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-        // The engine names its threads `analysis-N`; everything else (HTTP, the SQLite writes on the blocking
-        // pool, the workers' own queue updates) runs on tokio's threads, which cannot be told apart by name.
-        let mut analysis = 0.0;
-        for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
-            let Ok(text) = std::fs::read_to_string(task.path().join("stat")) else { continue };
-            if let Some((name, seconds)) = proc_stat(&text) {
-                if name.starts_with("analysis-") {
-                    analysis += seconds;
+        let mut times = CpuTimes { bench, ..CpuTimes::default() };
+        for pid in &pids.bridges {
+            times.bridge += proc_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?.1;
+            // The engine names its threads `analysis-N`; everything else (HTTP, the store's writes on the blocking
+            // pool, the workers' own queue updates) runs on tokio's threads, which cannot be told apart by name.
+            for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+                let Ok(text) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+                if let Some((name, seconds)) = proc_stat(&text)
+                    && name.starts_with("analysis-")
+                {
+                    times.analysis += seconds;
                 }
             }
         }
-        Some(CpuTimes { bridge, analysis, bench })
+        if pids.database {
+            // Every PostgreSQL server process on the machine (the postmaster and the bridges' backends): the bench
+            // machine runs no other.
+            for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+                let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+                if let Some(("postgres", seconds)) = proc_stat(&text) {
+                    times.database += seconds;
+                }
+            }
+        }
+        Some(times)
     }
 }
 
@@ -499,6 +572,7 @@ fn proc_stat(text: &str) -> Option<(&str, f64)> {
 struct Usage {
     bridge: f64,
     analysis: f64,
+    database: f64,
     bench: f64,
 }
 
@@ -514,16 +588,17 @@ impl Usage {
         Some(Usage {
             bridge: share(after.bridge, before.bridge),
             analysis: share(after.analysis, before.analysis),
+            database: share(after.database, before.database),
             bench: share(after.bench, before.bench),
         })
     }
 }
 
-async fn measure(pid: u32, cores: usize, phase: impl Future<Output = Outcome>) -> (Outcome, Option<Usage>) {
-    let before = CpuTimes::sample(pid);
+async fn measure(pids: &Pids, cores: usize, phase: impl Future<Output = Outcome>) -> (Outcome, Option<Usage>) {
+    let before = CpuTimes::sample(pids);
     let started = Instant::now();
     let outcome = phase.await;
-    let usage = Usage::between(before, CpuTimes::sample(pid), started.elapsed(), cores);
+    let usage = Usage::between(before, CpuTimes::sample(pids), started.elapsed(), cores);
     (outcome, usage)
 }
 
@@ -534,34 +609,60 @@ struct Durable {
     rows: usize,
 }
 
-fn check_durable(db: &Path, load: &Load, acked: &[usize]) -> Durable {
+/// Where the bridges keep their queue.
+enum Durability {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+async fn check_durable(db: &Durability, load: &Load, acked: &[usize]) -> Durable {
     let Load::Webhooks { hooks, .. } = load else { unreachable!("only webhooks are enqueued") };
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open the bridge's database read-only");
-    conn.busy_timeout(Duration::from_secs(10)).expect("set a busy timeout");
-    let mut stmt = conn.prepare("SELECT dedupe_key FROM bridge_jobs").expect("query bridge_jobs");
-    let keys: HashSet<String> = stmt
-        .query_map([], |r| r.get(0))
-        .expect("read bridge_jobs")
-        .collect::<Result<_, _>>()
-        .expect("read a dedupe key");
+    let keys: HashSet<String> = match db {
+        Durability::Sqlite(path) => {
+            let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .expect("open the bridge's database read-only");
+            conn.busy_timeout(Duration::from_secs(10)).expect("set a busy timeout");
+            let mut stmt = conn.prepare("SELECT dedupe_key FROM bridge_jobs").expect("query bridge_jobs");
+            stmt.query_map([], |r| r.get(0))
+                .expect("read bridge_jobs")
+                .collect::<Result<_, _>>()
+                .expect("read a dedupe key")
+        }
+        Durability::Postgres(url) => {
+            let url = url.clone();
+            // The synchronous client drives a runtime of its own: off the async threads.
+            tokio::task::spawn_blocking(move || {
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect to PostgreSQL");
+                let rows = client.query("SELECT dedupe_key FROM bridge_jobs", &[]).expect("read bridge_jobs");
+                rows.iter().map(|r| r.get::<_, String>(0)).collect()
+            })
+            .await
+            .expect("read the queue")
+        }
+    };
     let found = acked.iter().filter(|&&i| keys.contains(&format!("twilio:{}", hooks[i].sid))).count();
     Durable { found, rows: keys.len() }
 }
 
 /// Wait until the workers have finished every message (or `cap` runs out), and how fast they went.
-async fn drain(queue: &SqliteQueue, pid: u32, cores: usize, cap: Duration) -> Row {
-    let pending = || to_usize(queue.depth(now_ms()).expect("read the queue depth").pending);
-    let before = CpuTimes::sample(pid);
+async fn drain(store: &Arc<dyn BridgeStore>, pids: &Pids, cores: usize, cap: Duration) -> Row {
+    let pending = || {
+        let store = Arc::clone(store);
+        async move {
+            let depth = tokio::task::spawn_blocking(move || store.depth(now_ms())).await.expect("read the depth");
+            to_usize(depth.expect("read the queue depth").pending)
+        }
+    };
+    let before = CpuTimes::sample(pids);
     let started = Instant::now();
-    let first = pending();
+    let first = pending().await;
     let mut left = first;
     while left > 0 && started.elapsed() < cap {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = pending();
+        left = pending().await;
     }
     let wall = started.elapsed();
-    let usage = Usage::between(before, CpuTimes::sample(pid), wall, cores);
+    let usage = Usage::between(before, CpuTimes::sample(pids), wall, cores);
     let done = first - left;
     let rate = done as f64 / wall.as_secs_f64();
     let end = if left == 0 { "queue empty".to_string() } else { format!("{left} still pending after {cap:?}") };
@@ -643,7 +744,7 @@ fn ms(d: Duration) -> String {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "{:<40} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>7} {:>9}",
+        "{:<40} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>5} {:>7} {:>9}",
         "phase",
         "sent",
         "200",
@@ -654,6 +755,7 @@ fn print_table(rows: &[Row]) {
         "max ms",
         "bridge",
         "analysis",
+        "db",
         "bench",
         "durable"
     );
@@ -663,18 +765,20 @@ fn print_table(rows: &[Row]) {
         let pct = |f: fn(&Usage) -> f64| row.usage.map_or_else(|| "-".to_string(), |u| format!("{:.0}%", f(&u)));
         let durable = row.durable.map_or_else(String::new, |d| format!("{}/{}", d.found, row.ok));
         println!(
-            "{:<40} {:>7} {:>7} {:>8.0} {p50:>8} {p90:>8} {p99:>8} {max:>8} {:>7} {:>9} {:>7} {durable:>9}",
+            "{:<40} {:>7} {:>7} {:>8.0} {p50:>8} {p90:>8} {p99:>8} {max:>8} {:>7} {:>9} {:>5} {:>7} {durable:>9}",
             row.name,
             row.sent,
             row.ok,
             row.rate,
             pct(|u| u.bridge),
             pct(|u| u.analysis),
+            pct(|u| u.database),
             pct(|u| u.bench),
         );
     }
     println!(
-        "CPU columns: share of all cores during the phase (bridge = whole server process, analysis = its model/rule \
-         threads, bench = this generator). Drain rows count messages the workers finished, not requests."
+        "CPU columns: share of all cores during the phase (bridge = the server processes, analysis = their model/rule \
+         threads, db = PostgreSQL's processes, bench = this generator). Drain rows count messages the workers \
+         finished, not requests."
     );
 }

@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 use redflag::sync::indicators::IndicatorKind;
 use redflag::sync::report::ReportLabel;
 
+use secrecy::SecretString;
+
 use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
 use crate::queue::{BridgeStore, PgQueue, SqliteQueue, State};
 use crate::settings::Settings;
@@ -71,6 +73,13 @@ pub enum Command {
     Bundle {
         #[command(subcommand)]
         action: BundleAction,
+    },
+    /// Move this bridge's data from its SQLite file (REDFLAG_DB) to an empty PostgreSQL database, to run it on
+    /// several nodes; stop the bridge first. The hub stays in the file.
+    MigrateStore {
+        /// The PostgreSQL database, postgres://USER:PASSWORD@HOST:5432/DATABASE.
+        #[arg(long, value_name = "URL")]
+        to: SecretString,
     },
     /// List queued messages (newest first), e.g. `jobs --state review` for the manual-review list.
     Jobs {
@@ -169,7 +178,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Devices { .. }
         | Command::Indicators { .. }
         | Command::Reports { .. }
-        | Command::Bundle { .. } => Settings::load_for_admin(cli.config.as_deref())?,
+        | Command::Bundle { .. }
+        | Command::MigrateStore { .. } => Settings::load_for_admin(cli.config.as_deref())?,
         _ => Settings::load(cli.config.as_deref())?,
     };
     match cli.command {
@@ -181,6 +191,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate { text, from, url } => simulate(&settings, &text, &from, url.as_deref()),
         Command::Keys { action } => keys(&settings, action),
         Command::Jobs { state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
+        Command::MigrateStore { to } => migrate_store(&settings, &to),
         Command::Devices { action } => devices(&settings, action),
         Command::Indicators { action } => indicators(&settings, action),
         Command::Bundle { action } => bundle(&settings, action),
@@ -354,6 +365,31 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
             }
         }
     }
+    Ok(())
+}
+
+fn migrate_store(settings: &Settings, to: &SecretString) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let url = to.expose_secret();
+    if !redflag::store::pg::is_postgres_url(url) {
+        anyhow::bail!("--to takes a PostgreSQL URL, postgres://USER:PASSWORD@HOST:5432/DATABASE");
+    }
+    if !settings.db.exists() {
+        anyhow::bail!(
+            "there is no SQLite database at {} to move; set REDFLAG_DB to the bridge's file",
+            settings.db.display()
+        );
+    }
+    let copied = crate::migrate::to_postgres(&settings.db, url)?;
+    let mut out = std::io::stdout().lock();
+    for (table, rows) in &copied {
+        writeln!(out, "{table}\t{rows}")?;
+    }
+    eprintln!(
+        "copied into PostgreSQL; start every node with REDFLAG_DATABASE_URL set. The hub (devices, indicators, \
+         reports) stays in {}.",
+        settings.db.display()
+    );
     Ok(())
 }
 

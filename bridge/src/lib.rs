@@ -21,6 +21,7 @@ pub mod engine;
 pub mod hub;
 pub mod listen;
 pub mod metrics;
+pub mod migrate;
 pub mod outbox;
 pub mod queue;
 pub mod reply;

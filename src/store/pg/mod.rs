@@ -242,6 +242,8 @@ fn migrate(client: &mut postgres::Client, schema: &PgSchema, target: &str) -> Re
     let mut tx = client.transaction().map_err(failed)?;
     // Every node migrates under the same lock: the second to start waits, then finds the work done.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(failed)?;
+    // "relation already exists, skipping" on every start but the first is not news.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").map_err(failed)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS redflag_schema (name TEXT PRIMARY KEY, version INTEGER NOT NULL)")
         .map_err(failed)?;
     let found = tx
