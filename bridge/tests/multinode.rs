@@ -150,3 +150,16 @@ fn a_node_refuses_a_database_newer_than_itself() {
     assert!(stderr.contains("newer than this build knows") && stderr.contains("upgrade redflag-bridge"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"), "it never listened");
 }
+
+/// SIGTERM on a node of several: it finishes the message in hand, hands its work back and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stops_cleanly_on_sigterm() {
+    let twilio = FakeTwilio::start();
+    let url = common::postgres::fresh_database();
+    let mut a = node(&twilio, &url);
+    let form = Bridge::inbound(&format!("SM{:032x}", 7), "whatsapp:+14155550007", "Pay a deposit to start the job");
+    assert_eq!(post_signed_at(&a.base, "/webhooks/twilio", &form).await.status(), 200);
+    replies_settled(&twilio, 1, &[&a]).await;
+    let status = tokio::task::spawn_blocking(move || a.terminate()).await.expect("terminate");
+    assert!(status.success(), "exit status {status:?}");
+}

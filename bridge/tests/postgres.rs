@@ -216,3 +216,21 @@ fn a_queued_message_wakes_listeners_on_every_node() {
     nodes[0].enqueue(&msg("SM1", "u", 0)).expect("enqueue");
     rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the other node is woken by the enqueue");
 }
+
+/// The last handle on a store may go on an async runtime's thread (a bridge shutting down, a benchmark): its
+/// connections are closed on a thread of their own, since the synchronous client cannot block there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_dropped_on_the_async_runtime_closes_cleanly() {
+    let url = common::postgres::fresh_database();
+    let queue = tokio::task::spawn_blocking(move || {
+        let queue = PgQueue::connect(&url).expect("connect");
+        // Used, so the pool holds idle connections that must be closed; and old enough that the pool's own
+        // start-up jobs have let go of it, so the last reference is this test's.
+        queue.depth(0).expect("depth");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        queue
+    })
+    .await
+    .expect("join");
+    drop(queue);
+}

@@ -18,6 +18,7 @@
 
 mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -86,9 +87,22 @@ pub enum PgError {
 /// The pool of connections to one PostgreSQL database.
 #[derive(Clone)]
 pub struct Pg {
-    pool: Pool<Manager>,
+    pool: Arc<Closing>,
     /// `user@host:port/database`, for messages: never the password.
     target: String,
+}
+
+/// The pool, closed on a thread of its own when the last [`Pg`] goes. Closing a connection of the synchronous client
+/// runs the client's own runtime, which panics on an async runtime's thread, and that is where a bridge drops its
+/// stores when it shuts down.
+struct Closing(Option<Pool<Manager>>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Pg {
@@ -119,12 +133,16 @@ impl Pg {
             .test_on_check_out(false)
             .build(PostgresConnectionManager::new(config, tls))
             .map_err(|e| PgError::Connect { target: target.clone(), reason: e.to_string() })?;
-        Ok(Pg { pool, target })
+        Ok(Pg { pool: Arc::new(Closing(Some(pool))), target })
     }
 
     /// A connection from the pool (blocking, at most [`CHECKOUT_TIMEOUT`]).
     pub fn conn(&self) -> Result<PgConn, r2d2::Error> {
-        self.pool.get()
+        // `Closing` holds the pool until it is dropped, and it is dropped only after the last `Pg`.
+        self.pool
+            .0
+            .as_ref()
+            .map_or_else(|| unreachable!("the pool is taken only when the last Pg is dropped"), Pool::get)
     }
 
     /// Bring `schema`'s tables up to date, as [`Pg::connect`] does for the schemas it is given.
