@@ -22,8 +22,8 @@
 //! `LOAD_SETTINGS` is appended to the bridge's settings file to try other worker settings, e.g.
 //! `LOAD_SETTINGS=$'[workers]\ncount = 8'`.
 //!
-//! Several nodes (issue #19): `LOAD_POSTGRES=1` starts a throw-away PostgreSQL cluster (as the tests do) and runs
-//! the bridge on it, `LOAD_DATABASE_URL=postgres://…` uses an existing database, and `LOAD_NODES=N` starts N
+//! Several nodes (issue #19): `LOAD_POSTGRES=1` starts a throw-away PostgreSQL cluster (as the tests do, but with
+//! `fsync` on: as durable as the SQLite store, see `tests/common/postgres.rs`) and runs the bridge on it, `LOAD_DATABASE_URL=postgres://…` uses an existing database, and `LOAD_NODES=N` starts N
 //! bridges on it, the requests spread over them round-robin as a proxy would. The table then has a `db` column, the
 //! CPU share of the PostgreSQL server's processes, so the numbers can be read for a machine with more cores.
 
@@ -118,7 +118,7 @@ async fn run(plan: &Plan) -> bool {
 
     let database_url = match std::env::var("LOAD_DATABASE_URL") {
         Ok(url) => Some(url),
-        Err(_) if std::env::var("LOAD_POSTGRES").is_ok_and(|v| v == "1") => Some(pg_cluster::fresh_database()),
+        Err(_) if std::env::var("LOAD_POSTGRES").is_ok_and(|v| v == "1") => Some(pg_cluster::durable_database()),
         Err(_) => None,
     };
     let node_count: usize = env_or("LOAD_NODES", 1);

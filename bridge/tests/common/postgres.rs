@@ -24,9 +24,17 @@ pub struct Cluster {
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
-/// The process's cluster, started on first use.
+/// The process's cluster, started on first use, tuned for tests: no `fsync`, no full-page writes, asynchronous
+/// commits (a machine crash would lose it, which does not matter for a throw-away cluster).
 pub fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(Cluster::start)
+    CLUSTER.get_or_init(|| Cluster::start(false))
+}
+
+/// A new database on a cluster as durable as a real one (`fsync` and full-page writes on; commits still
+/// asynchronous, which loses the last few on a machine crash but never corrupts, like SQLite's WAL with
+/// `synchronous = NORMAL`), for benchmarks. The process's first call decides which cluster it gets.
+pub fn durable_database() -> String {
+    CLUSTER.get_or_init(|| Cluster::start(true)).create_database()
 }
 
 /// A new, empty database on the process's cluster: its URL.
@@ -35,7 +43,7 @@ pub fn fresh_database() -> String {
 }
 
 impl Cluster {
-    fn start() -> Cluster {
+    fn start(durable: bool) -> Cluster {
         let bin = bin_dir();
         let dir = std::env::temp_dir().join(format!(
             "redflag-pg-{}-{}",
@@ -55,9 +63,9 @@ impl Cluster {
             &["-D", path(&data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
         );
         let port = free_port();
+        let speed = if durable { "" } else { "-c fsync=off -c full_page_writes=off" };
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=300",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=off {speed} -c max_connections=300",
             path(&dir)
         );
         let log = dir.join("server.log");
