@@ -179,38 +179,37 @@ fn held(tx: &mut Transaction<'_>, owner: &str, job: i64) -> Result<(), QueueErro
 
 impl Queue for PgQueue {
     fn enqueue(&self, m: &NewMessage) -> Result<Enqueued, QueueError> {
-        self.write(|tx| {
-            // One statement decides new-or-duplicate, on either unique key, whichever node the retry reached.
-            let id: Option<i64> = tx
-                .query_opt(
-                    "INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
-                         received_at, state, next_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received', $8, $8)
-                     ON CONFLICT DO NOTHING RETURNING id",
-                    &[
-                        &m.channel.as_str(),
-                        &m.dedupe_key,
-                        &m.idempotency_key,
-                        &m.user_key,
-                        &m.reply_to,
-                        &m.body,
-                        &m.media,
-                        &m.now_ms,
-                    ],
-                )?
-                .map(|r| r.get(0));
-            let Some(id) = id else { return Ok(Enqueued::Duplicate) };
-            event(tx, id, State::Received, None, m.now_ms)?;
-            tx.execute(
-                "INSERT INTO bridge_users (user_key, last_inbound_at) VALUES ($1, $2)
+        // One statement, so one round trip and an implicit transaction: the job (new or duplicate, decided on
+        // either unique key whichever node the retry reached), its first event, the sender's last inbound time,
+        // and the notification to idle workers on every node (delivered at commit), the last three only when the
+        // job is new. The webhook's acknowledgement waits for this, so it is the path to keep short.
+        let row = self.pg.conn()?.query_opt(
+            "WITH job AS (
+                 INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
+                     received_at, state, next_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received', $8, $8)
+                 ON CONFLICT DO NOTHING RETURNING id
+             ), event AS (
+                 INSERT INTO bridge_events (job_id, at, state) SELECT id, $8, 'received' FROM job
+             ), sender AS (
+                 INSERT INTO bridge_users (user_key, last_inbound_at) SELECT $4, $8 FROM job
                  ON CONFLICT (user_key) DO UPDATE SET last_inbound_at =
-                     GREATEST(COALESCE(bridge_users.last_inbound_at, 0), excluded.last_inbound_at)",
-                &[&m.user_key, &m.now_ms],
-            )?;
-            // Delivered at commit, to every node listening.
-            tx.execute("SELECT pg_notify($1, '')", &[&JOBS_CHANNEL])?;
-            Ok(Enqueued::New(id))
-        })
+                     GREATEST(COALESCE(bridge_users.last_inbound_at, 0), excluded.last_inbound_at)
+             )
+             SELECT id, pg_notify($9, '')::TEXT FROM job",
+            &[
+                &m.channel.as_str(),
+                &m.dedupe_key,
+                &m.idempotency_key,
+                &m.user_key,
+                &m.reply_to,
+                &m.body,
+                &m.media,
+                &m.now_ms,
+                &JOBS_CHANNEL,
+            ],
+        )?;
+        Ok(row.map_or(Enqueued::Duplicate, |r| Enqueued::New(r.get(0))))
     }
 
     fn claim(&self, owner: &str, now_ms: i64, lease_ms: i64, c: Coalesce) -> Result<Option<Work>, QueueError> {
