@@ -250,6 +250,9 @@ pub enum QueueError {
     Pool(#[from] r2d2::Error),
     #[error("cannot start the PostgreSQL notification listener: {0}")]
     Listen(String),
+    /// A write that went through the SQLite queue's writer thread: its error, already worded for the operator.
+    #[error("{0}")]
+    Write(String),
 }
 
 /// The durable message queue.

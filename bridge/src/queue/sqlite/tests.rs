@@ -84,3 +84,27 @@ fn the_core_store_and_the_queue_share_one_connection() {
     assert_eq!(core.schema_version().expect("core"), redflag::store::CORE_SCHEMA.version());
     assert_eq!(q.db().schema_version("bridge").expect("bridge"), crate::queue::BRIDGE_SCHEMA.version());
 }
+
+/// Webhooks arrive on many threads at once through one queue handle, as the bridge's blocking pool sends them:
+/// the writer thread commits them in batches, and each caller still gets its own answer, duplicates included.
+#[test]
+fn concurrent_enqueues_through_one_handle_are_answered_each() {
+    let q = q();
+    let answers: Vec<Enqueued> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|t| {
+                let q = &q;
+                s.spawn(move || {
+                    // Each of 100 messages is delivered by two threads.
+                    (0..100)
+                        .map(|i| q.enqueue(&msg(&format!("SM{}", (t / 2) * 100 + i), "u", "b", 0)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("thread")).map(|r| r.expect("enqueue")).collect()
+    });
+    let new = answers.iter().filter(|a| matches!(a, Enqueued::New(_))).count();
+    assert_eq!((new, answers.len() - new), (800, 800), "800 messages, each queued once and refused once");
+    assert_eq!(q.depth(0).expect("depth").pending, 800);
+}
