@@ -23,7 +23,7 @@
 //! `LOAD_SETTINGS=$'[workers]\ncount = 8'`.
 //!
 //! Several nodes (issue #19): `LOAD_POSTGRES=1` starts a throw-away PostgreSQL cluster (as the tests do, but with
-//! `fsync` on: as durable as the SQLite store, see `tests/common/postgres.rs`) and runs the bridge on it, `LOAD_DATABASE_URL=postgres://…` uses an existing database, and `LOAD_NODES=N` starts N
+//! `fsync` on: every acknowledged webhook is on disk, as the bridge commits synchronously) and runs the bridge on it, `LOAD_DATABASE_URL=postgres://…` uses an existing database, and `LOAD_NODES=N` starts N
 //! bridges on it, the requests spread over them round-robin as a proxy would. The table then has a `db` column, the
 //! CPU share of the PostgreSQL server's processes, so the numbers can be read for a machine with more cores.
 
@@ -151,6 +151,10 @@ async fn run(plan: &Plan) -> bool {
         .http1_only()
         .no_proxy()
         .tcp_nodelay(true)
+        // Below the bridge's header-read timeout (30 s), which also closes a keep-alive connection left idle that
+        // long: a drain phase can last that long, and reusing such a connection just as the server closes it fails
+        // the request (hyper's IncompleteMessage), as any HTTP client would see with a shorter server timeout.
+        .pool_idle_timeout(Duration::from_secs(20))
         .timeout(Duration::from_secs(30))
         .build()
         .expect("an HTTP client");

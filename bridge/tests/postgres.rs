@@ -234,3 +234,13 @@ async fn a_store_dropped_on_the_async_runtime_closes_cleanly() {
     .expect("join");
     drop(queue);
 }
+
+/// The bridge's connections commit synchronously whatever the server's default (this test cluster's is `off`): a
+/// webhook is acknowledged only once its row is on disk (`pg_outage.rs` shows what `off` loses).
+#[test]
+fn commits_are_synchronous_whatever_the_server_default() {
+    let queue = PgQueue::connect(&common::postgres::fresh_database()).expect("connect");
+    let mut conn = queue.pg().conn().expect("a connection");
+    let setting: String = conn.query_one("SHOW synchronous_commit", &[]).expect("show").get(0);
+    assert_eq!(setting, "on");
+}

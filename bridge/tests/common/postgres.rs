@@ -17,6 +17,9 @@ pub struct Cluster {
     pub port: u16,
     dir: PathBuf,
     bin: PathBuf,
+    as_root: bool,
+    /// The server options `pg_ctl start` was given, to start it again the same way.
+    options: String,
     /// Holds the watchdog's stdin open while this process lives.
     _watchdog: Mutex<Child>,
 }
@@ -25,14 +28,14 @@ static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
 /// The process's cluster, started on first use, tuned for tests: no `fsync`, no full-page writes, asynchronous
-/// commits (a machine crash would lose it, which does not matter for a throw-away cluster).
+/// commits by default (a machine crash would lose it, which does not matter for a throw-away cluster; the bridge's
+/// own connections commit synchronously anyway).
 pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| Cluster::start(false))
 }
 
-/// A new database on a cluster as durable as a real one (`fsync` and full-page writes on; commits still
-/// asynchronous, which loses the last few on a machine crash but never corrupts, like SQLite's WAL with
-/// `synchronous = NORMAL`), for benchmarks. The process's first call decides which cluster it gets.
+/// A new database on a cluster as durable as a real one (`fsync` and full-page writes on; the bridge's connections
+/// commit synchronously), for benchmarks. The process's first call decides which cluster it gets.
 pub fn durable_database() -> String {
     CLUSTER.get_or_init(|| Cluster::start(true)).create_database()
 }
@@ -90,7 +93,7 @@ impl Cluster {
             .expect("start the cluster's watchdog");
         // Something written proves the pipe is open; nothing more is ever sent.
         watchdog.stdin.as_mut().map(|s| s.write_all(b"\n")).transpose().expect("the watchdog's pipe");
-        Cluster { port, dir, bin, _watchdog: Mutex::new(watchdog) }
+        Cluster { port, dir, bin, as_root, options, _watchdog: Mutex::new(watchdog) }
     }
 
     /// The URL of database `name` on this cluster.
@@ -111,6 +114,23 @@ impl Cluster {
         .join()
         .expect("creating a test database");
         self.url(&name)
+    }
+
+    /// Stop the server at once, as a crash or a failover would (every connection is cut). A test that does this
+    /// must be alone in its process: every test of the process shares the cluster.
+    pub fn stop(&self) {
+        let data = self.dir.join("data");
+        run(self.as_root, &self.bin.join("pg_ctl"), &["-D", path(&data), "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Start it again after [`Cluster::stop`], on the same port, with the same data.
+    pub fn restart(&self) {
+        let (data, log) = (self.dir.join("data"), self.dir.join("server.log"));
+        run(
+            self.as_root,
+            &self.bin.join("pg_ctl"),
+            &["-D", path(&data), "-o", &self.options, "-l", path(&log), "-w", "-t", "60", "start"],
+        );
     }
 
     /// The server's log so far, for a failing test's message.
