@@ -7,13 +7,13 @@ set -euo pipefail
 # end-to-end test (issue #6). Tesseract and Leptonica with English data for reading screenshots (issue #21), clang
 # for the bindings' generator, ImageMagick and a font to render the test images. PostgreSQL's server programs for
 # the throw-away clusters of the bridge's store tests (issue #19; the tests start and remove their own, as the
-# `postgres` user when run as root).
+# `postgres` user when run as root), and openssl to make the certificates of the TLS test.
 packages=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libdbus-1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver
   libtesseract-dev libleptonica-dev tesseract-ocr-eng clang libclang-dev imagemagick fonts-dejavu-core
-  postgresql
+  postgresql openssl
 )
 
 if command -v apt-get >/dev/null 2>&1; then

@@ -31,13 +31,30 @@ static DATABASES: AtomicUsize = AtomicUsize::new(0);
 /// commits by default (a machine crash would lose it, which does not matter for a throw-away cluster; the bridge's
 /// own connections commit synchronously anyway).
 pub fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(|| Cluster::start(false))
+    CLUSTER.get_or_init(|| Cluster::start(Mode::Fast))
+}
+
+/// How the process's cluster runs.
+enum Mode<'a> {
+    Fast,
+    Durable,
+    /// Serving TLS with this certificate and key too (plain connections still work, for the tests' own).
+    Tls {
+        cert: &'a Path,
+        key: &'a Path,
+    },
 }
 
 /// A new database on a cluster as durable as a real one (`fsync` and full-page writes on; the bridge's connections
 /// commit synchronously), for benchmarks. The process's first call decides which cluster it gets.
 pub fn durable_database() -> String {
-    CLUSTER.get_or_init(|| Cluster::start(true)).create_database()
+    CLUSTER.get_or_init(|| Cluster::start(Mode::Durable)).create_database()
+}
+
+/// A new database on a cluster that also serves TLS with `cert` and `key` (PEM). The process's first call decides
+/// which cluster it gets.
+pub fn tls_database(cert: &Path, key: &Path) -> String {
+    CLUSTER.get_or_init(|| Cluster::start(Mode::Tls { cert, key })).create_database()
 }
 
 /// A new, empty database on the process's cluster: its URL.
@@ -46,7 +63,7 @@ pub fn fresh_database() -> String {
 }
 
 impl Cluster {
-    fn start(durable: bool) -> Cluster {
+    fn start(mode: Mode<'_>) -> Cluster {
         let bin = bin_dir();
         let dir = std::env::temp_dir().join(format!(
             "redflag-pg-{}-{}",
@@ -66,9 +83,31 @@ impl Cluster {
             &["-D", path(&data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
         );
         let port = free_port();
-        let speed = if durable { "" } else { "-c fsync=off -c full_page_writes=off" };
+        let extra = match mode {
+            Mode::Fast => "-c fsync=off -c full_page_writes=off".to_string(),
+            Mode::Durable => String::new(),
+            Mode::Tls { cert, key } => {
+                // PostgreSQL reads them as its own user and refuses a key others can read.
+                let (server_cert, server_key) = (dir.join("server.pem"), dir.join("server.key"));
+                std::fs::copy(cert, &server_cert).expect("copy the certificate");
+                std::fs::copy(key, &server_key).expect("copy the key");
+                std::fs::set_permissions(&server_key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .expect("key permissions");
+                if as_root {
+                    let (uid, gid) = postgres_user();
+                    for f in [&server_cert, &server_key] {
+                        std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("hand the file to postgres");
+                    }
+                }
+                format!(
+                    "-c fsync=off -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                    path(&server_cert),
+                    path(&server_key)
+                )
+            }
+        };
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=off {speed} -c max_connections=300",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c synchronous_commit=off {extra} -c max_connections=300",
             path(&dir)
         );
         let log = dir.join("server.log");
