@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -268,7 +267,7 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
 
 fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
     // The hub stays in this node's file, whatever holds the queue.
-    Ok(SqliteHub::on(Arc::clone(SqliteQueue::open(&settings.db)?.db()))?)
+    Ok(SqliteHub::on(crate::queue::bridge_db(&settings.db)?)?)
 }
 
 fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
@@ -371,9 +370,6 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
 fn migrate_store(settings: &Settings, to: &SecretString) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
     let url = to.expose_secret();
-    if !redflag::store::pg::is_postgres_url(url) {
-        anyhow::bail!("--to takes a PostgreSQL URL, postgres://USER:PASSWORD@HOST:5432/DATABASE");
-    }
     if !settings.db.exists() {
         anyhow::bail!(
             "there is no SQLite database at {} to move; set REDFLAG_DB to the bridge's file",

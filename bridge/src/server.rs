@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::app::{AppState, app};
 use crate::engine::Engine;
 use crate::outbox::{self, Outbox};
-use crate::queue::{BridgeStore, Coalesce, PgQueue, SqliteQueue};
+use crate::queue::{BridgeStore, Coalesce, PgQueue, SqliteQueue, bridge_db};
 use crate::settings::{Environment, Settings};
 use crate::telegram::TelegramClient;
 use crate::twilio::client::TwilioClient;
@@ -35,9 +35,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     // One file, one connection: the bridge's queue and the core's store share it. With a PostgreSQL URL, both live
     // there instead, shared by every node; the hub stays in this node's file (see bridge/README.md).
-    let queue = SqliteQueue::open(&settings.db)?;
+    let db = bridge_db(&settings.db)?;
     let hub = HubState {
-        store: Arc::new(SqliteHub::on(Arc::clone(queue.db()))?),
+        store: Arc::new(SqliteHub::on(Arc::clone(&db))?),
         signer: Arc::new(HubSigner::load_or_create(&settings.hub_key)?),
     };
     let postgres = match &settings.database_url {
@@ -46,7 +46,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let (store, core_store): (Arc<dyn BridgeStore>, Arc<dyn Store>) = match &postgres {
         Some((pg, core)) => (Arc::new(pg.clone()), Arc::new(core.clone())),
-        None => (Arc::new(queue.clone()), Arc::new(SqliteStore::on(Arc::clone(queue.db()))?)),
+        None => (Arc::new(SqliteQueue::on(Arc::clone(&db))?), Arc::new(SqliteStore::on(db)?)),
     };
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
     let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(

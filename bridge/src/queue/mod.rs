@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use pg::PgQueue;
 pub use schema::{BRIDGE_PG_SCHEMA, BRIDGE_SCHEMA};
-pub use sqlite::SqliteQueue;
+pub use sqlite::{SqliteQueue, bridge_db};
 
 /// A message whose analysis lost its lease this many times (each a worker crash or hang) goes to review instead
 /// of taking down the next worker too.

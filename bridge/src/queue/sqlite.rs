@@ -23,6 +23,12 @@ use super::{
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job).
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
 
+/// A bridge's SQLite file (created if missing) with every table it holds: the core's and the bridge's (queue and
+/// hub). The hub keeps using it when the queue and the core's store are in PostgreSQL.
+pub fn bridge_db(path: &Path) -> Result<Arc<Db>, QueueError> {
+    Ok(Arc::new(Db::open(path, &[&CORE_SCHEMA, &BRIDGE_SCHEMA])?))
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {
     db: Arc<Db>,
@@ -36,7 +42,7 @@ pub struct SqliteQueue {
 /// once, so quiet traffic waits for nothing.
 #[derive(Debug)]
 struct Batcher {
-    tx: std::sync::Mutex<std::sync::mpsc::Sender<Pending>>,
+    tx: std::sync::mpsc::Sender<Pending>,
 }
 
 #[derive(Debug)]
@@ -84,14 +90,15 @@ impl Batcher {
                 }
             })
             .map_err(|e| QueueError::Write(format!("cannot start the bridge queue's writer thread: {e}")))?;
-        Ok(Batcher { tx: std::sync::Mutex::new(tx) })
+        Ok(Batcher { tx })
     }
 
     fn enqueue(&self, message: &NewMessage) -> Result<Enqueued, QueueError> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let pending = Pending { message: message.clone(), reply };
-        let sent = self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(pending);
-        sent.map_err(|_| QueueError::Write("the bridge queue's writer thread has stopped; restart the bridge".into()))?;
+        self.tx.send(pending).map_err(|_| {
+            QueueError::Write("the bridge queue's writer thread has stopped; restart the bridge".into())
+        })?;
         answer
             .recv()
             .map_err(|_| {
@@ -107,7 +114,7 @@ impl SqliteQueue {
     /// Open (or create) the database at `path` with the core's tables and the bridge's: a bridge's file always
     /// holds both.
     pub fn open(path: &Path) -> Result<SqliteQueue, QueueError> {
-        SqliteQueue::on(Arc::new(Db::open(path, &[&CORE_SCHEMA, &BRIDGE_SCHEMA])?))
+        SqliteQueue::on(bridge_db(path)?)
     }
 
     pub fn open_in_memory() -> Result<SqliteQueue, QueueError> {

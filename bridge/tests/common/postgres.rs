@@ -176,10 +176,6 @@ impl Cluster {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
     }
-
-    pub fn bin(&self) -> &Path {
-        &self.bin
-    }
 }
 
 /// `REDFLAG_PG_BIN`, or the newest Debian server package's binaries, or `initdb` on the PATH.
