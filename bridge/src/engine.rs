@@ -77,7 +77,16 @@ impl Engine {
     }
 
     /// Analyse `input` locally, then ask the LLM if the policy wants it; record the result in the history.
-    pub async fn analyze(&self, input: Input, channel: &str, user: Option<&str>) -> Result<Analysis, EngineError> {
+    /// `user` is who the history and the spend ledger record the check for (a sender's pseudonym, an API key's
+    /// name); `address` is a messaging sender's own address, read only by the hub so that their number is never
+    /// published as a scammer's.
+    pub async fn analyze(
+        &self,
+        input: Input,
+        channel: &str,
+        user: Option<&str>,
+        address: Option<&str>,
+    ) -> Result<Analysis, EngineError> {
         let started = Instant::now();
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.clone();
@@ -104,12 +113,14 @@ impl Engine {
         let hub = self.hub.clone().filter(|_| analysis.label == redflag::Label::Scam);
         if self.checker.records() || hub.is_some() {
             let (checker, stored) = (Arc::clone(&self.checker), analysis.clone());
-            let (channel, user) = (channel.to_string(), user.map(str::to_string));
+            let (channel, user, address) = (channel.to_string(), user.map(str::to_string), address.map(str::to_string));
             let recorded = tokio::task::spawn_blocking(move || {
                 checker.record(&stored, CheckFor { channel: &channel, user: user.as_deref() });
                 if let Some(hub) = hub {
                     let now = redflag::time::unix_now();
-                    if let Err(e) = crate::hub::publish_judged_scam(&*hub, &stored, user.as_deref(), now) {
+                    if let Err(e) =
+                        crate::hub::publish_judged_scam(&*hub, &stored, address.as_deref(), user.as_deref(), now)
+                    {
                         tracing::warn!(error = %e, "the scam's values were not published to the hub");
                     }
                 }

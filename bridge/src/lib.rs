@@ -23,6 +23,7 @@ pub mod listen;
 pub mod metrics;
 pub mod migrate;
 pub mod outbox;
+pub mod pseudonym;
 pub mod queue;
 pub mod reply;
 pub mod routes;

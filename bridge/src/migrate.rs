@@ -86,6 +86,12 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("updated_at", Int),
         ],
     ),
+    (
+        "bridge_quota",
+        &[("subject", Text), ("quota_day", Text), ("quota_used", Int4), ("quota_told", Bool), ("updated_at", Int)],
+    ),
+    ("bridge_tombstones", &[("key_hash", Text), ("at", Int)]),
+    ("bridge_secrets", &[("name", Text), ("value", Text)]),
     ("bridge_api_keys", &[("id", Int), ("name", Text), ("key_hash", Text), ("created_at", Int), ("revoked_at", Int)]),
     (
         "history",

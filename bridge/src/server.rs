@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::app::{AppState, app};
 use crate::engine::Engine;
 use crate::outbox::{self, Outbox};
+use crate::pseudonym::{KeySource, Pseudonyms};
 use crate::queue::{BridgeStore, Coalesce, PgQueue, SqliteQueue, bridge_db};
 use crate::settings::{Environment, Settings};
 use crate::telegram::TelegramClient;
@@ -48,6 +49,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Some((pg, core)) => (Arc::new(pg.clone()), Arc::new(core.clone())),
         None => (Arc::new(SqliteQueue::on(Arc::clone(&db))?), Arc::new(SqliteStore::on(db)?)),
     };
+    let pseudonyms = {
+        let (store, key) = (Arc::clone(&store), settings.data_key.as_ref().map(|k| k.0));
+        tokio::task::spawn_blocking(move || Pseudonyms::load(key.as_ref(), &*store)).await??
+    };
+    if pseudonyms.source == KeySource::Database && settings.environment == Environment::Production {
+        tracing::warn!(
+            "no REDFLAG_DATA_KEY: senders' pseudonyms are keyed by a key kept in the database, so they are only as \
+             private as the database; set REDFLAG_DATA_KEY (openssl rand -hex 32) to keep the key apart"
+        );
+    }
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
     let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(
         |why| match why {
@@ -90,8 +101,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         retry_base: Duration::from_millis(w.retry_base_ms),
         daily_quota: settings.limits.daily_quota,
     };
-    let shared =
-        Arc::new(Shared { store: Arc::clone(&store), core_store, engine, outbox, config, wake: Notify::new() });
+    let shared = Arc::new(Shared {
+        store: Arc::clone(&store),
+        core_store,
+        engine,
+        outbox,
+        config,
+        pseudonyms,
+        wake: Notify::new(),
+    });
     if let Some((pg, _)) = &postgres {
         // A message queued on another node wakes an idle worker here.
         let woken = Arc::clone(&shared);

@@ -180,6 +180,9 @@ pub struct Settings {
     /// The hub's Ed25519 signing key file (created on first use): `REDFLAG_HUB_KEY`, `hub_key`, or beside the
     /// database.
     pub hub_key: PathBuf,
+    /// The data key (`REDFLAG_DATA_KEY`, 64 hex characters, or the file `data_key_file` holding them): keys the
+    /// senders' pseudonyms ([`crate::pseudonym`]). Unset, a generated key is kept in the database.
+    pub data_key: Option<DataKey>,
     pub twilio: Twilio,
     pub telegram: Telegram,
     pub validate_signatures: bool,
@@ -194,6 +197,16 @@ pub struct Settings {
     pub source: Option<PathBuf>,
 }
 
+/// A 32-byte secret that never shows in `Debug` output or logs.
+#[derive(Clone)]
+pub struct DataKey(pub [u8; 32]);
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
 /// The file's own keys; every other top-level table belongs to the core.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,6 +217,7 @@ struct File {
     db: Option<PathBuf>,
     database_url: Option<SecretString>,
     hub_key: Option<PathBuf>,
+    data_key_file: Option<PathBuf>,
     validate_signatures: Option<bool>,
     log_personal_data: Option<bool>,
     #[serde(default)]
@@ -254,6 +268,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "api",
     "hub_key",
     "hub",
+    "data_key_file",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -358,6 +373,23 @@ impl Settings {
             });
         }
 
+        let data_key = match (env("REDFLAG_DATA_KEY"), &file.data_key_file) {
+            (Some(hex), _) => Some(
+                crate::pseudonym::parse_key(&hex)
+                    .map(DataKey)
+                    .map_err(|message| SettingsError::Env { name: "REDFLAG_DATA_KEY", message })?,
+            ),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    SettingsError::Invalid(format!("cannot read data_key_file {}: {e}", path.display()))
+                })?;
+                let key = crate::pseudonym::parse_key(&text)
+                    .map_err(|e| SettingsError::Invalid(format!("data_key_file {}: {e}", path.display())))?;
+                Some(DataKey(key))
+            }
+            (None, None) => None,
+        };
+
         let hub_key = env("REDFLAG_HUB_KEY")
             .map(PathBuf::from)
             .or(file.hub_key)
@@ -398,6 +430,7 @@ impl Settings {
             db,
             database_url,
             hub_key,
+            data_key,
             twilio,
             telegram,
             validate_signatures,
@@ -710,6 +743,25 @@ mod tests {
         assert!(err.to_string().contains("REDFLAG_BRIDGE_ADDR"), "{err}");
         let err = load(None, &[("TELEGRAM_SECRET_TOKEN", "has space")]).expect_err("bad secret");
         assert!(err.to_string().contains("TELEGRAM_SECRET_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn the_data_key_is_64_hex_characters_from_the_environment_or_a_file() {
+        assert!(load(None, &[]).expect("loads").data_key.is_none());
+        let hex = "0f".repeat(32);
+        let s = load(None, &[("REDFLAG_DATA_KEY", &hex)]).expect("a good key");
+        assert_eq!(s.data_key.as_ref().map(|k| k.0), Some([0x0f; 32]));
+        assert!(!format!("{s:?}").contains(&hex) && !format!("{s:?}").contains("15, 15"), "the key is not shown");
+        let err = load(None, &[("REDFLAG_DATA_KEY", "short")]).expect_err("too short");
+        assert!(err.to_string().contains("REDFLAG_DATA_KEY") && err.to_string().contains("openssl rand"), "{err}");
+
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = dir.path().join("data.key");
+        std::fs::write(&file, format!("{}\n", "a1".repeat(32))).expect("write the key");
+        let s = load(Some(&format!("data_key_file = {:?}\n", file)), &[]).expect("from the file");
+        assert_eq!(s.data_key.map(|k| k.0), Some([0xa1; 32]));
+        let missing = load(Some("data_key_file = \"/nonexistent/data.key\"\n"), &[]).expect_err("missing file");
+        assert!(missing.to_string().contains("/nonexistent/data.key"), "{missing}");
     }
 
     #[test]

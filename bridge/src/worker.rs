@@ -41,6 +41,8 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     pub outbox: Outbox,
     pub config: WorkerConfig,
+    /// What senders are known by wherever their address is not needed: quota, spend, history.
+    pub pseudonyms: crate::pseudonym::Pseudonyms,
     /// Woken by the webhook handlers when something was queued.
     pub wake: Notify,
 }
@@ -133,15 +135,19 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
         }
     }
 
+    // The sender as the quota, the spend ledger and the history know them: their address is needed only to reply.
+    let subject = shared.pseudonyms.of(&leader.user_key);
     let mut sections = Vec::new();
     if forget {
         // Everything goes, the rest of this burst included; only the leader stays, to carry the confirmation.
-        let (store, core, user, keep) =
-            (Arc::clone(&shared.store), Arc::clone(&shared.core_store), leader.user_key.clone(), leader.id);
+        let (store, core, user, keep, subject) =
+            (Arc::clone(&shared.store), Arc::clone(&shared.core_store), leader.user_key.clone(), leader.id, subject);
         let removed = blocking(move || -> anyhow::Result<usize> {
             // The core's history first: if anything fails after it, the command is retried whole (the kept job
-            // still reads "delete my data"), and both erasures are idempotent.
-            let history = core.forget_user(&user)?;
+            // still reads "delete my data"), and every erasure is idempotent. Checks are recorded under the
+            // pseudonym, and under the address by builds before it; spend under either stays, moved to the
+            // pseudonym, so the per-user budget keeps counting it (as the quota does).
+            let history = core.forget_user(&user, Some(&subject))? + core.forget_user(&subject, Some(&subject))?;
             Ok(history + store.forget(&user, Some(keep))?)
         })
         .await??;
@@ -153,13 +159,17 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
             sections.push(reply::help(style));
         }
         if !texts.is_empty() {
-            let (store, user, limit) = (Arc::clone(&shared.store), leader.user_key.clone(), shared.config.daily_quota);
-            let quota = blocking(move || store.count_analysis(&user, now_ms(), limit)).await??;
+            let (store, who, limit) = (Arc::clone(&shared.store), subject.clone(), shared.config.daily_quota);
+            let quota = blocking(move || store.count_analysis(&who, now_ms(), limit)).await??;
             match quota {
                 Quota::Allowed => {
                     let text = texts.join("\n\n");
                     let channel = leader.channel.as_str();
-                    match shared.engine.analyze(Input::text(text), channel, Some(&leader.user_key)).await {
+                    match shared
+                        .engine
+                        .analyze(Input::text(text), channel, Some(&subject), Some(&leader.user_key))
+                        .await
+                    {
                         Ok(analysis) => {
                             tracing::info!(job = leader.id, messages = group.len(), label = ?analysis.label, "analysed");
                             sections.push(reply::verdict(&analysis, style));

@@ -115,13 +115,32 @@ mod cases {
         add(s, NOW, Some("u1"), "two", &a);
         add(s, NOW, Some("u2"), "other", &a);
         reserved(s.spend_reserve(Some("u1"), "m", 0.5, &Caps::default(), NOW).expect("reserve"));
-        assert_eq!(s.forget_user("u1").expect("forget"), 3, "two checks deleted, one spend row unlinked");
+        assert_eq!(s.forget_user("u1", None).expect("forget"), 3, "two checks deleted, one spend row unlinked");
         assert_eq!(
             s.history_list(&HistoryQuery { owner: Owner::Anyone, ..Default::default() }).expect("list").len(),
             1
         );
         assert_eq!(s.spent(Some("u1"), NOW).expect("spent"), Spent::default());
         assert_eq!(s.spent(None, NOW).expect("spent").day_usd, 0.5, "the cost stays in the operator's totals");
+    }
+
+    /// Issue #20, finding 1: erasing one's data must not restart the per-user LLM budget. The spend moves to the
+    /// sender's pseudonym and still counts against its caps; nothing names the sender any more.
+    pub fn forgetting_a_user_keeps_their_spend_under_a_pseudonym(s: &dyn Store) {
+        add(s, NOW, Some("p:1"), "one", &analysis(Label::Scam, &["upfront-fee"]));
+        let caps = Caps { user_daily_usd: Some(1.0), ..Caps::default() };
+        reserved(s.spend_reserve(Some("whatsapp:+15550001"), "m", 0.5, &caps, NOW).expect("before the upgrade"));
+        reserved(s.spend_reserve(Some("p:1"), "m", 0.4, &caps, NOW).expect("under the pseudonym"));
+        assert_eq!(s.forget_user("whatsapp:+15550001", Some("p:1")).expect("forget"), 1, "one spend row moved");
+        assert_eq!(s.forget_user("p:1", Some("p:1")).expect("forget"), 1, "its check deleted, its spend kept");
+        assert!(s.history_list(&HistoryQuery { owner: Owner::Anyone, ..Default::default() }).expect("list").is_empty());
+        assert_eq!(s.spent(Some("whatsapp:+15550001"), NOW).expect("spent"), Spent::default(), "no longer named");
+        assert!((s.spent(Some("p:1"), NOW).expect("spent").day_usd - 0.9).abs() < 1e-9, "still counted");
+        assert_eq!(
+            reached(s.spend_reserve(Some("p:1"), "m", 0.2, &caps, NOW).expect("reserve")),
+            CapKind::UserDaily,
+            "the cap still holds after the erasure"
+        );
     }
 
     pub fn each_kind_of_cap_stops_a_reservation(s: &dyn Store) {
@@ -251,6 +270,7 @@ macro_rules! both {
 both!(
     history_is_scoped_to_its_owner_and_searchable,
     forgetting_a_user_removes_their_checks_and_unlinks_their_spend,
+    forgetting_a_user_keeps_their_spend_under_a_pseudonym,
     each_kind_of_cap_stops_a_reservation,
     a_users_cap_does_not_stop_another_user_or_the_local_user,
     days_and_months_roll_over_at_utc_midnight,

@@ -161,6 +161,41 @@ mod cases {
         assert_eq!(q.last_inbound_ms("other").expect("read"), Some(0));
     }
 
+    /// Issue #20, finding 5: an erased message leaves a tombstone, so its webhook replayed later is a duplicate;
+    /// the quota lives under the pseudonym and "delete my data" leaves it counting.
+    pub fn an_erased_message_stays_a_duplicate_and_the_quota_stays_counted(q: &dyn BridgeStore) {
+        let mut api = msg("api:1", "u", "via the API", 0);
+        api.idempotency_key = Some("client-key-1".into());
+        q.enqueue(&msg("twilio:SM1", "u", "secret text", 0)).expect("enqueue");
+        q.enqueue(&api).expect("enqueue");
+        assert_eq!(q.count_analysis("p:u", 0, 1).expect("count"), Quota::Allowed);
+        q.forget("u", None).expect("forget");
+        assert!(q.jobs(None, 10).expect("jobs").is_empty());
+        assert_eq!(q.enqueue(&msg("twilio:SM1", "u", "secret text", 9000)).expect("replay"), Enqueued::Duplicate);
+        let mut again = msg("api:2", "u", "via the API", 9000);
+        again.idempotency_key = Some("client-key-1".into());
+        assert_eq!(q.enqueue(&again).expect("replay"), Enqueued::Duplicate, "by its idempotency key too");
+        assert!(matches!(q.enqueue(&msg("twilio:SM2", "u", "new", 9000)).expect("enqueue"), Enqueued::New(_)));
+        assert_eq!(q.count_analysis("p:u", 9000, 1).expect("count"), Quota::JustExceeded, "the erasure kept the count");
+    }
+
+    /// Purging a finished message leaves its tombstone too; the tombstones themselves go after a year.
+    pub fn a_purged_message_stays_a_duplicate_for_a_year(q: &dyn BridgeStore) {
+        q.enqueue(&msg("twilio:SM1", "u", "one", 0)).expect("enqueue");
+        let a = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
+        q.finish("w", &[a[0].id], Outcome::Done, None, 3000).expect("finish");
+        assert_eq!(q.purge_finished(3001).expect("purge"), 1);
+        assert_eq!(q.enqueue(&msg("twilio:SM1", "u", "one", 4000)).expect("replay"), Enqueued::Duplicate);
+        let year = redflag_bridge::queue::TOMBSTONE_RETENTION_MS;
+        q.purge_finished(3001 + year).expect("purge");
+        assert!(matches!(q.enqueue(&msg("twilio:SM1", "u", "one", 4000 + year)).expect("enqueue"), Enqueued::New(_)));
+    }
+
+    pub fn a_stored_secret_is_generated_once(q: &dyn BridgeStore) {
+        assert_eq!(q.stored_secret("k", "first").expect("store"), "first");
+        assert_eq!(q.stored_secret("k", "second").expect("read"), "first", "every node gets the first one");
+    }
+
     pub fn delivery_statuses_only_move_forward(q: &dyn BridgeStore) {
         assert!(q.delivery_status("SM1", "delivered", 4, None, 1).expect("status"));
         assert!(!q.delivery_status("SM1", "sent", 3, None, 2).expect("status"), "out-of-order callback ignored");
@@ -273,6 +308,21 @@ macro_rules! suite {
             #[test]
             fn forget_erases_the_user_but_keeps_the_confirmation() {
                 cases::forget_erases_the_user_but_keeps_the_confirmation(&*open());
+            }
+
+            #[test]
+            fn an_erased_message_stays_a_duplicate_and_the_quota_stays_counted() {
+                cases::an_erased_message_stays_a_duplicate_and_the_quota_stays_counted(&*open());
+            }
+
+            #[test]
+            fn a_purged_message_stays_a_duplicate_for_a_year() {
+                cases::a_purged_message_stays_a_duplicate_for_a_year(&*open());
+            }
+
+            #[test]
+            fn a_stored_secret_is_generated_once() {
+                cases::a_stored_secret_is_generated_once(&*open());
             }
 
             #[test]

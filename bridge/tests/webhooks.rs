@@ -232,6 +232,51 @@ async fn the_daily_quota_is_told_once() {
     assert!(bodies[2].to_lowercase().contains("tomorrow"), "{}", bodies[2]);
 }
 
+/// Issue #20, findings 1 and 5: "delete my data" used to restart the day's quota (two rounds of two analyses and a
+/// delete gave four with `daily_quota = 2`) and let a captured webhook be answered again. The quota now lives under
+/// the sender's pseudonym and the erased messages leave hashed tombstones; the history never held the number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn erasing_ones_data_neither_restarts_the_quota_nor_reopens_replays() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start(&settings(&twilio, "[limits]\ndaily_quota = 2\n"));
+    let q = bridge.queue();
+    let settle = || async {
+        eventually(WAIT, || (q.depth(i64::MAX / 2).expect("depth").pending == 0).then_some(())).await.expect("settled")
+    };
+    let first = Bridge::inbound(&sid(100), USER, &format!("{SCAM} #1"));
+    let steps = [first.clone(), Bridge::inbound(&sid(101), USER, &format!("{SCAM} #2"))];
+    for (n, form) in steps.iter().enumerate() {
+        bridge.post_signed("/webhooks/twilio", form).await;
+        twilio.wait_for_async(n + 1, WAIT).await;
+        settle().await;
+    }
+    let core = redflag::store::SqliteStore::open(&bridge.db()).expect("core store");
+    let history = core.history_list(&everyones()).expect("history");
+    assert_eq!(history.len(), 2);
+    for entry in &history {
+        let who = entry.user_id.as_deref().expect("a sender's check names its sender");
+        assert!(who.starts_with("p:") && !who.contains("4155550123"), "the history names the number: {who}");
+    }
+
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(102), USER, "delete my data")).await;
+    twilio.wait_for_async(3, WAIT).await;
+    settle().await;
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(103), USER, &format!("{SCAM} #3"))).await;
+    let sends = twilio.wait_for_async(4, WAIT).await;
+    settle().await;
+    let bodies: Vec<&str> = sends.iter().filter_map(|s| s.body()).collect();
+    assert!(bodies[2].contains("erased"), "{}", bodies[2]);
+    assert!(bodies[3].to_lowercase().contains("tomorrow"), "the quota was restarted by the erasure: {}", bodies[3]);
+
+    let jobs = q.jobs(None, 100).expect("jobs").len();
+    let replayed = bridge.post_signed("/webhooks/twilio", &first).await;
+    assert_eq!(replayed.status(), 200, "a replay is acknowledged like any duplicate");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    settle().await;
+    assert_eq!(q.jobs(None, 100).expect("jobs").len(), jobs, "the erased message was queued again");
+    assert_eq!(twilio.messages().len(), 4, "nothing more was sent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_sender_rate_limit_drops_floods() {
     let twilio = FakeTwilio::start();

@@ -365,13 +365,16 @@ impl HistoryStore for SqliteStore {
         })
     }
 
-    /// "Delete my data": delete the user's checks and unlink their spend rows (the cost stays in the operator's
-    /// totals, no longer tied to anyone), in one transaction. Returns the number of rows touched.
-    fn forget_user(&self, user_id: &str) -> Result<usize, StoreError> {
+    /// "Delete my data": delete the user's checks and move their spend rows to `spend_to` or unlink them (the
+    /// cost stays in the operator's totals either way), in one transaction. Returns the number of rows touched.
+    fn forget_user(&self, user_id: &str, spend_to: Option<&str>) -> Result<usize, StoreError> {
         self.write(|tx| {
             let deleted = tx.execute("DELETE FROM history WHERE user_id = ?1", [user_id])?;
-            let unlinked = tx.execute("UPDATE spend SET user_id = NULL WHERE user_id = ?1", [user_id])?;
-            Ok(deleted + unlinked)
+            let moved = tx.execute(
+                "UPDATE spend SET user_id = ?2 WHERE user_id = ?1 AND user_id IS NOT ?2",
+                params![user_id, spend_to],
+            )?;
+            Ok(deleted + moved)
         })
     }
 }
@@ -610,13 +613,13 @@ mod tests {
         }
         s.spend_reserve(Some("u2"), "m", 0.25, &crate::store::Caps::default(), now).expect("reserve");
 
-        assert_eq!(s.forget_user("u1").expect("forget"), 2 + 3);
+        assert_eq!(s.forget_user("u1", None).expect("forget"), 2 + 3);
         assert_eq!(ids(&s, &HistoryQuery { owner: Owner::Anyone, ..Default::default() }), [local, other]);
         assert!((s.spent(Some("u1"), now).expect("spent").day_usd).abs() < 1e-12);
         assert!((s.spent(Some("u2"), now).expect("spent").day_usd - 0.25).abs() < 1e-12);
         // The operator's totals still count the forgotten user's calls.
         assert!((s.spent(None, now).expect("spent").day_usd - 1.75).abs() < 1e-12);
-        assert_eq!(s.forget_user("u1").expect("forget again"), 0);
+        assert_eq!(s.forget_user("u1", None).expect("forget again"), 0);
     }
 
     #[test]

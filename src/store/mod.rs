@@ -129,8 +129,11 @@ pub trait HistoryStore: Send + Sync + fmt::Debug {
     fn history_clear(&self, owner: &Owner) -> Result<usize, StoreError>;
     /// Delete every check made before `older_than` (unix seconds), whoever made it: retention.
     fn history_purge(&self, older_than: i64) -> Result<usize, StoreError>;
-    /// "Delete my data": a sender's checks go, and their spend rows stop naming them.
-    fn forget_user(&self, user_id: &str) -> Result<usize, StoreError>;
+    /// "Delete my data": a sender's checks go, and their spend rows stop naming them. With `spend_to` (a keyed
+    /// pseudonym of the sender, as the bridge records spend under) the rows move to it instead of losing their
+    /// owner, so the per-user caps keep counting what was spent for the rest of their window: erasing one's data
+    /// must not buy a fresh budget. Without it they are unlinked and count only in the operator's totals.
+    fn forget_user(&self, user_id: &str, spend_to: Option<&str>) -> Result<usize, StoreError>;
 }
 
 /// LLM verdicts by the hash of the redacted text sent, and by its SimHash for near-duplicates, per `scope` (the

@@ -218,13 +218,21 @@ pub struct HubState {
 /// forwarded the message is its victim), never an e-mail's domain (`hotmail.co.uk` is everybody's; the address is
 /// the scammer's), never a shared host ([`Hub::observe`]); and published only once [`MIN_SENDERS`] people sent it.
 /// Returns how many values were published or counted.
-pub fn publish_judged_scam(hub: &dyn Hub, a: &Analysis, sender: Option<&str>, now: i64) -> Result<usize, HubError> {
+pub fn publish_judged_scam(
+    hub: &dyn Hub,
+    a: &Analysis,
+    sender: Option<&str>,
+    reporter: Option<&str>,
+    now: i64,
+) -> Result<usize, HubError> {
     let Some(sender) = sender.filter(|s| !s.starts_with("api:") && !s.starts_with("device:")) else { return Ok(0) };
     if a.label != Label::Scam || !a.has_visible_evidence() {
         return Ok(0);
     }
     let Some(text) = a.text.as_deref() else { return Ok(0) };
-    let reporter = redflag::hash::sha256_hex(sender);
+    // Distinct reporters are counted by a hash of their pseudonym when there is one, so the sightings table holds
+    // nothing a list of phone numbers could be matched against.
+    let reporter = redflag::hash::sha256_hex(reporter.unwrap_or(sender));
     let sender = Some(sender);
     // `whatsapp:+14155550123`, `sms:+...`: the sender's number, normalised like the values found.
     let own =

@@ -253,6 +253,9 @@ pub enum QueueError {
     /// A write that went through the SQLite queue's writer thread: its error, already worded for the operator.
     #[error("{0}")]
     Write(String),
+    /// The pseudonym key: unreadable as stored, or no randomness to make one.
+    #[error("cannot set up sender pseudonyms: {0}")]
+    Secret(String),
 }
 
 /// The durable message queue.
@@ -329,16 +332,34 @@ pub trait Queue: Send + Sync + fmt::Debug {
     ) -> Result<bool, QueueError>;
 }
 
-/// What the bridge keeps per user: the last inbound time (WhatsApp's 24-hour window) and the daily quota.
+/// What the bridge keeps per user: the last inbound time (WhatsApp's 24-hour window) under the address, and the
+/// daily quota under the sender's pseudonym ([`crate::pseudonym`]), which "delete my data" leaves in place.
 pub trait Users: Send + Sync + fmt::Debug {
     fn last_inbound_ms(&self, user_key: &str) -> Result<Option<i64>, QueueError>;
 
-    /// Count one analysis for `user_key` against `limit` per UTC day (the day of `now_ms`).
-    fn count_analysis(&self, user_key: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError>;
+    /// Count one analysis for `subject` (a sender's pseudonym) against `limit` per UTC day (the day of `now_ms`).
+    fn count_analysis(&self, subject: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError>;
 
-    /// Erase everything kept about a user except the job `keep` (it carries the confirmation), whose text is
-    /// cleared. Returns the number of records removed.
+    /// Erase everything kept about a user's address except the job `keep` (it carries the confirmation), whose
+    /// text is cleared. Their messages' dedupe keys stay behind as tombstones, hashed, so a captured webhook
+    /// replayed later is still a duplicate; the quota, kept under the pseudonym, is untouched. Returns the number
+    /// of records removed.
     fn forget(&self, user_key: &str, keep: Option<i64>) -> Result<usize, QueueError>;
+
+    /// The secret stored under `name`, storing `fresh` first if there is none: one value for every node.
+    fn stored_secret(&self, name: &str, fresh: &str) -> Result<String, QueueError>;
+}
+
+/// How long the hashed dedupe keys of erased and purged messages are kept: Twilio's webhooks carry no timestamp,
+/// so a captured one can be replayed at any time, and the tombstone is what refuses it. A year of them is a few
+/// dozen bytes a message.
+pub const TOMBSTONE_RETENTION_MS: i64 = 365 * 24 * 3600 * 1000;
+
+/// The tombstone of a dedupe or idempotency key: its SHA-256, so no key (a Telegram update id, a client's
+/// idempotency key) outlives its message in readable form.
+pub fn tombstone(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Everything the bridge keeps, in one object: [`SqliteQueue`] on one node, [`PgQueue`] on several.

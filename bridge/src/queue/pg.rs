@@ -22,7 +22,7 @@ use postgres::{Row, Transaction};
 use super::schema::BRIDGE_PG_SCHEMA;
 use super::{
     ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, Queue,
-    QueueError, Quota, Reply, State, Users, Work,
+    QueueError, Quota, Reply, State, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
 };
 use redflag::store::pg::{Pg, PgConn};
 
@@ -182,12 +182,15 @@ impl Queue for PgQueue {
         // One statement, so one round trip and an implicit transaction: the job (new or duplicate, decided on
         // either unique key whichever node the retry reached), its first event, the sender's last inbound time,
         // and the notification to idle workers on every node (delivered at commit), the last three only when the
-        // job is new. The webhook's acknowledgement waits for this, so it is the path to keep short.
+        // job is new. A message erased or purged since has left a tombstone and is a duplicate too. The webhook's
+        // acknowledgement waits for this, so it is the path to keep short.
         let row = self.pg.conn()?.query_opt(
             "WITH job AS (
                  INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
                      received_at, state, next_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'received', $8, $8)
+                 SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::TEXT, $6::TEXT, $7::BOOLEAN, $8::BIGINT,
+                     'received', $8::BIGINT, $8::BIGINT
+                 WHERE NOT EXISTS (SELECT 1 FROM bridge_tombstones WHERE key_hash IN ($10::TEXT, $11::TEXT))
                  ON CONFLICT DO NOTHING RETURNING id
              ), event AS (
                  INSERT INTO bridge_events (job_id, at, state) SELECT id, $8, 'received' FROM job
@@ -207,6 +210,8 @@ impl Queue for PgQueue {
                 &m.media,
                 &m.now_ms,
                 &JOBS_CHANNEL,
+                &tombstone(&m.dedupe_key),
+                &m.idempotency_key.as_deref().map(tombstone),
             ],
         )?;
         Ok(row.map_or(Enqueued::Duplicate, |r| Enqueued::New(r.get(0))))
@@ -495,6 +500,11 @@ impl Queue for PgQueue {
     fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError> {
         self.write(|tx| {
             let old = "SELECT id FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < $1";
+            bury(tx, &format!("WHERE id IN ({old})"), &[&before_ms])?;
+            let stale = before_ms.saturating_sub(TOMBSTONE_RETENTION_MS);
+            tx.execute("DELETE FROM bridge_tombstones WHERE at < $1", &[&stale])?;
+            // A quota row counts one UTC day; two days on it counts nothing.
+            tx.execute("DELETE FROM bridge_quota WHERE updated_at < $1", &[&before_ms.saturating_sub(2 * DAY_MS)])?;
             tx.execute(&format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"), &[&before_ms])?;
             tx.execute(&format!("DELETE FROM bridge_events WHERE job_id IN ({old})"), &[&before_ms])?;
             let n = tx.execute(
@@ -559,28 +569,32 @@ impl Users for PgQueue {
         Ok(row.and_then(|r| r.get(0)))
     }
 
-    fn count_analysis(&self, user_key: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError> {
+    fn count_analysis(&self, subject: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError> {
         self.write(|tx| {
             // A new day (UTC) resets the count; the row stays locked from here to the commit, so two nodes
             // counting the same sender at once take turns and the quota is exact.
             tx.execute(
-                "INSERT INTO bridge_users (user_key, quota_day, quota_used, quota_told)
-                 VALUES ($1, to_char(to_timestamp($2::BIGINT / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, FALSE)
-                 ON CONFLICT (user_key) DO UPDATE SET quota_day = excluded.quota_day, quota_used = 0,
+                "INSERT INTO bridge_quota (subject, quota_day, quota_used, quota_told, updated_at)
+                 VALUES ($1, to_char(to_timestamp($2::BIGINT / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, FALSE,
+                     $2::BIGINT)
+                 ON CONFLICT (subject) DO UPDATE SET quota_day = excluded.quota_day, quota_used = 0,
                      quota_told = FALSE
-                 WHERE bridge_users.quota_day IS DISTINCT FROM excluded.quota_day",
-                &[&user_key, &now_ms],
+                 WHERE bridge_quota.quota_day IS DISTINCT FROM excluded.quota_day",
+                &[&subject, &now_ms],
             )?;
             let row = tx.query_one(
-                "SELECT quota_used, quota_told FROM bridge_users WHERE user_key = $1 FOR UPDATE",
-                &[&user_key],
+                "SELECT quota_used, quota_told FROM bridge_quota WHERE subject = $1 FOR UPDATE",
+                &[&subject],
             )?;
             let (used, told): (i32, bool) = (row.get(0), row.get(1));
             if i64::from(used) < i64::from(limit) {
-                tx.execute("UPDATE bridge_users SET quota_used = quota_used + 1 WHERE user_key = $1", &[&user_key])?;
+                tx.execute(
+                    "UPDATE bridge_quota SET quota_used = quota_used + 1, updated_at = $2 WHERE subject = $1",
+                    &[&subject, &now_ms],
+                )?;
                 Ok(Quota::Allowed)
             } else if !told {
-                tx.execute("UPDATE bridge_users SET quota_told = TRUE WHERE user_key = $1", &[&user_key])?;
+                tx.execute("UPDATE bridge_quota SET quota_told = TRUE WHERE subject = $1", &[&subject])?;
                 Ok(Quota::JustExceeded)
             } else {
                 Ok(Quota::Exceeded)
@@ -591,6 +605,7 @@ impl Users for PgQueue {
     fn forget(&self, user_key: &str, keep: Option<i64>) -> Result<usize, QueueError> {
         let keep = keep.unwrap_or(-1);
         self.write(|tx| {
+            bury(tx, "WHERE user_key = $1 AND id != $2", &[&user_key, &keep])?;
             let mut removed = tx.execute(
                 "DELETE FROM bridge_deliveries WHERE job_id IN
                      (SELECT id FROM bridge_jobs WHERE user_key = $1 AND id != $2)",
@@ -605,6 +620,39 @@ impl Users for PgQueue {
             Ok(removed as usize)
         })
     }
+
+    fn stored_secret(&self, name: &str, fresh: &str) -> Result<String, QueueError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO bridge_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&name, &fresh],
+            )?;
+            Ok(tx.query_one("SELECT value FROM bridge_secrets WHERE name = $1", &[&name])?.get(0))
+        })
+    }
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Leave tombstones for the jobs `filter` selects (a `WHERE` clause over `bridge_jobs`), before they are deleted:
+/// their dedupe and idempotency keys hashed as [`tombstone`] hashes them, dated by the job's last change.
+fn bury(
+    tx: &mut postgres::Transaction<'_>,
+    filter: &str,
+    args: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Result<(), QueueError> {
+    tx.execute(
+        &format!(
+            "INSERT INTO bridge_tombstones (key_hash, at)
+             SELECT encode(sha256(convert_to(key, 'UTF8')), 'hex'), updated_at
+             FROM (SELECT dedupe_key AS key, updated_at FROM bridge_jobs {filter}
+                   UNION ALL SELECT idempotency_key, updated_at FROM bridge_jobs {filter}) AS keys
+             WHERE key IS NOT NULL
+             ON CONFLICT DO NOTHING"
+        ),
+        args,
+    )?;
+    Ok(())
 }
 
 impl ApiKeys for PgQueue {

@@ -151,6 +151,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX hub_report_values_hash ON hub_report_values(hash);
     ",
+    // 5: erasure keeps the limits and refuses replays (issue #20): the daily quota under the sender's pseudonym
+    // (`bridge_users`' quota columns are unused from here on), the hashed dedupe keys of erased and purged
+    // messages, and the generated pseudonym key of a bridge configured without one.
+    r"
+    CREATE TABLE bridge_quota (
+        subject TEXT PRIMARY KEY,
+        quota_day TEXT NOT NULL,
+        quota_used INTEGER NOT NULL DEFAULT 0,
+        quota_told INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE bridge_tombstones (
+        key_hash TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX bridge_tombstones_at ON bridge_tombstones(at);
+    CREATE TABLE bridge_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The same tables in PostgreSQL (`REDFLAG_DATABASE_URL`), with a version history of their own: PostgreSQL
@@ -220,6 +241,25 @@ const PG_MIGRATIONS: &[&str] = &[
         key_hash TEXT NOT NULL UNIQUE,
         created_at BIGINT NOT NULL,
         revoked_at BIGINT NULL
+    );
+    ",
+    // 2: as SQLite's 5: the quota under pseudonyms, tombstones of erased and purged messages, the stored key.
+    r"
+    CREATE TABLE bridge_quota (
+        subject TEXT PRIMARY KEY,
+        quota_day TEXT NOT NULL,
+        quota_used INTEGER NOT NULL DEFAULT 0,
+        quota_told BOOLEAN NOT NULL DEFAULT FALSE,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE bridge_tombstones (
+        key_hash TEXT PRIMARY KEY,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX bridge_tombstones_at ON bridge_tombstones(at);
+    CREATE TABLE bridge_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );
     ",
 ];

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::schema::BRIDGE_SCHEMA;
 use super::{
     ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, Queue,
-    QueueError, Quota, Reply, State, Users, Work,
+    QueueError, Quota, Reply, State, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
 };
 
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job).
@@ -167,13 +167,15 @@ fn event(tx: &Transaction<'_>, job: i64, state: State, detail: Option<&str>, now
 }
 
 /// Write one inbound message in the writer's transaction: the job, its first event and the sender's last inbound
-/// time. One statement decides new-or-duplicate: a retry racing the first delivery hits the UNIQUE index.
+/// time. One statement decides new-or-duplicate: a retry racing the first delivery hits the UNIQUE index, and a
+/// message erased or purged since has left a tombstone.
 fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<Enqueued, QueueError> {
     let id: Option<i64> = tx
         .query_row(
             "INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
                  received_at, state, next_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?8, ?8)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?8, ?8
+             WHERE NOT EXISTS (SELECT 1 FROM bridge_tombstones WHERE key_hash IN (?9, ?10))
              ON CONFLICT DO NOTHING RETURNING id",
             params![
                 m.channel.as_str(),
@@ -183,7 +185,9 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<Enqueued, QueueError> 
                 m.reply_to,
                 m.body,
                 m.media,
-                m.now_ms
+                m.now_ms,
+                tombstone(&m.dedupe_key),
+                m.idempotency_key.as_deref().map(tombstone),
             ],
             |r| r.get(0),
         )
@@ -518,6 +522,13 @@ impl Queue for SqliteQueue {
     fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError> {
         self.write(|tx| {
             let old = "SELECT id FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < ?1";
+            bury(tx, &format!("WHERE id IN ({old})"), params![before_ms])?;
+            tx.execute(
+                "DELETE FROM bridge_tombstones WHERE at < ?1",
+                [before_ms.saturating_sub(TOMBSTONE_RETENTION_MS)],
+            )?;
+            // A quota row counts one UTC day; two days on it counts nothing.
+            tx.execute("DELETE FROM bridge_quota WHERE updated_at < ?1", [before_ms.saturating_sub(2 * DAY_MS)])?;
             tx.execute(&format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"), [before_ms])?;
             tx.execute(&format!("DELETE FROM bridge_events WHERE job_id IN ({old})"), [before_ms])?;
             Ok(tx.execute(
@@ -583,26 +594,29 @@ impl Users for SqliteQueue {
             .flatten())
     }
 
-    fn count_analysis(&self, user_key: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError> {
+    fn count_analysis(&self, subject: &str, now_ms: i64, limit: u32) -> Result<Quota, QueueError> {
         self.write(|tx| {
             let day: String =
                 tx.query_row("SELECT strftime('%Y-%m-%d', ?1 / 1000, 'unixepoch')", [now_ms], |r| r.get(0))?;
             // A new day resets the count; then one more analysis is counted only while under the limit.
             tx.execute(
-                "INSERT INTO bridge_users (user_key, quota_day, quota_used, quota_told) VALUES (?1, ?2, 0, 0)
-                 ON CONFLICT(user_key) DO UPDATE SET quota_day = ?2, quota_used = 0, quota_told = 0
+                "INSERT INTO bridge_quota (subject, quota_day, quota_used, quota_told, updated_at) VALUES (?1, ?2, 0, 0, ?3)
+                 ON CONFLICT(subject) DO UPDATE SET quota_day = ?2, quota_used = 0, quota_told = 0
                  WHERE quota_day IS NOT ?2",
-                params![user_key, day],
+                params![subject, day, now_ms],
             )?;
             let (used, told): (i64, bool) =
-                tx.query_row("SELECT quota_used, quota_told FROM bridge_users WHERE user_key = ?1", [user_key], |r| {
+                tx.query_row("SELECT quota_used, quota_told FROM bridge_quota WHERE subject = ?1", [subject], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
             if used < i64::from(limit) {
-                tx.execute("UPDATE bridge_users SET quota_used = quota_used + 1 WHERE user_key = ?1", [user_key])?;
+                tx.execute(
+                    "UPDATE bridge_quota SET quota_used = quota_used + 1, updated_at = ?2 WHERE subject = ?1",
+                    params![subject, now_ms],
+                )?;
                 Ok(Quota::Allowed)
             } else if !told {
-                tx.execute("UPDATE bridge_users SET quota_told = 1 WHERE user_key = ?1", [user_key])?;
+                tx.execute("UPDATE bridge_quota SET quota_told = 1 WHERE subject = ?1", [subject])?;
                 Ok(Quota::JustExceeded)
             } else {
                 Ok(Quota::Exceeded)
@@ -613,6 +627,7 @@ impl Users for SqliteQueue {
     fn forget(&self, user_key: &str, keep: Option<i64>) -> Result<usize, QueueError> {
         self.write(|tx| {
             let keep = keep.unwrap_or(-1);
+            bury(tx, "WHERE user_key = ?1 AND id != ?2", params![user_key, keep])?;
             let mut removed = tx.execute(
                 "DELETE FROM bridge_deliveries WHERE job_id IN
                      (SELECT id FROM bridge_jobs WHERE user_key = ?1 AND id != ?2)",
@@ -629,6 +644,34 @@ impl Users for SqliteQueue {
             Ok(removed)
         })
     }
+
+    fn stored_secret(&self, name: &str, fresh: &str) -> Result<String, QueueError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO bridge_secrets (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                [name, fresh],
+            )?;
+            Ok(tx.query_row("SELECT value FROM bridge_secrets WHERE name = ?1", [name], |r| r.get(0))?)
+        })
+    }
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Leave tombstones for the jobs `filter` selects (a `WHERE` clause over `bridge_jobs`), before they are deleted:
+/// their dedupe and idempotency keys, hashed, dated by the job's last change.
+fn bury(tx: &Transaction<'_>, filter: &str, args: impl rusqlite::Params) -> Result<(), QueueError> {
+    let mut keys = tx.prepare(&format!("SELECT dedupe_key, idempotency_key, updated_at FROM bridge_jobs {filter}"))?;
+    let rows = keys.query_map(args, |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get(2)?)))?;
+    let mut insert =
+        tx.prepare("INSERT INTO bridge_tombstones (key_hash, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
+    for row in rows {
+        let (dedupe, idempotency, at): (String, Option<String>, i64) = row?;
+        for key in std::iter::once(dedupe).chain(idempotency) {
+            insert.execute(params![tombstone(&key), at])?;
+        }
+    }
+    Ok(())
 }
 
 impl ApiKeys for SqliteQueue {

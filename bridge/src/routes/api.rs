@@ -64,7 +64,7 @@ pub async fn analyze(
         serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
     let (input, warnings): (Input, Vec<String>) =
         Input::from_json(value).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let mut analysis = state.shared.engine.analyze(input, "api", Some(&user)).await.map_err(|e| match e {
+    let mut analysis = state.shared.engine.analyze(input, "api", Some(&user), None).await.map_err(|e| match e {
         EngineError::Input(why) => AppError::BadRequest(why),
         EngineError::Stopped | EngineError::Crashed => AppError::Unavailable(e.into()),
     })?;

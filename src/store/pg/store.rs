@@ -250,12 +250,16 @@ impl HistoryStore for PgStore {
         Ok(self.pg.conn()?.execute("DELETE FROM history WHERE created_at < $1", &[&older_than])? as usize)
     }
 
-    /// As in SQLite: the user's checks go and their spend rows are unlinked, in one transaction.
-    fn forget_user(&self, user_id: &str) -> Result<usize, StoreError> {
+    /// As in SQLite: the user's checks go and their spend rows move to `spend_to` or are unlinked, in one
+    /// transaction.
+    fn forget_user(&self, user_id: &str, spend_to: Option<&str>) -> Result<usize, StoreError> {
         self.write(|tx| {
             let deleted = tx.execute("DELETE FROM history WHERE user_id = $1", &[&user_id])?;
-            let unlinked = tx.execute("UPDATE spend SET user_id = NULL WHERE user_id = $1", &[&user_id])?;
-            Ok((deleted + unlinked) as usize)
+            let moved = tx.execute(
+                "UPDATE spend SET user_id = $2 WHERE user_id = $1 AND user_id IS DISTINCT FROM $2",
+                &[&user_id, &spend_to],
+            )?;
+            Ok((deleted + moved) as usize)
         })
     }
 }
