@@ -1,7 +1,8 @@
 //! The command line: `serve`, `simulate` (a correctly signed webhook to a running bridge, to see the whole loop
 //! locally), `keys` (API keys for `/v1/analyze`), `jobs` (the queue, including the manual-review list), and the
 //! hub's `devices` (pairing tokens for desktops), `indicators` (what the hub publishes) and `reports` (what
-//! people reported from their devices, for review).
+//! people reported from their devices, for review), `users` (export or erase one sender's data) and `audit` (the
+//! log every operator command that changes something, or reads a person's data, writes to).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +15,12 @@ use redflag::sync::report::ReportLabel;
 
 use secrecy::SecretString;
 
+use redflag::store::pg::PgStore;
+use redflag::store::{SqliteStore, Store};
+
+use crate::audit::{AuditEntry, cli_actor};
 use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
+use crate::pseudonym::Pseudonyms;
 use crate::queue::{BridgeStore, PgQueue, SqliteQueue, State};
 use crate::settings::Settings;
 use crate::tasks::now_ms;
@@ -80,6 +86,19 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         to: SecretString,
     },
+    /// One sender's data: print it as JSON, or erase it (as their own "delete my data" would).
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// The audit log, newest first: operator commands and erasures, with who, what and on what.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// List queued messages (newest first), e.g. `jobs --state review` for the manual-review list.
     Jobs {
         #[arg(long, value_parser = ["received", "analysing", "replying", "done", "failed", "review"])]
@@ -100,6 +119,18 @@ pub enum KeysAction {
     Revoke {
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// Print what is kept about ADDRESS as JSON: messages, checks, today's quota count, LLM spend.
+    Export {
+        /// `whatsapp:+14155550123`, `sms:+...`, `telegram:CHAT_ID`, or `+14155550123` for its WhatsApp and SMS
+        /// addresses both.
+        address: String,
+    },
+    /// Erase what is kept about ADDRESS; the quota count and spend stay under the sender's pseudonym.
+    Erase { address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +204,8 @@ pub enum IndicatorsAction {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = match cli.command {
         Command::Keys { .. }
+        | Command::Users { .. }
+        | Command::Audit { .. }
         | Command::Jobs { .. }
         | Command::Devices { .. }
         | Command::Indicators { .. }
@@ -189,6 +222,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .block_on(crate::server::serve(settings)),
         Command::Simulate { text, from, url } => simulate(&settings, &text, &from, url.as_deref()),
         Command::Keys { action } => keys(&settings, action),
+        Command::Users { action } => users(&settings, action),
+        Command::Audit { limit, json } => audit(&settings, limit, json),
         Command::Jobs { state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
         Command::MigrateStore { to } => migrate_store(&settings, &to),
         Command::Devices { action } => devices(&settings, action),
@@ -255,6 +290,7 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
                 );
             }
             hub.publish_bundle(&version, &text, redflag::time::unix_now())?;
+            audited_hub(settings, AuditEntry::new(cli_actor(), "bundle.publish").target(&version))?;
             println!("published rules {version}; devices take it at their next sync");
         }
         BundleAction::Show => match hub.bundle()? {
@@ -277,6 +313,7 @@ fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
             let signer = HubSigner::load_or_create(&settings.hub_key)?;
             let token = format!("rfd_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
             hub.add_device(&name, &redflag::hash::sha256_hex(&token), now_ms())?;
+            audited_hub(settings, AuditEntry::new(cli_actor(), "device.pair").target(&name))?;
             let fingerprint = &signer.public().fingerprint;
             if json {
                 println!("{}", serde_json::json!({ "device": name, "token": token, "fingerprint": fingerprint }));
@@ -303,6 +340,7 @@ fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
             if !hub.revoke_device(&name, now_ms())? {
                 anyhow::bail!("no active device named {name:?}; see `redflag-bridge devices list`");
             }
+            audited_hub(settings, AuditEntry::new(cli_actor(), "device.revoke").target(&name))?;
             println!("revoked device {name:?}");
         }
     }
@@ -317,6 +355,10 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
             let kind: IndicatorKind = kind.parse()?;
             let observed = hub.observe(kind, &value, Source::Operator, now)?;
             let normalised = redflag::sync::indicators::normalise(kind, &value)?;
+            if let Observed::Published { .. } = observed {
+                let target = format!("{} {normalised}", kind.as_str());
+                audited_hub(settings, AuditEntry::new(cli_actor(), "indicator.publish").target(target))?;
+            }
             match observed {
                 Observed::Published { count } if json => println!(
                     "{}",
@@ -340,11 +382,15 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
             if !hub.remove(kind, &value)? {
                 anyhow::bail!("{} {value:?} is not published; see `redflag-bridge indicators list`", kind.as_str());
             }
+            let target = format!("{} {value}", kind.as_str());
+            audited_hub(settings, AuditEntry::new(cli_actor(), "indicator.remove").target(target))?;
             println!("removed; devices drop it at their next sync");
         }
         IndicatorsAction::Allow { kind, value } => {
             let kind: IndicatorKind = kind.parse()?;
             hub.allow(kind, &value, now)?;
+            let target = format!("{} {value}", kind.as_str());
+            audited_hub(settings, AuditEntry::new(cli_actor(), "indicator.allow").target(target))?;
             println!("allowed; it is never published, and devices that had it drop it at their next sync");
         }
         IndicatorsAction::List { limit } => {
@@ -397,6 +443,76 @@ fn open(settings: &Settings) -> anyhow::Result<Box<dyn BridgeStore>> {
     })
 }
 
+/// Both stores, as `serve` opens them: the bridge's and the core's (history, spend), in PostgreSQL or the file.
+fn open_both(settings: &Settings) -> anyhow::Result<(Box<dyn BridgeStore>, Box<dyn Store>)> {
+    Ok(match &settings.database_url {
+        Some(url) => {
+            let queue = PgQueue::connect(secrecy::ExposeSecret::expose_secret(url))?;
+            let core = PgStore::on(std::sync::Arc::clone(queue.pg()))?;
+            (Box::new(queue), Box::new(core))
+        }
+        None => {
+            let db = crate::queue::bridge_db(&settings.db)?;
+            (Box::new(SqliteQueue::on(std::sync::Arc::clone(&db))?), Box::new(SqliteStore::on(db)?))
+        }
+    })
+}
+
+/// Record an operator command in the audit log; the command's effect stands either way, so a failure to record
+/// it is reported, not hidden.
+fn audited(q: &dyn BridgeStore, entry: AuditEntry) -> anyhow::Result<()> {
+    q.audit(now_ms(), &entry).context("the command took effect, but the audit log could not record it")
+}
+
+/// [`audited`] for the hub's commands, which work on this node's file and otherwise need no other store.
+fn audited_hub(settings: &Settings, entry: AuditEntry) -> anyhow::Result<()> {
+    audited(&*open(settings)?, entry)
+}
+
+fn users(settings: &Settings, action: UsersAction) -> anyhow::Result<()> {
+    let (q, core) = open_both(settings)?;
+    let pseudonyms = Pseudonyms::load(settings.data_key.as_ref().map(|k| &k.0), &*q)?;
+    let address = match &action {
+        UsersAction::Export { address } | UsersAction::Erase { address } => address,
+    };
+    let addresses = crate::privacy::addresses(address).map_err(anyhow::Error::msg)?;
+    let mut out = std::io::stdout().lock();
+    for address in &addresses {
+        let pseudonym = pseudonyms.of(address);
+        match action {
+            UsersAction::Export { .. } => {
+                let export = crate::privacy::export(&*q, &*core, &pseudonyms, address, now_ms())?;
+                audited(&*q, AuditEntry::new(cli_actor(), "user.export").target(pseudonym))?;
+                serde_json::to_writer_pretty(&mut out, &export)?;
+                writeln!(out)?;
+            }
+            UsersAction::Erase { .. } => {
+                let removed = crate::privacy::erase(&*q, &*core, &pseudonyms, address, None)?;
+                let entry =
+                    AuditEntry::new(cli_actor(), "user.erase").target(pseudonym).detail(format!("{removed} records"));
+                audited(&*q, entry)?;
+                writeln!(out, "{address}	erased {removed} records")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit(settings: &Settings, limit: usize, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for r in open(settings)?.audit_log(limit)? {
+        if json {
+            serde_json::to_writer(&mut out, &r)?;
+            writeln!(out)?;
+        } else {
+            let at = redflag::time::utc(r.at / 1000);
+            let (target, detail) = (r.target.unwrap_or_default(), r.detail.unwrap_or_default());
+            writeln!(out, "{at}	{}	{}	{target}	{detail}", r.actor, r.action)?;
+        }
+    }
+    Ok(())
+}
+
 fn simulate(settings: &Settings, text: &str, from: &str, url: Option<&str>) -> anyhow::Result<()> {
     let target = match url {
         Some(u) => u.trim_end_matches('/').to_string(),
@@ -442,6 +558,7 @@ fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Add { name } => {
             let key = format!("rfk_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
             q.add_key(&name, &redflag::hash::sha256_hex(&key), now_ms())?;
+            audited(&*q, AuditEntry::new(cli_actor(), "key.create").target(&name))?;
             println!("{key}");
             eprintln!("API key {name:?} created. It is shown only this once; store it now.");
         }
@@ -456,6 +573,7 @@ fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
             if n == 0 {
                 anyhow::bail!("no active key named {name:?}; see `redflag-bridge keys list`");
             }
+            audited(&*q, AuditEntry::new(cli_actor(), "key.revoke").target(&name).detail(format!("{n} keys")))?;
             println!("revoked {n} key(s) named {name:?}");
         }
     }

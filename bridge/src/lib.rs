@@ -16,6 +16,7 @@
 //! locally.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod engine;
 pub mod hub;
@@ -23,6 +24,7 @@ pub mod listen;
 pub mod metrics;
 pub mod migrate;
 pub mod outbox;
+pub mod privacy;
 pub mod pseudonym;
 pub mod queue;
 pub mod reply;

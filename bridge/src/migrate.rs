@@ -92,6 +92,10 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
     ),
     ("bridge_tombstones", &[("key_hash", Text), ("at", Int)]),
     ("bridge_secrets", &[("name", Text), ("value", Text)]),
+    (
+        "bridge_audit",
+        &[("id", Int), ("at", Int), ("actor", Text), ("action", Text), ("target", Text), ("detail", Text)],
+    ),
     ("bridge_api_keys", &[("id", Int), ("name", Text), ("key_hash", Text), ("created_at", Int), ("revoked_at", Int)]),
     (
         "history",

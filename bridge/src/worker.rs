@@ -11,6 +11,7 @@ use std::time::Duration;
 use redflag::Input;
 use tokio::sync::{Notify, watch};
 
+use crate::audit::AuditEntry;
 use crate::engine::{Engine, EngineError};
 use crate::metrics as m;
 use crate::outbox::{Delivery, Outbox};
@@ -140,15 +141,15 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
     let mut sections = Vec::new();
     if forget {
         // Everything goes, the rest of this burst included; only the leader stays, to carry the confirmation.
-        let (store, core, user, keep, subject) =
-            (Arc::clone(&shared.store), Arc::clone(&shared.core_store), leader.user_key.clone(), leader.id, subject);
+        let (store, core, pseudonyms) =
+            (Arc::clone(&shared.store), Arc::clone(&shared.core_store), shared.pseudonyms.clone());
+        let (user, keep) = (leader.user_key.clone(), leader.id);
         let removed = blocking(move || -> anyhow::Result<usize> {
-            // The core's history first: if anything fails after it, the command is retried whole (the kept job
-            // still reads "delete my data"), and every erasure is idempotent. Checks are recorded under the
-            // pseudonym, and under the address by builds before it; spend under either stays, moved to the
-            // pseudonym, so the per-user budget keeps counting it (as the quota does).
-            let history = core.forget_user(&user, Some(&subject))? + core.forget_user(&subject, Some(&subject))?;
-            Ok(history + store.forget(&user, Some(keep))?)
+            // If anything fails on the way, the command is retried whole: the kept job still reads "delete my data".
+            let removed = crate::privacy::erase(&*store, &*core, &pseudonyms, &user, Some(keep))?;
+            let entry = AuditEntry::new("sender", "user.erase").target(subject).detail(format!("{removed} records"));
+            store.audit(now_ms(), &entry)?;
+            Ok(removed)
         })
         .await??;
         tracing::info!(job = leader.id, removed, "erased a user's data on request");

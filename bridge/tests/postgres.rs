@@ -64,6 +64,23 @@ fn a_database_newer_than_the_binary_is_refused() {
     assert!(err.contains("upgrade redflag-bridge"), "says what to do: {err}");
 }
 
+/// The audit log is append-only in the database itself, TRUNCATE included (it skips row triggers).
+#[test]
+fn the_audit_log_refuses_changes() {
+    use redflag_bridge::audit::AuditEntry;
+    use redflag_bridge::queue::Audit;
+    let url = common::postgres::fresh_database();
+    let q = PgQueue::connect(&url).expect("create");
+    q.audit(1, &AuditEntry::new("cli:ops", "key.create").target("partner")).expect("append");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    for statement in ["DELETE FROM bridge_audit", "UPDATE bridge_audit SET actor = 'x'", "TRUNCATE bridge_audit"] {
+        let err = admin.batch_execute(statement).expect_err("refused");
+        let reason = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(reason.contains("append-only"), "{statement}: {err}");
+    }
+    assert_eq!(q.audit_log(10).expect("read").len(), 1);
+}
+
 #[test]
 fn start_up_errors_say_what_is_wrong_without_the_password() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();

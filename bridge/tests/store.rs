@@ -5,6 +5,7 @@
 
 mod common;
 
+use redflag_bridge::audit::AuditEntry;
 use redflag_bridge::queue::{
     BridgeStore, Channel, Coalesce, Enqueued, Job, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, PgQueue, QueueError,
     Quota, Reply, SqliteQueue, State, Work,
@@ -191,6 +192,33 @@ mod cases {
         assert!(matches!(q.enqueue(&msg("twilio:SM1", "u", "one", 4000 + year)).expect("enqueue"), Enqueued::New(_)));
     }
 
+    pub fn the_audit_log_lists_newest_first(q: &dyn BridgeStore) {
+        q.audit(1000, &AuditEntry::new("cli:ops", "key.create").target("partner")).expect("append");
+        q.audit(2000, &AuditEntry::new("sender", "user.erase").target("p:1").detail("3 records")).expect("append");
+        let log = q.audit_log(10).expect("read");
+        assert_eq!(log.len(), 2);
+        assert_eq!((log[0].at, log[0].actor.as_str(), log[0].action.as_str()), (2000, "sender", "user.erase"));
+        assert_eq!((log[0].target.as_deref(), log[0].detail.as_deref()), (Some("p:1"), Some("3 records")));
+        assert_eq!((log[1].target.as_deref(), log[1].detail.as_deref()), (Some("partner"), None));
+        assert_eq!(q.audit_log(1).expect("read").len(), 1);
+    }
+
+    pub fn what_is_kept_about_a_sender_is_theirs_alone(q: &dyn BridgeStore) {
+        // 2025-11-25 12:00 UTC, and the next day.
+        let (now, tomorrow) = (1_764_072_000_000, 1_764_158_400_000);
+        q.enqueue(&msg("m1", "u", "first", now)).expect("enqueue");
+        q.enqueue(&msg("m2", "other", "not theirs", now)).expect("enqueue");
+        q.enqueue(&msg("m3", "u", "second", now + 5)).expect("enqueue");
+        q.count_analysis("p:u", now, 5).expect("count");
+        let kept = q.kept_about("u", "p:u", now).expect("read");
+        let texts: Vec<&str> = kept.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["first", "second"], "oldest first, nobody else's");
+        assert_eq!((kept.last_inbound_ms, kept.analyses_today), (Some(now + 5), 1));
+        assert_eq!(q.kept_about("u", "p:u", tomorrow).expect("read").analyses_today, 0, "a new day");
+        let nobody = q.kept_about("nobody", "p:nobody", now).expect("read");
+        assert!(nobody.messages.is_empty() && nobody.last_inbound_ms.is_none() && nobody.analyses_today == 0);
+    }
+
     pub fn a_stored_secret_is_generated_once(q: &dyn BridgeStore) {
         assert_eq!(q.stored_secret("k", "first").expect("store"), "first");
         assert_eq!(q.stored_secret("k", "second").expect("read"), "first", "every node gets the first one");
@@ -318,6 +346,16 @@ macro_rules! suite {
             #[test]
             fn a_purged_message_stays_a_duplicate_for_a_year() {
                 cases::a_purged_message_stays_a_duplicate_for_a_year(&*open());
+            }
+
+            #[test]
+            fn the_audit_log_lists_newest_first() {
+                cases::the_audit_log_lists_newest_first(&*open());
+            }
+
+            #[test]
+            fn what_is_kept_about_a_sender_is_theirs_alone() {
+                cases::what_is_kept_about_a_sender_is_theirs_alone(&*open());
             }
 
             #[test]

@@ -36,6 +36,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditEntry, AuditRecord};
+
 pub use pg::PgQueue;
 pub use schema::{BRIDGE_PG_SCHEMA, BRIDGE_SCHEMA};
 pub use sqlite::{SqliteQueue, bridge_db};
@@ -220,6 +222,26 @@ pub struct JobSummary {
     pub reason: Option<String>,
 }
 
+/// One message as a sender's export shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub channel: Channel,
+    pub state: State,
+    pub received_at_ms: i64,
+    /// Empty once the message is done (its text is cleared then).
+    pub text: String,
+}
+
+/// What the bridge's own tables keep about one sender ([`crate::privacy::export`] adds the core's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptAbout {
+    pub last_inbound_ms: Option<i64>,
+    pub messages: Vec<StoredMessage>,
+    /// Today's count under the pseudonym (0 when there is none for today).
+    pub analyses_today: u32,
+}
+
 /// What the daily quota says about one more analysis for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quota {
@@ -348,6 +370,18 @@ pub trait Users: Send + Sync + fmt::Debug {
 
     /// The secret stored under `name`, storing `fresh` first if there is none: one value for every node.
     fn stored_secret(&self, name: &str, fresh: &str) -> Result<String, QueueError>;
+
+    /// What is kept about `user_key` (its messages, oldest first, and last inbound time) and its pseudonym
+    /// `subject` (today's quota count, today being the UTC day of `now_ms`).
+    fn kept_about(&self, user_key: &str, subject: &str, now_ms: i64) -> Result<KeptAbout, QueueError>;
+}
+
+/// The audit log ([`crate::audit`]): appended to, never changed.
+pub trait Audit: Send + Sync + fmt::Debug {
+    fn audit(&self, at_ms: i64, entry: &AuditEntry) -> Result<(), QueueError>;
+
+    /// The newest `limit` entries, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, QueueError>;
 }
 
 /// How long the hashed dedupe keys of erased and purged messages are kept: Twilio's webhooks carry no timestamp,
@@ -363,9 +397,9 @@ pub fn tombstone(key: &str) -> String {
 }
 
 /// Everything the bridge keeps, in one object: [`SqliteQueue`] on one node, [`PgQueue`] on several.
-pub trait BridgeStore: Queue + Users + ApiKeys {}
+pub trait BridgeStore: Queue + Users + ApiKeys + Audit {}
 
-impl<T: Queue + Users + ApiKeys> BridgeStore for T {}
+impl<T: Queue + Users + ApiKeys + Audit> BridgeStore for T {}
 
 /// API keys for `/v1/analyze`, stored as SHA-256 hashes: a leaked database does not leak keys.
 pub trait ApiKeys: Send + Sync + fmt::Debug {

@@ -21,9 +21,10 @@ use postgres::{Row, Transaction};
 
 use super::schema::BRIDGE_PG_SCHEMA;
 use super::{
-    ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, Queue,
-    QueueError, Quota, Reply, State, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
+    ApiKeys, Audit, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, KeptAbout, MAX_ANALYSIS_ATTEMPTS, NewMessage,
+    Outcome, Queue, QueueError, Quota, Reply, State, StoredMessage, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
 };
+use crate::audit::{AuditEntry, AuditRecord};
 use redflag::store::pg::{Pg, PgConn};
 
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job); as in SQLite.
@@ -629,6 +630,64 @@ impl Users for PgQueue {
             )?;
             Ok(tx.query_one("SELECT value FROM bridge_secrets WHERE name = $1", &[&name])?.get(0))
         })
+    }
+
+    fn kept_about(&self, user_key: &str, subject: &str, now_ms: i64) -> Result<KeptAbout, QueueError> {
+        let mut conn = self.pg.conn()?;
+        let messages = conn
+            .query(
+                "SELECT id, channel, state, received_at, body FROM bridge_jobs WHERE user_key = $1 ORDER BY id",
+                &[&user_key],
+            )?
+            .iter()
+            .map(|r| StoredMessage {
+                id: r.get(0),
+                channel: Channel::parse(r.get(1)).unwrap_or(Channel::Sms),
+                state: State::parse(r.get(2)).unwrap_or(State::Received),
+                received_at_ms: r.get(3),
+                text: r.get(4),
+            })
+            .collect();
+        let last_inbound_ms = conn
+            .query_opt("SELECT last_inbound_at FROM bridge_users WHERE user_key = $1", &[&user_key])?
+            .and_then(|r| r.get(0));
+        let analyses_today = conn
+            .query_opt(
+                "SELECT quota_used FROM bridge_quota WHERE subject = $1
+                 AND quota_day = to_char(to_timestamp($2::BIGINT / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+                &[&subject, &now_ms],
+            )?
+            .map_or(0, |r| u32::try_from(r.get::<_, i32>(0)).unwrap_or(0));
+        Ok(KeptAbout { last_inbound_ms, messages, analyses_today })
+    }
+}
+
+impl Audit for PgQueue {
+    fn audit(&self, at_ms: i64, e: &AuditEntry) -> Result<(), QueueError> {
+        self.pg.conn()?.execute(
+            "INSERT INTO bridge_audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+            &[&at_ms, &e.actor, &e.action, &e.target, &e.detail],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, QueueError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.pg.conn()?.query(
+            "SELECT id, at, actor, action, target, detail FROM bridge_audit ORDER BY id DESC LIMIT $1",
+            &[&limit],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditRecord {
+                id: r.get(0),
+                at: r.get(1),
+                actor: r.get(2),
+                action: r.get(3),
+                target: r.get(4),
+                detail: r.get(5),
+            })
+            .collect())
     }
 }
 

@@ -16,9 +16,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::schema::BRIDGE_SCHEMA;
 use super::{
-    ApiKeys, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, Queue,
-    QueueError, Quota, Reply, State, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
+    ApiKeys, Audit, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, KeptAbout, MAX_ANALYSIS_ATTEMPTS, NewMessage,
+    Outcome, Queue, QueueError, Quota, Reply, State, StoredMessage, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
 };
+use crate::audit::{AuditEntry, AuditRecord};
 
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job).
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
@@ -653,6 +654,67 @@ impl Users for SqliteQueue {
             )?;
             Ok(tx.query_row("SELECT value FROM bridge_secrets WHERE name = ?1", [name], |r| r.get(0))?)
         })
+    }
+
+    fn kept_about(&self, user_key: &str, subject: &str, now_ms: i64) -> Result<KeptAbout, QueueError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, channel, state, received_at, body FROM bridge_jobs WHERE user_key = ?1 ORDER BY id")?;
+        let messages = stmt
+            .query_map([user_key], |r| {
+                let (channel, state): (String, String) = (r.get(1)?, r.get(2)?);
+                Ok(StoredMessage {
+                    id: r.get(0)?,
+                    channel: Channel::parse(&channel).unwrap_or(Channel::Sms),
+                    state: State::parse(&state).unwrap_or(State::Received),
+                    received_at_ms: r.get(3)?,
+                    text: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let last_inbound_ms = conn
+            .query_row("SELECT last_inbound_at FROM bridge_users WHERE user_key = ?1", [user_key], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let analyses_today: Option<i64> = conn
+            .query_row(
+                "SELECT quota_used FROM bridge_quota
+                 WHERE subject = ?1 AND quota_day = strftime('%Y-%m-%d', ?2 / 1000, 'unixepoch')",
+                params![subject, now_ms],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let analyses_today = analyses_today.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        Ok(KeptAbout { last_inbound_ms, messages, analyses_today })
+    }
+}
+
+impl Audit for SqliteQueue {
+    fn audit(&self, at_ms: i64, e: &AuditEntry) -> Result<(), QueueError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO bridge_audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![at_ms, e.actor, e.action, e.target, e.detail],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, QueueError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, at, actor, action, target, detail FROM bridge_audit ORDER BY id DESC LIMIT ?1")?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(AuditRecord {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
