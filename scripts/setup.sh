@@ -7,13 +7,14 @@ set -euo pipefail
 # end-to-end test (issue #6). Tesseract and Leptonica with English data for reading screenshots (issue #21), clang
 # for the bindings' generator, ImageMagick and a font to render the test images. PostgreSQL's server programs for
 # the throw-away clusters of the bridge's store tests (issue #19; the tests start and remove their own, as the
-# `postgres` user when run as root), and openssl to make the certificates of the TLS test.
+# `postgres` user when run as root), openssl to make the certificates of the TLS test, and prometheus for
+# `promtool`, which checks and unit-tests the shipped alerting rules (bridge/deploy/prometheus).
 packages=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libdbus-1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver
   libtesseract-dev libleptonica-dev tesseract-ocr-eng clang libclang-dev imagemagick fonts-dejavu-core
-  postgresql openssl
+  postgresql openssl prometheus
 )
 
 if command -v apt-get >/dev/null 2>&1; then

@@ -20,6 +20,15 @@ pub enum Label {
 }
 
 impl Label {
+    /// The name used in JSON (and in metrics labels).
+    pub fn name(self) -> &'static str {
+        match self {
+            Label::Scam => "scam",
+            Label::Uncertain => "uncertain",
+            Label::Legit => "legit",
+        }
+    }
+
     /// How a person reads it.
     pub fn words(self) -> &'static str {
         match self {

@@ -108,6 +108,8 @@ impl Engine {
         }
         metrics::histogram!(crate::metrics::ANALYSIS_SECONDS, "tier" => "total")
             .record(started.elapsed().as_secs_f64());
+        metrics::counter!(crate::metrics::VERDICTS, "channel" => channel.to_string(), "label" => analysis.label.name())
+            .increment(1);
 
         // Recording and publishing write to SQLite: on the blocking pool, not a runtime worker.
         let hub = self.hub.clone().filter(|_| analysis.label == redflag::Label::Scam);

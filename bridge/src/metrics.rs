@@ -29,6 +29,34 @@ pub const LLM_COST_MICRO_USD: &str = "redflag_bridge_llm_cost_micro_usd_total";
 pub const LIMITED: &str = "redflag_bridge_limited_total";
 /// Reports from paired devices, by `outcome` (new, duplicate).
 pub const REPORTS: &str = "redflag_bridge_reports_total";
+/// From a message's receipt to its reply's last part taken by the provider, by `channel`: what the person waits.
+pub const REPLY_SECONDS: &str = "redflag_bridge_reply_latency_seconds";
+/// Verdicts given, by `channel` and `label`.
+pub const VERDICTS: &str = "redflag_bridge_verdicts_total";
+/// 1 while the database takes a write (what `/readyz` proves), else 0.
+pub const READY: &str = "redflag_bridge_ready";
+/// The configured global LLM budget in US dollars, by `window` (`day`, `month`); absent when there is none.
+pub const LLM_CAP_USD: &str = "redflag_bridge_llm_cap_usd";
+
+/// Every metric the bridge exports: what `bridge/deploy/`'s alerting rules and dashboard may read (checked by
+/// `tests/deploy.rs`).
+pub const ALL: &[&str] = &[
+    WEBHOOKS,
+    QUEUE_DEPTH,
+    QUEUE_AGE,
+    QUEUE_REVIEW,
+    ANALYSIS_SECONDS,
+    REPLIES,
+    DELIVERY,
+    ESCALATIONS,
+    LLM_COST_MICRO_USD,
+    LIMITED,
+    REPORTS,
+    REPLY_SECONDS,
+    VERDICTS,
+    READY,
+    LLM_CAP_USD,
+];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -41,6 +69,12 @@ pub fn install() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(
                     Matcher::Full(ANALYSIS_SECONDS.to_string()),
                     &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+                )
+                .ok()?
+                // Around the 10 s the alert watches, with room for coalescing waits and provider retries.
+                .set_buckets_for_metric(
+                    Matcher::Full(REPLY_SECONDS.to_string()),
+                    &[0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0],
                 )
                 .ok()?;
             let recorder = builder.build_recorder();
@@ -64,4 +98,12 @@ fn describe() {
     metrics::describe_counter!(ESCALATIONS, "Escalations to the LLM by status.");
     metrics::describe_counter!(LLM_COST_MICRO_USD, "LLM spend in millionths of a US dollar.");
     metrics::describe_counter!(LIMITED, "Messages refused by the rate limit or the daily quota, by kind.");
+    metrics::describe_histogram!(
+        REPLY_SECONDS,
+        metrics::Unit::Seconds,
+        "From a message's receipt to its reply's last part taken by the provider, by channel."
+    );
+    metrics::describe_counter!(VERDICTS, "Verdicts given, by channel and label.");
+    metrics::describe_gauge!(READY, "1 while the database takes a write (what /readyz proves), else 0.");
+    metrics::describe_gauge!(LLM_CAP_USD, "The configured global LLM budget in US dollars, by window.");
 }

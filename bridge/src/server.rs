@@ -136,6 +136,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     ));
 
     let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install(), hub);
+    let budget = &settings.core.budget;
+    for (window, cap) in [("day", budget.daily_usd), ("month", budget.monthly_usd)] {
+        if let Some(cap) = cap {
+            metrics::gauge!(crate::metrics::LLM_CAP_USD, "window" => window).set(cap);
+        }
+    }
     // The per-sender limiter keeps a cell per sender ever seen; forget the ones whose bucket has refilled so a
     // long-running bridge does not grow without bound.
     let limiter = Arc::clone(&state.limiter);

@@ -280,6 +280,8 @@ async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
             }
         }
     }
+    let waited = (now_ms() - job.received_at_ms).max(0) as f64 / 1000.0;
+    metrics::histogram!(m::REPLY_SECONDS, "channel" => channel.as_str()).record(waited);
     finish(Outcome::Done, None).await
 }
 
@@ -350,14 +352,25 @@ pub async fn maintenance(
     }
 }
 
-/// Keep the queue gauges current.
+/// Whether the database takes a write (a read is not enough: with the disk full or the file locked, reads still
+/// work and every webhook gets 503). Sets the readiness gauge on the way.
+pub async fn database_ready(store: Arc<dyn BridgeStore>) -> bool {
+    let ready = matches!(blocking(move || store.depth(now_ms()).and_then(|_| store.probe_write())).await, Ok(Ok(())));
+    metrics::gauge!(m::READY).set(if ready { 1.0 } else { 0.0 });
+    ready
+}
+
+/// Keep the queue gauges current, and the readiness gauge every fifth time (a write each time would be waste).
 pub async fn gauges(store: Arc<dyn BridgeStore>, mut shutdown: watch::Receiver<bool>) {
-    loop {
+    for round in 0u64.. {
         let s = Arc::clone(&store);
         if let Ok(Ok(depth)) = blocking(move || s.depth(now_ms())).await {
             metrics::gauge!(m::QUEUE_DEPTH).set(depth.pending as f64);
             metrics::gauge!(m::QUEUE_AGE).set(depth.oldest_age_ms as f64 / 1000.0);
             metrics::gauge!(m::QUEUE_REVIEW).set(depth.review as f64);
+        }
+        if round % 5 == 0 {
+            database_ready(Arc::clone(&store)).await;
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(2)) => {}

@@ -90,6 +90,19 @@ fn readiness_fails_while_the_database_takes_no_writes() {
     other.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
     let answer = ready(Duration::from_secs(20));
     assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("\"database\":\"unavailable\""), "{answer}");
+    // The alerting rules read the same answer from the metrics, and count the webhooks refused meanwhile.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let metrics = || {
+        rt.block_on(async {
+            reqwest::get(format!("{}/metrics", bridge.base)).await.expect("metrics").text().await.expect("text")
+        })
+    };
+    assert!(metrics().contains("redflag_bridge_ready 0"), "{}", metrics());
+    let form = Bridge::inbound("SM00000000000000000000000000000077", "whatsapp:+14155550123", "hello");
+    let refused = rt.block_on(bridge.post_signed("/webhooks/twilio", &form));
+    assert_eq!(refused.status(), 503, "Twilio is asked to retry");
+    assert!(metrics().contains(r#"redflag_bridge_webhooks_total{channel="whatsapp",outcome="unavailable"} 1"#));
     other.execute_batch("ROLLBACK").expect("release");
     assert!(ready(Duration::from_secs(10)).starts_with("HTTP/1.1 200"));
+    assert!(metrics().contains("redflag_bridge_ready 1"), "{}", metrics());
 }

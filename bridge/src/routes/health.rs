@@ -10,17 +10,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::tasks::{blocking, now_ms};
 
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let store = Arc::clone(state.store());
-    // A write, not a read: with the disk full or the file locked, reads still work and every webhook gets 503.
-    let database =
-        matches!(blocking(move || store.depth(now_ms()).and_then(|_| store.probe_write())).await, Ok(Ok(())));
+    let database = crate::worker::database_ready(Arc::clone(state.store())).await;
     let model = state.shared.engine.threads() > 0;
     let status = if database && model { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({

@@ -91,10 +91,11 @@ fn content_type_is(headers: &axum::http::HeaderMap, expected: &str) -> bool {
 async fn persist(state: &AppState, message: NewMessage) -> Result<Enqueued, AppError> {
     let store = Arc::clone(state.store());
     let channel = message.channel.as_str();
-    let enqueued = blocking(move || store.enqueue(&message))
-        .await
-        .map_err(AppError::Unavailable)?
-        .map_err(|e| AppError::Unavailable(e.into()))?;
+    let enqueued =
+        blocking(move || store.enqueue(&message)).await.and_then(|r| r.map_err(Into::into)).map_err(|e| {
+            metrics::counter!(crate::metrics::WEBHOOKS, "channel" => channel, "outcome" => "unavailable").increment(1);
+            AppError::Unavailable(e)
+        })?;
     let outcome = match enqueued {
         Enqueued::New(id) => {
             tracing::info!(job = id, channel, "queued");
