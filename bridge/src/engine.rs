@@ -4,7 +4,9 @@
 //! The model is CPU-bound for about a millisecond per message, so it never runs on a tokio worker: requests go
 //! over a bounded channel to a few dedicated threads and come back on a oneshot (TEI's `BackendThread` shape).
 //! The bound gives back-pressure: when every thread is busy and the channel is full, callers wait instead of
-//! piling up memory. Escalation is network-bound and async, so it runs on the runtime afterwards.
+//! piling up memory. Escalation is network-bound and async, so it runs on the runtime afterwards. An image (a
+//! screenshot someone forwarded) is read on the same threads: OCR is CPU-bound too, a second or so per phone
+//! screenshot, and Tesseract keeps one engine per thread.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +18,20 @@ use redflag::{Analysis, Input};
 use crate::hub::Hub;
 use tokio::sync::oneshot;
 
-type Request = (Input, oneshot::Sender<Result<Analysis, EngineError>>);
+/// What to analyse: a text, or an image to read first, with the words sent beside it (a caption).
+#[derive(Debug)]
+pub enum Content {
+    Text(Input),
+    Image { bytes: Vec<u8>, caption: String },
+}
+
+impl From<Input> for Content {
+    fn from(input: Input) -> Self {
+        Content::Text(input)
+    }
+}
+
+type Request = (Content, oneshot::Sender<Result<Analysis, EngineError>>);
 
 #[derive(Debug)]
 pub struct Engine {
@@ -82,16 +97,16 @@ impl Engine {
     /// published as a scammer's.
     pub async fn analyze(
         &self,
-        input: Input,
+        content: impl Into<Content>,
         channel: &str,
         user: Option<&str>,
         address: Option<&str>,
     ) -> Result<Analysis, EngineError> {
         let started = Instant::now();
         let (reply, rx) = oneshot::channel();
-        let tx = self.tx.clone();
+        let (tx, content) = (self.tx.clone(), content.into());
         // `send` blocks while the channel is full: that wait belongs on the blocking pool, not a runtime worker.
-        tokio::task::spawn_blocking(move || tx.send((input, reply)))
+        tokio::task::spawn_blocking(move || tx.send((content, reply)))
             .await
             .map_err(|_| EngineError::Stopped)?
             .map_err(|_| EngineError::Stopped)?;
@@ -140,14 +155,32 @@ fn serve(checker: &Checker, rx: &Mutex<Receiver<Request>>) {
     loop {
         // Hold the lock only to take one request, so the threads share the work.
         let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok((input, reply)) = next else { return };
+        let Ok((content, reply)) = next else { return };
         // A panic in the analysis (a bug on some odd input) must not kill this thread for good: the message is
         // retried and, if it keeps failing, goes to review through the queue's attempt limit.
-        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checker.analyze(&input))) {
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyze(checker, &content))) {
             Ok(r) => r.map_err(|e| EngineError::Input(e.to_string())),
             Err(_) => Err(EngineError::Crashed),
         };
         // The caller may have gone (request timed out); nothing to do then.
         let _ = reply.send(result);
+    }
+}
+
+/// One piece of content through the check service. An image is read, and its text is checked with the caption
+/// after it (so the evidence found in the image keeps its place in the recognised text); the bytes are dropped
+/// when this returns.
+fn analyze(checker: &Checker, content: &Content) -> redflag::Result<Analysis> {
+    match content {
+        Content::Text(input) => checker.analyze(input),
+        Content::Image { bytes, caption } => {
+            let check = |read: &Input| match (read, caption.trim()) {
+                (Input::Text(text), caption) if !caption.is_empty() => {
+                    checker.analyze(&Input::text(format!("{text}\n\n{caption}")))
+                }
+                _ => checker.analyze(read),
+            };
+            redflag::ocr::analyze_image(&redflag::ocr::Tesseract, bytes, check).map(|(analysis, _)| analysis)
+        }
     }
 }

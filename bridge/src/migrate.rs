@@ -50,6 +50,7 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
             ("reply_to", Text),
             ("body", Text),
             ("media", Bool),
+            ("media_url", Text),
             ("received_at", Int),
             ("state", Text),
             ("attempts", Int4),

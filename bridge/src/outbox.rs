@@ -8,6 +8,7 @@ use crate::queue::Channel;
 use crate::telegram::TelegramClient;
 use crate::twilio::address::mask;
 use crate::twilio::client::{Outgoing, Retry, TwilioClient};
+use crate::twilio::media::MediaError;
 
 /// What happened to one outgoing message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,15 @@ impl Outbox {
                 }
                 None => self.mock(channel, to, text),
             },
+        }
+    }
+
+    /// The image a WhatsApp or SMS message carried, fetched from Twilio (bounded by the core's image limit). In
+    /// mock mode there are no credentials to fetch it with, so it is refused as unreadable.
+    pub async fn fetch_image(&self, url: &str) -> Result<Vec<u8>, MediaError> {
+        match &self.twilio {
+            Some(t) => t.client.fetch_media(url, redflag::ocr::MAX_IMAGE_BYTES).await,
+            None => Err(MediaError::Refused("images cannot be fetched without Twilio credentials (mock mode)".into())),
         }
     }
 

@@ -280,11 +280,20 @@ pub fn quota_reached(style: Style) -> String {
     )
 }
 
-/// An image, voice note or file arrived without text.
+/// A voice note, video or file arrived without text (images are read on WhatsApp and SMS).
 pub fn media_not_supported(style: Style) -> String {
     format!(
-        "I can only check text for now. Please paste the text of the posting or message (copy it from the site, \
-         the e-mail or the chat). Checking screenshots and images is coming later.\n\n{}",
+        "I can't check this kind of attachment. Please paste the text of the posting or message (copy it from the \
+         site, the e-mail or the chat), or send a screenshot of it.\n\n{}",
+        style.help_hint()
+    )
+}
+
+/// An image arrived but could not be fetched or read; `why` is the reason in plain words.
+pub fn image_unreadable(why: &str, style: Style) -> String {
+    let why = why.trim_end_matches('.');
+    format!(
+        "I couldn't read the text in your image: {why}. You can also paste the text instead.\n\n{}",
         style.help_hint()
     )
 }

@@ -12,12 +12,13 @@ use redflag::Input;
 use tokio::sync::{Notify, watch};
 
 use crate::audit::AuditEntry;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Content, Engine, EngineError};
 use crate::metrics as m;
 use crate::outbox::{Delivery, Outbox};
 use crate::queue::{BridgeStore, Channel, Coalesce, Job, Outcome, Quota, Reply, Work};
 use crate::reply::{self, Command, Style};
 use crate::tasks::{blocking, now_ms};
+use crate::twilio::media::MediaError;
 
 /// WhatsApp only allows free-form replies within 24 hours of the user's last message.
 pub const WHATSAPP_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -123,12 +124,15 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
 
     let mut texts = Vec::new();
     let (mut help, mut forget, mut media) = (false, false, false);
+    // The first image of the burst is read (one screenshot is the usual case; more would multiply the cost).
+    let mut image: Option<&str> = None;
     for job in &group {
         match reply::command(&job.body) {
             Some(Command::Help) => help = true,
             Some(Command::DeleteMyData) => forget = true,
             None => {
                 media |= job.media;
+                image = image.or(job.media_url.as_deref());
                 if !job.body.trim().is_empty() {
                     texts.push(job.body.as_str());
                 }
@@ -159,21 +163,39 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
         if help {
             sections.push(reply::help(style));
         }
-        if !texts.is_empty() {
+        // Fetched before the quota is counted: a fetch that fails for now leaves the job to be retried whole.
+        let picture = match image {
+            Some(url) => match shared.outbox.fetch_image(url).await {
+                Ok(bytes) => Some(bytes),
+                Err(MediaError::Retry(why)) => anyhow::bail!("fetching the image: {why}"),
+                Err(MediaError::Refused(why)) => {
+                    tracing::info!(job = leader.id, reason = %why, "image not read");
+                    sections.push(reply::image_unreadable(&why, style));
+                    None
+                }
+            },
+            None => None,
+        };
+        if !texts.is_empty() || picture.is_some() {
             let (store, who, limit) = (Arc::clone(&shared.store), subject.clone(), shared.config.daily_quota);
             let quota = blocking(move || store.count_analysis(&who, now_ms(), limit)).await??;
             match quota {
                 Quota::Allowed => {
                     let text = texts.join("\n\n");
                     let channel = leader.channel.as_str();
-                    match shared
-                        .engine
-                        .analyze(Input::text(text), channel, Some(&subject), Some(&leader.user_key))
-                        .await
-                    {
+                    let is_image = picture.is_some();
+                    let content = match picture {
+                        Some(bytes) => Content::Image { bytes, caption: text },
+                        None => Content::Text(Input::text(text)),
+                    };
+                    match shared.engine.analyze(content, channel, Some(&subject), Some(&leader.user_key)).await {
                         Ok(analysis) => {
-                            tracing::info!(job = leader.id, messages = group.len(), label = ?analysis.label, "analysed");
+                            tracing::info!(job = leader.id, messages = group.len(), label = ?analysis.label, is_image, "analysed");
                             sections.push(reply::verdict(&analysis, style));
+                        }
+                        Err(EngineError::Input(why)) if is_image => {
+                            tracing::info!(job = leader.id, reason = %why, "image not read");
+                            sections.push(reply::image_unreadable(&why, style));
                         }
                         Err(EngineError::Input(why)) => {
                             tracing::info!(job = leader.id, reason = %why, "nothing to analyse");
@@ -188,6 +210,8 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
                 }
                 Quota::Exceeded => metrics::counter!(m::LIMITED, "kind" => "quota").increment(1),
             }
+        } else if image.is_some() {
+            // The image could not be read and nothing else came with it: the reason is already in `sections`.
         } else if media {
             sections.push(reply::media_not_supported(style));
         } else if !help {

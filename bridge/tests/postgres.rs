@@ -23,6 +23,7 @@ fn msg(sid: &str, user: &str, now_ms: i64) -> NewMessage {
         reply_to: Some(user.into()),
         body: format!("message {sid}"),
         media: false,
+        media_url: None,
         now_ms,
     }
 }

@@ -124,8 +124,11 @@ pub struct NewMessage {
     /// Where the reply goes; `None` when the sender's address cannot be replied to (never sent to).
     pub reply_to: Option<String>,
     pub body: String,
-    /// The message carried media (images, voice notes) that the bridge does not analyse yet.
+    /// The message carried media (images, voice notes).
     pub media: bool,
+    /// Where to fetch the message's image to read it (Twilio's `MediaUrl0`, on its API host); `None` for no image
+    /// or media the bridge does not read (voice notes). Cleared with the text once the message is done.
+    pub media_url: Option<String>,
     pub now_ms: i64,
 }
 
@@ -154,6 +157,8 @@ pub struct Job {
     pub reply_to: Option<String>,
     pub body: String,
     pub media: bool,
+    /// See [`NewMessage::media_url`].
+    pub media_url: Option<String>,
     pub state: State,
     /// Claims of this job so far (analysis and delivery attempts).
     pub attempts: u32,

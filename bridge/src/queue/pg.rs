@@ -150,7 +150,7 @@ fn event(
 }
 
 const JOB_COLUMNS: &str =
-    "id, channel, user_key, reply_to, body, media, state, attempts, received_at, reply, sent_parts";
+    "id, channel, user_key, reply_to, body, media, state, attempts, received_at, reply, sent_parts, media_url";
 
 fn job(row: &Row) -> Result<Job, QueueError> {
     let reply: Option<String> = row.get(9);
@@ -162,6 +162,7 @@ fn job(row: &Row) -> Result<Job, QueueError> {
         reply_to: row.get(3),
         body: row.get(4),
         media: row.get(5),
+        media_url: row.get(11),
         state: State::parse(row.get(6)).unwrap_or(State::Received),
         attempts: row.get::<_, i32>(7).max(0) as u32,
         received_at_ms: row.get(8),
@@ -188,9 +189,9 @@ impl Queue for PgQueue {
         let row = self.pg.conn()?.query_opt(
             "WITH job AS (
                  INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
-                     received_at, state, next_at, updated_at)
+                     received_at, state, next_at, updated_at, media_url)
                  SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::TEXT, $5::TEXT, $6::TEXT, $7::BOOLEAN, $8::BIGINT,
-                     'received', $8::BIGINT, $8::BIGINT
+                     'received', $8::BIGINT, $8::BIGINT, $12::TEXT
                  WHERE NOT EXISTS (SELECT 1 FROM bridge_tombstones WHERE key_hash IN ($10::TEXT, $11::TEXT))
                  ON CONFLICT DO NOTHING RETURNING id
              ), event AS (
@@ -213,6 +214,7 @@ impl Queue for PgQueue {
                 &JOBS_CHANNEL,
                 &tombstone(&m.dedupe_key),
                 &m.idempotency_key.as_deref().map(tombstone),
+                &m.media_url,
             ],
         )?;
         Ok(row.map_or(Enqueued::Duplicate, |r| Enqueued::New(r.get(0))))
@@ -354,7 +356,8 @@ impl Queue for PgQueue {
             let detail = format!("answered with job {leader}");
             for id in rest {
                 tx.execute(
-                    "UPDATE bridge_jobs SET state = 'done', body = '', lease_owner = NULL, lease_until = NULL,
+                    "UPDATE bridge_jobs SET state = 'done', body = '', media_url = NULL, lease_owner = NULL,
+                         lease_until = NULL,
                          reason = $2, updated_at = $3 WHERE id = $1",
                     &[id, &detail, &now_ms],
                 )?;
@@ -422,6 +425,7 @@ impl Queue for PgQueue {
                 tx.execute(
                     "UPDATE bridge_jobs SET state = $2, lease_owner = NULL, lease_until = NULL, reason = $3,
                          body = CASE WHEN $4 THEN '' ELSE body END, reply = CASE WHEN $4 THEN NULL ELSE reply END,
+                         media_url = CASE WHEN $4 THEN NULL ELSE media_url END,
                          updated_at = $5 WHERE id = $1",
                     &[&job, &state.as_str(), &reason, &clear, &now_ms],
                 )?;

@@ -186,6 +186,9 @@ const MIGRATIONS: &[&str] = &[
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER bridge_audit_no_delete BEFORE DELETE ON bridge_audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    ", // 7: the image of a message, to be fetched and read (issue #21): where it is, never the image itself.
+    r"
+    ALTER TABLE bridge_jobs ADD COLUMN media_url TEXT NULL;
     ",
 ];
 
@@ -296,5 +299,8 @@ const PG_MIGRATIONS: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION bridge_audit_append_only();
     CREATE TRIGGER bridge_audit_no_truncate BEFORE TRUNCATE ON bridge_audit
         FOR EACH STATEMENT EXECUTE FUNCTION bridge_audit_append_only();
+    ", // 4: as SQLite's 7: where a message's image is.
+    r"
+    ALTER TABLE bridge_jobs ADD COLUMN media_url TEXT NULL;
     ",
 ];

@@ -174,8 +174,8 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<Enqueued, QueueError> 
     let id: Option<i64> = tx
         .query_row(
             "INSERT INTO bridge_jobs (channel, dedupe_key, idempotency_key, user_key, reply_to, body, media,
-                 received_at, state, next_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?8, ?8
+                 received_at, state, next_at, updated_at, media_url)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'received', ?8, ?8, ?11
              WHERE NOT EXISTS (SELECT 1 FROM bridge_tombstones WHERE key_hash IN (?9, ?10))
              ON CONFLICT DO NOTHING RETURNING id",
             params![
@@ -189,6 +189,7 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<Enqueued, QueueError> 
                 m.now_ms,
                 tombstone(&m.dedupe_key),
                 m.idempotency_key.as_deref().map(tombstone),
+                m.media_url,
             ],
             |r| r.get(0),
         )
@@ -204,7 +205,7 @@ fn insert(tx: &Transaction<'_>, m: &NewMessage) -> Result<Enqueued, QueueError> 
 }
 
 const JOB_COLUMNS: &str =
-    "id, channel, user_key, reply_to, body, media, state, attempts, received_at, reply, sent_parts";
+    "id, channel, user_key, reply_to, body, media, state, attempts, received_at, reply, sent_parts, media_url";
 
 fn job_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Job, Option<String>)> {
     let channel: String = row.get(1)?;
@@ -218,6 +219,7 @@ fn job_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Job, Option<String>)> {
             reply_to: row.get(3)?,
             body: row.get(4)?,
             media: row.get(5)?,
+            media_url: row.get(11)?,
             state: State::parse(&state).unwrap_or(State::Received),
             attempts: row.get(7)?,
             received_at_ms: row.get(8)?,
@@ -373,7 +375,7 @@ impl Queue for SqliteQueue {
             let detail = format!("answered with job {leader}");
             for id in rest {
                 tx.execute(
-                    "UPDATE bridge_jobs SET state = 'done', body = '', lease_owner = NULL, lease_until = NULL,
+                    "UPDATE bridge_jobs SET state = 'done', body = '', media_url = NULL, lease_owner = NULL, lease_until = NULL,
                          reason = ?2, updated_at = ?3 WHERE id = ?1",
                     params![id, detail, now_ms],
                 )?;
@@ -441,7 +443,7 @@ impl Queue for SqliteQueue {
                 let clear = outcome == Outcome::Done;
                 tx.execute(
                     "UPDATE bridge_jobs SET state = ?2, lease_owner = NULL, lease_until = NULL, reason = ?3,
-                         body = CASE WHEN ?4 THEN '' ELSE body END, reply = CASE WHEN ?4 THEN NULL ELSE reply END,
+                         body = CASE WHEN ?4 THEN '' ELSE body END, media_url = CASE WHEN ?4 THEN NULL ELSE media_url END, reply = CASE WHEN ?4 THEN NULL ELSE reply END,
                          updated_at = ?5 WHERE id = ?1",
                     params![job, state.as_str(), reason, clear, now_ms],
                 )?;

@@ -139,6 +139,12 @@ pub async fn inbound(
     }
     let body = field(&params, "Body").unwrap_or("").to_string();
     let media = field(&params, "NumMedia").and_then(|n| n.trim().parse::<u32>().ok()).unwrap_or(0) > 0;
+    // The first image is read (a screenshot is one image); a voice note or a video keeps the "send the text" reply.
+    // Only a URL on Twilio's own API host is kept, so a forged form cannot make the bridge fetch from elsewhere.
+    let media_url = field(&params, "MediaContentType0")
+        .filter(|t| media && t.trim().to_ascii_lowercase().starts_with("image/"))
+        .and_then(|_| field(&params, "MediaUrl0"))
+        .and_then(|url| crate::twilio::media::allowed_url(url, &state.settings.twilio.api_base));
     let idempotency =
         headers.get("i-twilio-idempotency-token").and_then(|v| v.to_str().ok()).map(|t| format!("twilio-idem:{t}"));
     let message = NewMessage {
@@ -149,6 +155,7 @@ pub async fn inbound(
         reply_to,
         body,
         media,
+        media_url,
         now_ms: now_ms(),
     };
     persist(&state, message).await?;

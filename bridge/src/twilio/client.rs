@@ -156,6 +156,8 @@ impl SendError {
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
+    /// For media, which Twilio serves through a redirect to its CDN.
+    media_http: reqwest::Client,
     api_base: String,
     account_sid: String,
     auth_token: SecretString,
@@ -193,8 +195,15 @@ impl TwilioClient {
             return Err(SendError::Config("the Twilio auth token is empty: set it in the bridge configuration".into()));
         }
         let http = build_http(timeout).map_err(|e| SendError::Config(format!("cannot set up HTTP: {e}")))?;
+        let media_http =
+            super::media::client(timeout).map_err(|e| SendError::Config(format!("cannot set up HTTP: {e}")))?;
         let messages_url = format!("{api_base}/2010-04-01/Accounts/{account_sid}/Messages.json");
-        Ok(TwilioClient { http, api_base, account_sid: account_sid.to_string(), auth_token, messages_url })
+        Ok(TwilioClient { http, media_http, api_base, account_sid: account_sid.to_string(), auth_token, messages_url })
+    }
+
+    /// The image at `url` (a `MediaUrl0` the webhook checked is on this API's host), at most `max_bytes`.
+    pub async fn fetch_media(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, super::media::MediaError> {
+        super::media::fetch(&self.media_http, &self.account_sid, &self.auth_token, url, max_bytes).await
     }
 
     pub fn account_sid(&self) -> &str {

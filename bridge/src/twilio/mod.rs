@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod client;
+pub mod media;
 pub mod signature;
 
 /// The form fields Twilio posts for an inbound text message (see `inbound_webhook` in

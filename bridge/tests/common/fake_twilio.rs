@@ -158,6 +158,8 @@ struct Shared {
     callbacks: Vec<&'static str>,
     posted: Vec<Callback>,
     next_sid: u64,
+    /// Media served at their path: the bytes and their content type.
+    media: std::collections::HashMap<String, (Vec<u8>, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -256,6 +258,14 @@ impl FakeTwilio {
     /// `&["sent", "delivered", "read"]`. None by default.
     pub fn set_callbacks(&self, statuses: &[&'static str]) {
         self.inner.lock().callbacks = statuses.to_vec();
+    }
+
+    /// Serve `bytes` as an inbound message's media, as Twilio does at its `MediaUrl0`, to callers with the
+    /// account's credentials (Twilio's "HTTP basic auth for media"); returns the URL.
+    pub fn add_media(&self, name: &str, bytes: Vec<u8>, content_type: &str) -> String {
+        let path = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{name}/Media/ME{name}");
+        self.inner.lock().media.insert(path.clone(), (bytes, content_type.to_string()));
+        format!("{}{path}", self.base_url)
     }
 
     /// Every request, sends or not, in arrival order.
@@ -421,6 +431,15 @@ fn decide(s: &mut Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body:
 }
 
 fn plan(s: &mut Shared, r: &TwilioRequest, is_form: bool) -> Plan {
+    if r.method == "GET"
+        && let Some((bytes, content_type)) = s.media.get(&r.path)
+    {
+        let authorised = r.auth_user.as_deref() == Some(ACCOUNT_SID) && r.auth_password.as_deref() == Some(AUTH_TOKEN);
+        if !authorised {
+            return Plan::Reply(legacy(401, 20003, "Authenticate", &[]));
+        }
+        return Plan::Reply(([("content-type", content_type.clone())], bytes.clone()).into_response());
+    }
     if !r.is_send() {
         let message = format!("The requested resource {} was not found", r.path);
         return Plan::Reply(legacy(404, 20404, &message, &[]));

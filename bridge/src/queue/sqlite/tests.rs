@@ -18,6 +18,7 @@ fn msg(sid: &str, user: &str, body: &str, now_ms: i64) -> NewMessage {
         reply_to: Some(user.into()),
         body: body.into(),
         media: false,
+        media_url: None,
         now_ms,
     }
 }
