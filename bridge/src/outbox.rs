@@ -65,6 +65,12 @@ impl Outbox {
     /// The image a WhatsApp or SMS message carried, fetched from Twilio (bounded by the core's image limit). In
     /// mock mode there are no credentials to fetch it with, so it is refused as unreadable.
     pub async fn fetch_image(&self, url: &str) -> Result<Vec<u8>, MediaError> {
+        if let Some(file_id) = url.strip_prefix(crate::telegram::TELEGRAM_FILE) {
+            return match &self.telegram {
+                Some(t) => t.fetch_file(file_id, redflag::ocr::MAX_IMAGE_BYTES).await,
+                None => Err(MediaError::Refused("Telegram is not configured on this bridge".into())),
+            };
+        }
         match &self.twilio {
             Some(t) => t.client.fetch_media(url, redflag::ocr::MAX_IMAGE_BYTES).await,
             None => Err(MediaError::Refused("images cannot be fetched without Twilio credentials (mock mode)".into())),

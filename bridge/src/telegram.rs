@@ -21,6 +21,7 @@ use tracing::debug;
 
 pub use crate::twilio::client::Retry;
 use crate::twilio::client::{build_http, check_api_base, read, retry_after, root_cause};
+use crate::twilio::media::MediaError;
 
 /// Telegram's production Bot API; tests point the client at a fake instead.
 pub const DEFAULT_API_BASE: &str = "https://api.telegram.org";
@@ -39,6 +40,9 @@ pub struct Update {
     pub edited_message: Option<Message>,
 }
 
+/// How a stored message names a Telegram file to fetch (`media_url`), where a Twilio message has a URL.
+pub const TELEGRAM_FILE: &str = "telegram-file:";
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Message {
     pub message_id: i64,
@@ -54,11 +58,11 @@ pub struct Message {
     /// The text that comes with a photo, video or document.
     #[serde(default)]
     pub caption: Option<String>,
-    // Media are only detected, never read: the bridge analyses text.
+    // A photo (in several sizes) or an image sent as a file is read; other media are only detected.
     #[serde(default)]
-    photo: Option<IgnoredAny>,
+    photo: Option<Vec<PhotoSize>>,
     #[serde(default)]
-    document: Option<IgnoredAny>,
+    document: Option<Document>,
     #[serde(default)]
     voice: Option<IgnoredAny>,
     #[serde(default)]
@@ -73,21 +77,46 @@ pub struct Message {
     sticker: Option<IgnoredAny>,
 }
 
+/// One size of a photo, as Telegram sends every photo in several.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhotoSize {
+    pub file_id: String,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+    #[serde(default)]
+    pub file_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Document {
+    pub file_id: String,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+}
+
 impl Message {
+    /// The file id of the image to read: the largest size of a photo the Bot API will hand over (20 MB), or a
+    /// document that is an image (a screenshot sent "as a file").
+    pub fn image(&self) -> Option<&str> {
+        let fits = |p: &&PhotoSize| p.file_size.is_none_or(|n| n <= redflag::ocr::MAX_IMAGE_BYTES as u64);
+        let photo = self.photo.iter().flatten().filter(fits).max_by_key(|p| u64::from(p.width) * u64::from(p.height));
+        photo.map(|p| p.file_id.as_str()).or_else(|| {
+            self.document
+                .as_ref()
+                .filter(|d| d.mime_type.as_deref().is_some_and(|m| m.to_ascii_lowercase().starts_with("image/")))
+                .map(|d| d.file_id.as_str())
+        })
+    }
+
     /// Whether a photo, document, voice note, video, audio, animation or sticker is attached.
     pub fn has_media(&self) -> bool {
-        [
-            &self.photo,
-            &self.document,
-            &self.voice,
-            &self.video,
-            &self.video_note,
-            &self.audio,
-            &self.animation,
-            &self.sticker,
-        ]
-        .iter()
-        .any(|m| m.is_some())
+        self.photo.is_some()
+            || self.document.is_some()
+            || [&self.voice, &self.video, &self.video_note, &self.audio, &self.animation, &self.sticker]
+                .iter()
+                .any(|m| m.is_some())
     }
 }
 
@@ -120,6 +149,8 @@ pub struct Incoming<'a> {
     /// The text, else the media caption; `None` for media without a caption.
     pub text: Option<&'a str>,
     pub has_media: bool,
+    /// The file id of an attached image, to be read.
+    pub image: Option<&'a str>,
     /// From `edited_message`: the user changed a message already answered.
     pub edited: bool,
     /// A one-to-one chat with the bot (not a group or channel).
@@ -150,6 +181,7 @@ impl Update {
             user_id: m.from.as_ref().map(|u| u.id),
             text,
             has_media,
+            image: m.image(),
             edited,
             private: m.chat.kind == "private",
             from_bot: m.from.as_ref().is_some_and(|u| u.is_bot),
@@ -288,7 +320,42 @@ impl TelegramClient {
             body["parse_mode"] = mode.into();
         }
         let url = format!("{}/bot{}/sendMessage", self.api_base, self.bot_token.expose_secret());
-        let response = self.http.post(url).json(&body).send().await;
+        self.call_send(chat_id, url, &body).await
+    }
+
+    /// The bytes of the file `file_id` (a photo someone sent), at most `max_bytes`: `getFile` for its path, then
+    /// the download. The token is in both URLs, so no error carries a URL.
+    pub async fn fetch_file(&self, file_id: &str, max_bytes: usize) -> Result<Vec<u8>, MediaError> {
+        let token = self.bot_token.expose_secret();
+        let url = format!("{}/bot{token}/getFile", self.api_base);
+        let response = self.http.post(url).json(&serde_json::json!({ "file_id": file_id })).send().await;
+        let (status, _, bytes) = read(response).await.map_err(|e| MediaError::Retry(self.scrub(&root_cause(&e))))?;
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Err(MediaError::Retry(format!("Telegram answered {status}")));
+        }
+        #[derive(Deserialize)]
+        struct File {
+            file_path: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct FileReply {
+            ok: bool,
+            result: Option<File>,
+        }
+        let path = serde_json::from_slice::<FileReply>(&bytes)
+            .ok()
+            .filter(|r| r.ok)
+            .and_then(|r| r.result)
+            .and_then(|f| f.file_path)
+            .filter(|p| !p.contains("..") && !p.starts_with('/'))
+            .ok_or_else(|| MediaError::Refused("Telegram did not hand over the image (it may be too large)".into()))?;
+        let url = format!("{}/file/bot{token}/{path}", self.api_base);
+        let response = self.http.get(url).send().await.map_err(|e| MediaError::Retry(self.scrub(&root_cause(&e))))?;
+        crate::twilio::media::read_bounded(response, max_bytes).await
+    }
+
+    async fn call_send(&self, chat_id: i64, url: String, body: &serde_json::Value) -> Result<i64, TelegramError> {
+        let response = self.http.post(url).json(body).send().await;
         let (status, headers, bytes) = match read(response).await {
             Ok(reply) => reply,
             Err(e) => {
@@ -426,6 +493,7 @@ mod tests {
                 user_id: Some(123456789),
                 text: Some("Is https://dhl-pay.example legit?"),
                 has_media: false,
+                image: None,
                 edited: false,
                 private: true,
                 from_bot: false,

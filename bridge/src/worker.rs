@@ -116,6 +116,9 @@ fn max_chars(channel: Channel) -> usize {
     }
 }
 
+/// What reading an image may add to a group's lease: the download (bounded by the send timeout) and the OCR.
+const IMAGE_MS: i64 = 60_000;
+
 /// Analyse one sender's group of messages and store the one reply, then send it.
 async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Result<()> {
     let Some(leader) = group.first().cloned() else { return Ok(()) };
@@ -163,7 +166,14 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
         if help {
             sections.push(reply::help(style));
         }
-        // Fetched before the quota is counted: a fetch that fails for now leaves the job to be retried whole.
+        // Fetched before the quota is counted: a fetch that fails for now leaves the job to be retried whole. An
+        // image takes longer than a text (a download, then OCR), so the group's lease is extended first: otherwise
+        // another worker could take the group over and read the image a second time.
+        if image.is_some() {
+            let (store, owner, jobs) = (Arc::clone(&shared.store), owner.to_string(), ids.clone());
+            let until = now_ms() + shared.config.lease_ms + IMAGE_MS;
+            blocking(move || jobs.iter().try_for_each(|&id| store.renew(&owner, id, until))).await??;
+        }
         let picture = match image {
             Some(url) => match shared.outbox.fetch_image(url).await {
                 Ok(bytes) => Some(bytes),

@@ -12,6 +12,7 @@ mod screenshot;
 use std::time::Duration;
 
 use common::bridge::{Bridge, eventually, settings};
+use common::fake_telegram::{self, FakeTelegram};
 use common::fake_twilio::{ACCOUNT_SID, FakeTwilio};
 use redflag_bridge::queue::Queue;
 use screenshot::{Layout, render};
@@ -101,4 +102,37 @@ async fn unreadable_images_voice_notes_and_foreign_urls_get_a_plain_answer() {
         answer(&bridge, &twilio, &with_media("SM00000000000000000000000000000105", "", foreign, "image/png"), 3).await;
     assert!(reply.contains("can't check this kind of attachment"), "{reply}");
     assert!(twilio.requests().iter().filter(|r| r.method == "GET").all(|r| r.path.contains("/Media/ME3")), "one fetch");
+}
+
+/// A Telegram photo: the largest size is fetched through `getFile` and read like a WhatsApp image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_photo_is_read_through_get_file() {
+    const SECRET: &str = "telegram-secret-for-screenshots";
+    let (twilio, telegram) = (FakeTwilio::start(), FakeTelegram::start());
+    let config = format!(
+        "[telegram]\nbot_token = \"{}\"\nsecret_token = \"{SECRET}\"\napi_base = \"{}\"\n",
+        fake_telegram::BOT_TOKEN,
+        telegram.base_url()
+    );
+    let bridge = Bridge::start(&settings(&twilio, &config));
+    telegram.add_file("large", png(SCAM, Layout::LightChat));
+    let mut update = fake_telegram::media_update(7001, 4242, None);
+    update["message"]["photo"] = serde_json::json!([
+        { "file_id": "thumb", "file_unique_id": "t", "width": 90, "height": 200, "file_size": 2000 },
+        { "file_id": "large", "file_unique_id": "l", "width": 1080, "height": 2400 },
+    ]);
+    let posted = reqwest::Client::new()
+        .post(format!("{}/webhooks/telegram", bridge.base))
+        .header("x-telegram-bot-api-secret-token", SECRET)
+        .json(&update)
+        .send()
+        .await
+        .expect("the bridge answers");
+    assert_eq!(posted.status(), 200);
+    let sent = telegram.wait_for_async(1, WAIT).await;
+    let text = sent[0].text().expect("text");
+    assert!(text.contains("Likely scam"), "{text}");
+    let asked: Vec<_> = telegram.requests().into_iter().filter(|r| r.method.as_deref() == Some("getFile")).collect();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].body["file_id"], "large", "the largest size is read");
 }

@@ -63,8 +63,8 @@ pub async fn update(State(state): State<AppState>, headers: HeaderMap, body: Byt
         reply_to: Some(msg.chat_id.to_string()),
         body: msg.text.unwrap_or_default().to_string(),
         media: msg.has_media,
-        // Telegram photos are not fetched yet (getFile); they keep the "send the text" reply.
-        media_url: None,
+        // Read later by the worker through `getFile`; the file id is not a URL, so it is marked as Telegram's.
+        media_url: msg.image.map(|id| format!("{}{id}", crate::telegram::TELEGRAM_FILE)),
         now_ms: now_ms(),
     };
     persist(&state, message).await?;

@@ -72,6 +72,18 @@ pub async fn fetch(
             "Twilio answered {status} for the image; it may have been deleted, or the credentials lack access"
         )));
     }
+    read_bounded(response, max_bytes).await
+}
+
+/// The body of a successful `response`, at most `max_bytes` of it (Twilio's media, a Telegram file).
+pub async fn read_bounded(response: reqwest::Response, max_bytes: usize) -> Result<Vec<u8>, MediaError> {
+    let status = response.status();
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(MediaError::Retry(format!("the server answered {status}")));
+    }
+    if !status.is_success() {
+        return Err(MediaError::Refused(format!("the image is no longer available (the server answered {status})")));
+    }
     if response.content_length().is_some_and(|n| n > max_bytes as u64) {
         return Err(MediaError::Refused(too_large(max_bytes)));
     }

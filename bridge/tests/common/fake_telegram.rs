@@ -112,6 +112,8 @@ struct Shared {
     rules: Vec<(i64, Failure)>,
     token: Option<String>,
     next_message_id: i64,
+    /// Files `getFile` hands over: file id to (file path, bytes).
+    files: std::collections::HashMap<String, (String, Vec<u8>)>,
 }
 
 #[derive(Debug, Default)]
@@ -173,6 +175,13 @@ impl FakeTelegram {
     }
 
     /// `http://127.0.0.1:PORT`, the value for the Telegram `api_base`.
+    /// Hand over `bytes` as the file `file_id` (a photo someone sent): `getFile` gives its path, and the download
+    /// URL serves it, as Telegram does.
+    pub fn add_file(&self, file_id: &str, bytes: Vec<u8>) {
+        let path = format!("photos/file_{}.jpg", self.inner.lock().files.len());
+        self.inner.lock().files.insert(file_id.to_string(), (path, bytes));
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -363,6 +372,16 @@ fn parse_body(headers: &HeaderMap, body: &[u8], query: Option<&str>) -> Value {
 }
 
 fn plan(s: &mut Shared, r: &TelegramRequest) -> Plan {
+    // A file download: `/file/bot<token>/<file_path>`, with the path `getFile` gave.
+    if let Some((token, path)) = r.path.strip_prefix("/file/bot").and_then(|rest| rest.split_once('/')) {
+        if s.token.as_ref().is_some_and(|t| t != token) {
+            return Plan::Reply(error(401, "Unauthorized", None));
+        }
+        return match s.files.values().find(|(p, _)| p == path) {
+            Some((_, bytes)) => Plan::Reply(bytes.clone().into_response()),
+            None => Plan::Reply(error(404, "Not Found", None)),
+        };
+    }
     let (Some(token), Some(method)) = (&r.token, &r.method) else {
         return Plan::Reply(error(404, "Not Found", None));
     };
@@ -377,6 +396,15 @@ fn plan(s: &mut Shared, r: &TelegramRequest) -> Plan {
             return Plan::Reply(ok(
                 json!({ "id": BOT_ID, "is_bot": true, "first_name": "ScamCheck", "username": "scamcheck_bot" }),
             ));
+        }
+        "getFile" => {
+            let id = r.body.get("file_id").and_then(Value::as_str).unwrap_or_default();
+            return Plan::Reply(match s.files.get(id) {
+                Some((path, bytes)) => ok(json!({
+                    "file_id": id, "file_unique_id": format!("u{id}"), "file_size": bytes.len(), "file_path": path,
+                })),
+                None => error(400, "Bad Request: invalid file_id", None),
+            });
         }
         "setWebhook" => return Plan::Reply(ok_described(json!(true), "Webhook was set")),
         "deleteWebhook" => return Plan::Reply(ok_described(json!(true), "Webhook was deleted")),
