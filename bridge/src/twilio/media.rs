@@ -63,15 +63,6 @@ pub async fn fetch(
         .send()
         .await
         .map_err(|e| MediaError::Retry(e.without_url().to_string()))?;
-    let status = response.status();
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        return Err(MediaError::Retry(format!("Twilio answered {status}")));
-    }
-    if !status.is_success() {
-        return Err(MediaError::Refused(format!(
-            "Twilio answered {status} for the image; it may have been deleted, or the credentials lack access"
-        )));
-    }
     read_bounded(response, max_bytes).await
 }
 
@@ -82,7 +73,9 @@ pub async fn read_bounded(response: reqwest::Response, max_bytes: usize) -> Resu
         return Err(MediaError::Retry(format!("the server answered {status}")));
     }
     if !status.is_success() {
-        return Err(MediaError::Refused(format!("the image is no longer available (the server answered {status})")));
+        return Err(MediaError::Refused(format!(
+            "the image is no longer available, or this bridge may not fetch it (the server answered {status})"
+        )));
     }
     if response.content_length().is_some_and(|n| n > max_bytes as u64) {
         return Err(MediaError::Refused(too_large(max_bytes)));

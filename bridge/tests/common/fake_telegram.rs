@@ -178,8 +178,9 @@ impl FakeTelegram {
     /// Hand over `bytes` as the file `file_id` (a photo someone sent): `getFile` gives its path, and the download
     /// URL serves it, as Telegram does.
     pub fn add_file(&self, file_id: &str, bytes: Vec<u8>) {
-        let path = format!("photos/file_{}.jpg", self.inner.lock().files.len());
-        self.inner.lock().files.insert(file_id.to_string(), (path, bytes));
+        let mut s = self.inner.lock();
+        let path = format!("photos/file_{}.jpg", s.files.len());
+        s.files.insert(file_id.to_string(), (path, bytes));
     }
 
     pub fn base_url(&self) -> &str {
