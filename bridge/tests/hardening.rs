@@ -104,5 +104,11 @@ fn readiness_fails_while_the_database_takes_no_writes() {
     assert!(metrics().contains(r#"redflag_bridge_webhooks_total{channel="whatsapp",outcome="unavailable"} 1"#));
     other.execute_batch("ROLLBACK").expect("release");
     assert!(ready(Duration::from_secs(10)).starts_with("HTTP/1.1 200"));
-    assert!(metrics().contains("redflag_bridge_ready 1"), "{}", metrics());
+    // The background gauge task may have started its own probe while the lock was held and finish it after
+    // /readyz answered, so the gauge is awaited, not read once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !metrics().contains("redflag_bridge_ready 1") {
+        assert!(std::time::Instant::now() < deadline, "{}", metrics());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -80,10 +80,13 @@ async fn an_operator_exports_and_erases_a_sender_and_the_audit_log_keeps_the_rec
     assert_eq!(stdout(&bridge.command(&["audit"])).lines().count(), 5);
 
     // The answered message shows in the metrics the dashboard and the alerts read.
-    let metrics = reqwest::get(format!("{}/metrics", bridge.base)).await.expect("metrics").text().await.expect("text");
-    assert!(metrics.contains(r#"redflag_bridge_verdicts_total{channel="whatsapp",label="scam"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"redflag_bridge_reply_latency_seconds_count{channel="whatsapp"} 1"#), "{metrics}");
-    assert!(metrics.contains(r#"redflag_bridge_reply_latency_seconds_bucket{channel="whatsapp",le="10"} 1"#));
+    bridge
+        .metrics_showing(&[
+            r#"redflag_bridge_verdicts_total{channel="whatsapp",label="scam"} 1"#,
+            r#"redflag_bridge_reply_latency_seconds_count{channel="whatsapp"} 1"#,
+            r#"redflag_bridge_reply_latency_seconds_bucket{channel="whatsapp",le="10"} 1"#,
+        ])
+        .await;
 }
 
 #[test]

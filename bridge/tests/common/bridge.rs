@@ -185,6 +185,22 @@ impl Bridge {
         post_form_at(&self.base, path, params, signature).await
     }
 
+    /// The `/metrics` page once it shows every line in `needles`. A reply's counters move after the provider
+    /// has answered the send, so a test that saw the send at the fake must wait for them, not read at once.
+    pub async fn metrics_showing(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = format!("{}/metrics", self.base);
+            let page = reqwest::get(url).await.expect("metrics").text().await.expect("text");
+            if needles.iter().all(|n| page.contains(n)) {
+                return page;
+            }
+            let missing: Vec<_> = needles.iter().filter(|n| !page.contains(**n)).collect();
+            assert!(Instant::now() < deadline, "missing {missing:?} after 10 s:\n{page}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn queue(&self) -> redflag_bridge::queue::SqliteQueue {
         redflag_bridge::queue::SqliteQueue::open(&self.db()).expect("open the bridge's queue")
     }
