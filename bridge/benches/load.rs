@@ -35,7 +35,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use redflag_bridge::queue::{BridgeStore, PgQueue, SqliteQueue};
+use redflag_bridge::queue::{BridgeStore, PgQueue, SqliteQueue, bridge_db};
+use redflag_bridge::settings::DataKey;
 use redflag_bridge::twilio::signature;
 
 const PUBLIC_URL: &str = "https://bridge.example.test";
@@ -123,7 +124,13 @@ async fn run(plan: &Plan) -> bool {
     };
     let node_count: usize = env_or("LOAD_NODES", 1);
     assert!(node_count >= 1 && (node_count == 1 || database_url.is_some()), "LOAD_NODES > 1 needs PostgreSQL");
-    let vars: Vec<(&str, &str)> = database_url.iter().map(|u| ("REDFLAG_DATABASE_URL", u.as_str())).collect();
+    let mut vars: Vec<(&str, &str)> = database_url.iter().map(|u| ("REDFLAG_DATABASE_URL", u.as_str())).collect();
+    // `LOAD_DATA_KEY=1`: the SQLite file encrypted (issue #20), to compare with the plain file side by side.
+    let data_key = std::env::var("LOAD_DATA_KEY").is_ok_and(|v| v == "1").then(|| "5a".repeat(32));
+    vars.extend(data_key.iter().map(|k| ("REDFLAG_DATA_KEY", k.as_str())));
+    let file_key = data_key
+        .as_deref()
+        .map(|k| DataKey(redflag_bridge::pseudonym::parse_key(k).expect("the bench's key")).file_key());
     let nodes: Vec<Bridge> = (0..node_count).map(|_| Bridge::start(&vars)).collect();
     let store: Arc<dyn BridgeStore> = match &database_url {
         Some(url) => {
@@ -135,15 +142,22 @@ async fn run(plan: &Plan) -> bool {
                     .expect("open the bridges' queue"),
             )
         }
-        None => Arc::new(SqliteQueue::open(&nodes[0].db()).expect("open the bridge's queue")),
+        None => Arc::new(
+            SqliteQueue::on(bridge_db(&nodes[0].db(), file_key.as_ref()).expect("open the bridge's file"))
+                .expect("open the bridge's queue"),
+        ),
     };
     let durable_in = match &database_url {
         Some(url) => Durability::Postgres(url.clone()),
-        None => Durability::Sqlite(nodes[0].db()),
+        None => Durability::Sqlite(nodes[0].db(), file_key.clone()),
     };
     println!(
         "store: {}; {node_count} node(s), requests spread round-robin",
-        if database_url.is_some() { "PostgreSQL" } else { "SQLite" }
+        match (&database_url, &file_key) {
+            (Some(_), _) => "PostgreSQL",
+            (None, Some(_)) => "SQLite, encrypted (SQLCipher)",
+            (None, None) => "SQLite",
+        }
     );
     let pids = Pids { bridges: nodes.iter().map(Bridge::pid).collect(), database: database_url.is_some() };
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
@@ -615,17 +629,16 @@ struct Durable {
 
 /// Where the bridges keep their queue.
 enum Durability {
-    Sqlite(PathBuf),
+    Sqlite(PathBuf, Option<redflag::store::db::FileKey>),
     Postgres(String),
 }
 
 async fn check_durable(db: &Durability, load: &Load, acked: &[usize]) -> Durable {
     let Load::Webhooks { hooks, .. } = load else { unreachable!("only webhooks are enqueued") };
     let keys: HashSet<String> = match db {
-        Durability::Sqlite(path) => {
-            let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .expect("open the bridge's database read-only");
-            conn.busy_timeout(Duration::from_secs(10)).expect("set a busy timeout");
+        Durability::Sqlite(path, key) => {
+            let db = bridge_db(path, key.as_ref()).expect("open the bridge's database");
+            let conn = db.conn();
             let mut stmt = conn.prepare("SELECT dedupe_key FROM bridge_jobs").expect("query bridge_jobs");
             stmt.query_map([], |r| r.get(0))
                 .expect("read bridge_jobs")

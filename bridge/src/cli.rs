@@ -21,7 +21,7 @@ use redflag::store::{SqliteStore, Store};
 use crate::audit::{AuditEntry, cli_actor};
 use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
 use crate::pseudonym::Pseudonyms;
-use crate::queue::{BridgeStore, PgQueue, SqliteQueue, State};
+use crate::queue::{BridgeStore, PgQueue, Settle, SqliteQueue, State};
 use crate::settings::Settings;
 use crate::tasks::now_ms;
 use crate::twilio::signature::sign;
@@ -99,12 +99,57 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List queued messages (newest first), e.g. `jobs --state review` for the manual-review list.
+    /// The data key that encrypts this bridge's SQLite file: encrypt a plain file once, or rotate to a new key.
+    /// Stop the bridge first.
+    DataKey {
+        #[command(subcommand)]
+        action: DataKeyAction,
+    },
+    /// Copy the bridge's SQLite file, consistently, while it runs: into a new file PATH, encrypted with the same
+    /// data key (or plain, as the file is).
+    Backup { path: PathBuf },
+    /// List queued messages (newest first), e.g. `jobs --state review` for the manual-review list; `jobs requeue`
+    /// and `jobs resolve` settle messages in review.
     Jobs {
+        #[command(subcommand)]
+        action: Option<JobsAction>,
         #[arg(long, value_parser = ["received", "analysing", "replying", "done", "failed", "review"])]
         state: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// One message for the person reviewing it: its state, reason, text, stored reply and events. Recorded in the
+    /// audit log (it shows a person's message).
+    Show { id: i64 },
+    /// Try messages in review (or failed) again once their cause is fixed: a stored reply is sent again, a
+    /// message without one is analysed again.
+    Requeue {
+        #[arg(required = true, num_args = 1..)]
+        ids: Vec<i64>,
+    },
+    /// Close messages in review (or failed): done, their text and reply forgotten.
+    Resolve {
+        #[arg(required = true, num_args = 1..)]
+        ids: Vec<i64>,
+        /// Why, for the event log and the audit log (no personal data: it is kept).
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataKeyAction {
+    /// Encrypt the plain file (REDFLAG_DB) with the configured data key (REDFLAG_DATA_KEY or data_key_file).
+    Encrypt,
+    /// Re-encrypt the file from the configured data key to a new one; senders keep their pseudonyms.
+    Rotate {
+        /// A file holding the new key (64 hex characters); or set REDFLAG_NEW_DATA_KEY.
+        #[arg(long, value_name = "PATH")]
+        new_key_file: Option<PathBuf>,
     },
 }
 
@@ -211,7 +256,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Indicators { .. }
         | Command::Reports { .. }
         | Command::Bundle { .. }
-        | Command::MigrateStore { .. } => Settings::load_for_admin(cli.config.as_deref())?,
+        | Command::MigrateStore { .. }
+        | Command::DataKey { .. }
+        | Command::Backup { .. } => Settings::load_for_admin(cli.config.as_deref())?,
         _ => Settings::load(cli.config.as_deref())?,
     };
     match cli.command {
@@ -224,8 +271,43 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys { action } => keys(&settings, action),
         Command::Users { action } => users(&settings, action),
         Command::Audit { limit, json } => audit(&settings, limit, json),
-        Command::Jobs { state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
+        Command::Jobs { action: Some(JobsAction::Show { id }), .. } => show_job(&settings, id),
+        Command::Jobs { action: Some(JobsAction::Requeue { ids }), .. } => {
+            settle(&settings, &ids, Settle::Requeue, "requeued by an operator".into(), "job.requeue")
+        }
+        Command::Jobs { action: Some(JobsAction::Resolve { ids, note }), .. } => {
+            let reason = match note {
+                Some(n) => format!("resolved by an operator: {}", n.trim()),
+                None => "resolved by an operator".to_string(),
+            };
+            settle(&settings, &ids, Settle::Resolve, reason, "job.resolve")
+        }
+        Command::Jobs { action: None, state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
         Command::MigrateStore { to } => migrate_store(&settings, &to),
+        Command::Backup { path } => {
+            let key = settings.file_key();
+            crate::queue::bridge_db(&settings.db, key.as_ref())?.backup(&path, key.as_ref())?;
+            audited(
+                &*open(&settings)?,
+                AuditEntry::new(cli_actor(), "data.backup").target(path.display().to_string()),
+            )?;
+            eprintln!(
+                "{} written ({}); restore it with the bridge stopped, and keep the data key apart from it",
+                path.display(),
+                if key.is_some() { "encrypted with the data key" } else { "plain: there is no data key" }
+            );
+            Ok(())
+        }
+        Command::DataKey { action } => {
+            let done = match action {
+                DataKeyAction::Encrypt => crate::at_rest::encrypt(&settings)?,
+                DataKeyAction::Rotate { new_key_file } => {
+                    crate::at_rest::rotate(&settings, &new_data_key(new_key_file.as_deref())?)?
+                }
+            };
+            eprintln!("{done}");
+            Ok(())
+        }
         Command::Devices { action } => devices(&settings, action),
         Command::Indicators { action } => indicators(&settings, action),
         Command::Bundle { action } => bundle(&settings, action),
@@ -303,7 +385,7 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
 
 fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
     // The hub stays in this node's file, whatever holds the queue.
-    Ok(SqliteHub::on(crate::queue::bridge_db(&settings.db)?)?)
+    Ok(SqliteHub::on(crate::queue::bridge_db(&settings.db, settings.file_key().as_ref())?)?)
 }
 
 fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
@@ -413,6 +495,28 @@ fn indicators(settings: &Settings, action: IndicatorsAction) -> anyhow::Result<(
     Ok(())
 }
 
+/// The key `data-key rotate` moves to: from `--new-key-file`, else `REDFLAG_NEW_DATA_KEY`.
+fn new_data_key(file: Option<&std::path::Path>) -> anyhow::Result<crate::settings::DataKey> {
+    let (text, from) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the new key file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (
+            std::env::var("REDFLAG_NEW_DATA_KEY").map_err(|_| {
+                anyhow::anyhow!(
+                    "no new key: pass --new-key-file PATH or set REDFLAG_NEW_DATA_KEY (generate one with: openssl \
+                     rand -hex 32)"
+                )
+            })?,
+            "REDFLAG_NEW_DATA_KEY".to_string(),
+        ),
+    };
+    let key = crate::pseudonym::parse_key(&text).map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
+    Ok(crate::settings::DataKey(key))
+}
+
 fn migrate_store(settings: &Settings, to: &SecretString) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
     let url = to.expose_secret();
@@ -422,7 +526,7 @@ fn migrate_store(settings: &Settings, to: &SecretString) -> anyhow::Result<()> {
             settings.db.display()
         );
     }
-    let copied = crate::migrate::to_postgres(&settings.db, url)?;
+    let copied = crate::migrate::to_postgres(&settings.db, settings.file_key().as_ref(), url)?;
     let mut out = std::io::stdout().lock();
     for (table, rows) in &copied {
         writeln!(out, "{table}\t{rows}")?;
@@ -439,7 +543,7 @@ fn migrate_store(settings: &Settings, to: &SecretString) -> anyhow::Result<()> {
 fn open(settings: &Settings) -> anyhow::Result<Box<dyn BridgeStore>> {
     Ok(match &settings.database_url {
         Some(url) => Box::new(PgQueue::connect(secrecy::ExposeSecret::expose_secret(url))?),
-        None => Box::new(SqliteQueue::open(&settings.db)?),
+        None => Box::new(SqliteQueue::on(crate::queue::bridge_db(&settings.db, settings.file_key().as_ref())?)?),
     })
 }
 
@@ -452,7 +556,7 @@ fn open_both(settings: &Settings) -> anyhow::Result<(Box<dyn BridgeStore>, Box<d
             (Box::new(queue), Box::new(core))
         }
         None => {
-            let db = crate::queue::bridge_db(&settings.db)?;
+            let db = crate::queue::bridge_db(&settings.db, settings.file_key().as_ref())?;
             (Box::new(SqliteQueue::on(std::sync::Arc::clone(&db))?), Box::new(SqliteStore::on(db)?))
         }
     })
@@ -591,6 +695,60 @@ fn jobs(settings: &Settings, state: Option<State>, limit: usize) -> anyhow::Resu
             j.attempts,
             j.received_at_ms / 1000,
             j.reason.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn show_job(settings: &Settings, id: i64) -> anyhow::Result<()> {
+    let q = open(settings)?;
+    let Some((job, reason)) = q.job(id)? else {
+        anyhow::bail!("no message {id}; see `redflag-bridge jobs --state review` for the ids");
+    };
+    audited(&*q, AuditEntry::new(cli_actor(), "job.show").target(id.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "id\t{id}\nchannel\t{}\nstate\t{}\nattempts\t{}",
+        job.channel.as_str(),
+        job.state.as_str(),
+        job.attempts
+    )?;
+    writeln!(out, "received\t{}\nreason\t{}", job.received_at_ms / 1000, reason.unwrap_or_default())?;
+    writeln!(out, "reply to\t{}", job.reply_to.as_deref().unwrap_or("(cannot be replied to)"))?;
+    writeln!(out, "text\n{}", job.body)?;
+    if let Some(reply) = &job.reply {
+        writeln!(out, "reply ({} of {} parts sent)\n{}", job.sent_parts, reply.parts.len(), reply.parts.join("\n"))?;
+    }
+    let events: Vec<&str> = q.events(id)?.into_iter().map(State::as_str).collect();
+    writeln!(out, "events\t{}", events.join(" -> "))?;
+    Ok(())
+}
+
+/// `jobs requeue` / `jobs resolve`: each id settled and audited; ids not in review or failed are named and make
+/// the command fail, after the others were settled.
+fn settle(
+    settings: &Settings,
+    ids: &[i64],
+    how: Settle,
+    reason: String,
+    audit_action: &'static str,
+) -> anyhow::Result<()> {
+    let q = open(settings)?;
+    let mut skipped = Vec::new();
+    for &id in ids {
+        match q.settle(id, how, &reason, now_ms())? {
+            Some(state) => {
+                audited(&*q, AuditEntry::new(cli_actor(), audit_action).target(id.to_string()).detail(&reason))?;
+                println!("{id}	{}", state.as_str());
+            }
+            None => skipped.push(id.to_string()),
+        }
+    }
+    if !skipped.is_empty() {
+        anyhow::bail!(
+            "not in review or failed, left as they are: {} (see `redflag-bridge jobs --state review`)",
+            skipped.join(", ")
         );
     }
     Ok(())

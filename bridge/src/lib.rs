@@ -16,6 +16,7 @@
 //! locally.
 
 pub mod app;
+pub mod at_rest;
 pub mod audit;
 pub mod cli;
 pub mod engine;
@@ -24,6 +25,7 @@ pub mod listen;
 pub mod metrics;
 pub mod migrate;
 pub mod outbox;
+pub mod pause;
 pub mod privacy;
 pub mod pseudonym;
 pub mod queue;

@@ -17,7 +17,8 @@ pub const QUEUE_AGE: &str = "redflag_bridge_queue_oldest_age_seconds";
 pub const QUEUE_REVIEW: &str = "redflag_bridge_queue_review";
 /// Analysis latency by `tier` (local: rules + model; total: with escalation).
 pub const ANALYSIS_SECONDS: &str = "redflag_bridge_analysis_seconds";
-/// Reply parts sent, by `channel`, `outcome` (sent, retry, failed, review, template) and provider error `code`.
+/// Reply parts sent, by `channel`, `outcome` (sent, retry, paused, failed, review, template) and provider error
+/// `code`.
 pub const REPLIES: &str = "redflag_bridge_replies_total";
 /// Delivery status callbacks by `status`.
 pub const DELIVERY: &str = "redflag_bridge_delivery_status_total";
@@ -37,6 +38,8 @@ pub const VERDICTS: &str = "redflag_bridge_verdicts_total";
 pub const READY: &str = "redflag_bridge_ready";
 /// The configured global LLM budget in US dollars, by `window` (`day`, `month`); absent when there is none.
 pub const LLM_CAP_USD: &str = "redflag_bridge_llm_cap_usd";
+/// 1 while sending to a `provider` (twilio, telegram) is paused because it refused the credentials, else 0.
+pub const SENDING_PAUSED: &str = "redflag_bridge_sending_paused";
 
 /// Every metric the bridge exports: what `bridge/deploy/`'s alerting rules and dashboard may read (checked by
 /// `tests/deploy.rs`).
@@ -56,6 +59,7 @@ pub const ALL: &[&str] = &[
     VERDICTS,
     READY,
     LLM_CAP_USD,
+    SENDING_PAUSED,
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -106,4 +110,8 @@ fn describe() {
     metrics::describe_counter!(VERDICTS, "Verdicts given, by channel and label.");
     metrics::describe_gauge!(READY, "1 while the database takes a write (what /readyz proves), else 0.");
     metrics::describe_gauge!(LLM_CAP_USD, "The configured global LLM budget in US dollars, by window.");
+    metrics::describe_gauge!(
+        SENDING_PAUSED,
+        "1 while sending to a provider is paused because it refused the bridge's credentials, else 0."
+    );
 }

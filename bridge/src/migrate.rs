@@ -14,6 +14,7 @@ use std::path::Path;
 
 use postgres::types::ToSql;
 use redflag::store::StoreError;
+use redflag::store::db::FileKey;
 use redflag::store::pg::{Pg, PgStore};
 use rusqlite::types::Value;
 
@@ -66,6 +67,7 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
         ],
     ),
     ("bridge_events", &[("id", Int), ("job_id", Int), ("at", Int), ("state", Text), ("detail", Text)]),
+    ("bridge_notices", &[("subject", Text), ("at", Int)]),
     (
         "bridge_users",
         &[
@@ -177,10 +179,14 @@ pub enum MigrateError {
     Value { table: &'static str, column: &'static str, value: String },
 }
 
-/// Copy everything the nodes share from the SQLite file at `sqlite` into the empty PostgreSQL database at `url`.
-/// Returns the rows copied per table.
-pub fn to_postgres(sqlite: &Path, url: &str) -> Result<Vec<(&'static str, usize)>, MigrateError> {
-    let source = SqliteQueue::open(sqlite)?;
+/// Copy everything the nodes share from the SQLite file at `sqlite` (encrypted with `key`, if given) into the
+/// empty PostgreSQL database at `url`. Returns the rows copied per table.
+pub fn to_postgres(
+    sqlite: &Path,
+    key: Option<&FileKey>,
+    url: &str,
+) -> Result<Vec<(&'static str, usize)>, MigrateError> {
+    let source = SqliteQueue::on(crate::queue::bridge_db(sqlite, key)?)?;
     let queue = PgQueue::connect(url)?;
     PgStore::on(std::sync::Arc::clone(queue.pg()))?;
     copy(&source, queue.pg())

@@ -19,6 +19,9 @@ pub enum Delivery {
     Retry { after: Option<Duration>, code: String },
     /// Sending again cannot help; `outside_window` is WhatsApp's 24-hour rule (63016).
     Permanent { code: String, outside_window: bool },
+    /// The provider refused the bridge's credentials: every send will fail alike until they are fixed
+    /// ([`crate::pause`]).
+    Unauthorized { code: String },
 }
 
 #[derive(Debug)]
@@ -111,6 +114,9 @@ impl Outbox {
             Err(e) => {
                 let code = e.code().map_or_else(|| e.reason().to_string(), |c| c.to_string());
                 tracing::warn!(error = %e, "Telegram sendMessage failed");
+                if e.is_auth_failure() {
+                    return Delivery::Unauthorized { code };
+                }
                 match e.retry() {
                     Retry::After(after) => Delivery::Retry { after, code },
                     Retry::Never => Delivery::Permanent { code, outside_window: false },
@@ -145,6 +151,9 @@ fn twilio_delivery(result: Result<String, crate::twilio::client::SendError>) -> 
         Err(e) => {
             let code = e.code().map_or_else(|| e.reason().to_string(), |c| c.to_string());
             tracing::warn!(error = %e, "Twilio send failed");
+            if e.is_auth_failure() {
+                return Delivery::Unauthorized { code };
+            }
             match e.retry() {
                 Retry::After(after) => Delivery::Retry { after, code },
                 Retry::Never => Delivery::Permanent { code, outside_window: e.is_outside_window() },

@@ -9,8 +9,10 @@
 //! Phone numbers are few enough to try them all, so a pseudonym protects only while its key is kept apart from the
 //! database: `REDFLAG_DATA_KEY` (64 hex characters) or `data_key_file`. Without one, the bridge generates a key and
 //! keeps it in its database, where every node of a deployment finds the same one, and says at start-up that the
-//! pseudonyms are then only as private as the database file. Setting a key later changes every pseudonym once:
-//! limits counted under the old ones restart that day.
+//! pseudonyms are then only as private as the database file. On SQLite, `data-key encrypt` keeps the generated
+//! key's pseudonyms (now inside the encrypted file) and `data-key rotate` the old key's ([`Pseudonyms::pin`]);
+//! on PostgreSQL, setting a key later changes every pseudonym once: limits counted under the old ones restart
+//! that day.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -19,6 +21,9 @@ use crate::queue::{QueueError, Users};
 
 /// The name of the generated key in the database.
 const STORED_KEY: &str = "pseudonym-key";
+/// The name of the configured data key's pseudonym key, kept when the data key is rotated (only ever in an
+/// encrypted file: see [`Pseudonyms::pin`]).
+const PINNED_KEY: &str = "pseudonym-key-pinned";
 
 /// Where the key came from, for the start-up log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,13 +49,39 @@ impl Pseudonyms {
     /// a node that races another for it reads the winner's).
     pub fn load(data_key: Option<&[u8; 32]>, store: &dyn Users) -> Result<Self, QueueError> {
         if let Some(key) = data_key {
-            return Ok(Pseudonyms { key: derive(key), source: KeySource::Configured });
+            let key = match store.secret(PINNED_KEY)? {
+                Some(pinned) => parse_key(&pinned).map_err(|e| QueueError::Secret(format!("the pinned key: {e}")))?,
+                None => derive(key),
+            };
+            return Ok(Pseudonyms { key, source: KeySource::Configured });
         }
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).map_err(|e| QueueError::Secret(format!("the system's random source: {e}")))?;
         let stored = store.stored_secret(STORED_KEY, &hex(&fresh))?;
         let key = parse_key(&stored).map_err(|e| QueueError::Secret(format!("the stored key: {e}")))?;
         Ok(Pseudonyms { key: derive(&key), source: KeySource::Database })
+    }
+
+    /// Keep the pseudonyms `data_key` gives when the data key is replaced by another: every sender's quota, spend
+    /// and history stay under the name they have, and erasing them still finds it. Stored in the database, which
+    /// is only done for the SQLite file, encrypted with the data key ([`crate::at_rest::rotate`]): in a plain
+    /// database the stored key would make every pseudonym reversible by whoever reads it.
+    pub fn pin(data_key: &[u8; 32], store: &dyn Users) -> Result<(), QueueError> {
+        let current = Pseudonyms::load(Some(data_key), store)?;
+        store.stored_secret(PINNED_KEY, &hex(&current.key))?;
+        Ok(())
+    }
+
+    /// When a plain file is first encrypted: keep the pseudonyms its generated key gave (if it has one), which
+    /// the data key would otherwise replace. The generated key is then inside the encrypted file, as a pinned key
+    /// is. Returns whether there was one.
+    pub fn adopt_generated(store: &dyn Users) -> Result<bool, QueueError> {
+        let Some(stored) = store.secret(STORED_KEY)? else {
+            return Ok(false);
+        };
+        let key = parse_key(&stored).map_err(|e| QueueError::Secret(format!("the stored key: {e}")))?;
+        store.stored_secret(PINNED_KEY, &hex(&derive(&key)))?;
+        Ok(true)
     }
 
     /// The pseudonym of a sender's address: `p:` and 32 hex characters.

@@ -261,6 +261,17 @@ pub fn help(style: Style) -> String {
     .join("\n\n")
 }
 
+/// Said once, with a sender's first reply: what is kept about them, and how to erase it.
+pub fn privacy_notice(style: Style) -> String {
+    format!(
+        "{}: your messages are kept only as long as it takes to answer them, and a record of each verdict without \
+         your number. When an AI model is asked for a second opinion, names, numbers and addresses are removed \
+         first. Send {} at any time to erase what is kept.",
+        style.bold("About your data"),
+        style.command_name("delete my data")
+    )
+}
+
 /// Confirmation of `delete my data`; `count` is how many stored items were erased.
 pub fn deleted(count: usize, style: Style) -> String {
     let done = match count {

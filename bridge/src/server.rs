@@ -36,7 +36,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     // One file, one connection: the bridge's queue and the core's store share it. With a PostgreSQL URL, both live
     // there instead, shared by every node; the hub stays in this node's file (see bridge/README.md).
-    let db = bridge_db(&settings.db)?;
+    let db = bridge_db(&settings.db, settings.file_key().as_ref())?;
     let hub = HubState {
         store: Arc::new(SqliteHub::on(Arc::clone(&db))?),
         signer: Arc::new(HubSigner::load_or_create(&settings.hub_key)?),
@@ -53,10 +53,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let (store, key) = (Arc::clone(&store), settings.data_key.as_ref().map(|k| k.0));
         tokio::task::spawn_blocking(move || Pseudonyms::load(key.as_ref(), &*store)).await??
     };
-    if pseudonyms.source == KeySource::Database && settings.environment == Environment::Production {
-        tracing::warn!(
-            "no REDFLAG_DATA_KEY: senders' pseudonyms are keyed by a key kept in the database, so they are only as \
-             private as the database; set REDFLAG_DATA_KEY (openssl rand -hex 32) to keep the key apart"
+    // Production cannot get here without a data key (`Settings::check`).
+    if pseudonyms.source == KeySource::Database {
+        tracing::info!(
+            "no REDFLAG_DATA_KEY (development): the database file is plain, and senders' pseudonyms are keyed by a \
+             key kept in it"
         );
     }
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
@@ -101,6 +102,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         retry_base: Duration::from_millis(w.retry_base_ms),
         daily_quota: settings.limits.daily_quota,
     };
+    let pauses = crate::pause::Pauses::new((w.auth_pause_secs * 1000.0) as i64);
     let shared = Arc::new(Shared {
         store: Arc::clone(&store),
         core_store,
@@ -108,6 +110,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         outbox,
         config,
         pseudonyms,
+        pauses,
         wake: Notify::new(),
     });
     if let Some((pg, _)) = &postgres {
@@ -132,6 +135,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         store,
         Arc::clone(shared.engine.checker()),
         Duration::from_secs(u64::from(settings.workers.keep_finished_days) * 86_400),
+        Duration::from_secs(u64::from(settings.workers.keep_review_days) * 86_400),
         stop_rx.clone(),
     ));
 

@@ -10,9 +10,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use redflag::config::Config;
+use redflag::store::db::FileKey;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::Sha256;
 
 /// Every environment variable the bridge reads itself (the core reads the LLM ones).
 pub const ENV_VARS: &[&str] = &[
@@ -32,7 +35,12 @@ pub const ENV_VARS: &[&str] = &[
     "TELEGRAM_SECRET_TOKEN",
     "TELEGRAM_API_BASE",
     "REDFLAG_BRIDGE_VALIDATE_SIGNATURES",
+    "REDFLAG_DATA_KEY",
+    "REDFLAG_METRICS_TOKEN",
 ];
+
+/// The bridge's history retention when `[history] retention_days` is not set.
+pub const HISTORY_RETENTION_DAYS: u64 = 90;
 
 /// The signing token in development when no Twilio auth token is set. Public on purpose: it protects nothing, and
 /// production refuses to start without a real token.
@@ -124,10 +132,16 @@ pub struct Workers {
     /// Delivery attempts before a reply is given up as failed.
     pub max_attempts: u32,
     /// Finished messages (done or failed: the sender's address, the event log, delivery statuses) are deleted
-    /// after this many days; messages waiting for review are kept until a person deals with them.
+    /// after this many days, and so is a sender's last-message time.
     pub keep_finished_days: u32,
+    /// Messages waiting for review (their text and reply kept for a person) are deleted after this many days
+    /// untouched, so nothing is kept forever.
+    pub keep_review_days: u32,
     /// The first retry waits about this long, each later one twice as long (capped at 10 minutes).
     pub retry_base_ms: u64,
+    /// While Twilio or Telegram refuses the bridge's credentials, sending to it pauses this long between tries
+    /// ([`crate::pause`]); the replies wait, none goes to review for it.
+    pub auth_pause_secs: f64,
 }
 
 impl Default for Workers {
@@ -140,7 +154,9 @@ impl Default for Workers {
             coalesce_max_ms: 6000,
             max_attempts: 8,
             keep_finished_days: 7,
+            keep_review_days: 30,
             retry_base_ms: 2000,
+            auth_pause_secs: 60.0,
         }
     }
 }
@@ -180,9 +196,13 @@ pub struct Settings {
     /// The hub's Ed25519 signing key file (created on first use): `REDFLAG_HUB_KEY`, `hub_key`, or beside the
     /// database.
     pub hub_key: PathBuf,
-    /// The data key (`REDFLAG_DATA_KEY`, 64 hex characters, or the file `data_key_file` holding them): keys the
-    /// senders' pseudonyms ([`crate::pseudonym`]). Unset, a generated key is kept in the database.
+    /// The data key (`REDFLAG_DATA_KEY`, 64 hex characters, or the file `data_key_file` holding them): encrypts
+    /// the SQLite file ([`redflag::store::db::cipher`]) and keys the senders' pseudonyms ([`crate::pseudonym`]).
+    /// Production needs one; unset in development, the file is plain and a generated pseudonym key is kept in it.
     pub data_key: Option<DataKey>,
+    /// `REDFLAG_METRICS_TOKEN`: when set, `/metrics` answers only `Authorization: Bearer <token>` (what
+    /// Prometheus sends with `authorization: {credentials: ...}`). A secret.
+    pub metrics_token: Option<SecretString>,
     pub twilio: Twilio,
     pub telegram: Telegram,
     pub validate_signatures: bool,
@@ -200,6 +220,16 @@ pub struct Settings {
 /// A 32-byte secret that never shows in `Debug` output or logs.
 #[derive(Clone)]
 pub struct DataKey(pub [u8; 32]);
+
+impl DataKey {
+    /// The key of the bridge's SQLite file: derived, so that the data key serves each purpose with a key of its
+    /// own and the file's key never meets the pseudonyms' HMAC.
+    pub fn file_key(&self) -> FileKey {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(b"redflag-bridge database file v1");
+        FileKey::new(mac.finalize().into_bytes().into())
+    }
+}
 
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -320,6 +350,10 @@ impl Settings {
             // Without a file the core still reads its own default config file and the environment.
             None => (File::default(), Config::load_with(None, env)?),
         };
+        let mut core = core;
+        // The core keeps a person's own history until they clear it; a bridge keeps other people's checks, so
+        // nothing stays forever unless the operator says how long.
+        core.history_retention.get_or_insert(Duration::from_secs(HISTORY_RETENTION_DAYS * 86_400));
 
         let environment = match env("REDFLAG_ENV") {
             Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -431,6 +465,7 @@ impl Settings {
             database_url,
             hub_key,
             data_key,
+            metrics_token: env("REDFLAG_METRICS_TOKEN").map(SecretString::from),
             twilio,
             telegram,
             validate_signatures,
@@ -469,9 +504,16 @@ impl Settings {
             return Err(SettingsError::Invalid("[limits] request_timeout_secs must be a positive number".into()));
         }
         let w = &self.workers;
-        if w.count == 0 || w.max_attempts == 0 || !(w.lease_secs.is_finite() && w.lease_secs >= 1.0) {
+        if w.count == 0
+            || w.max_attempts == 0
+            || w.keep_review_days == 0
+            || !(w.lease_secs.is_finite() && w.lease_secs >= 1.0)
+            || !(w.auth_pause_secs.is_finite() && w.auth_pause_secs >= 0.1 && w.auth_pause_secs <= 86_400.0)
+        {
             return Err(SettingsError::Invalid(
-                "[workers] count and max_attempts must be at least 1, lease_secs at least 1".into(),
+                "[workers] count, max_attempts and keep_review_days must be at least 1, lease_secs at least 1, \
+                 auth_pause_secs between 0.1 and 86400"
+                    .into(),
             ));
         }
         // A lease shorter than one escalated analysis plus a send would let a second worker take the job over
@@ -543,6 +585,15 @@ impl Settings {
                     fix: "remove validate_signatures = false / REDFLAG_BRIDGE_VALIDATE_SIGNATURES; it is for development only",
                 });
             }
+            if self.data_key.is_none() {
+                return Err(SettingsError::Production {
+                    what: "a data key",
+                    fix: "set REDFLAG_DATA_KEY to 64 hex characters (openssl rand -hex 32), or data_key_file to a \
+                          file holding them; it encrypts the database file and keys the senders' pseudonyms. Keep \
+                          it apart from the database and its backups. An existing plain file is encrypted once \
+                          with `redflag-bridge data-key encrypt`",
+                });
+            }
             if self.twilio.account_sid.is_none() || self.twilio.from.is_none() {
                 return Err(SettingsError::Production {
                     what: "a Twilio sender",
@@ -561,6 +612,11 @@ impl Settings {
             Some(t) => t.expose_secret().to_string(),
             None => DEV_AUTH_TOKEN.to_string(),
         }
+    }
+
+    /// The key of the bridge's SQLite file; `None` (a plain file) without a data key.
+    pub fn file_key(&self) -> Option<FileKey> {
+        self.data_key.as_ref().map(DataKey::file_key)
     }
 
     /// Development without Twilio credentials: replies are logged, not sent.
@@ -662,6 +718,14 @@ mod tests {
     }
 
     #[test]
+    fn the_history_is_kept_90_days_unless_configured() {
+        let s = load(None, &[]).expect("loads");
+        assert_eq!(s.core.history_retention, Some(Duration::from_secs(90 * 86_400)));
+        let s = load(Some("[history]\nretention_days = 7\n"), &[]).expect("loads");
+        assert_eq!(s.core.history_retention, Some(Duration::from_secs(7 * 86_400)));
+    }
+
+    #[test]
     fn typos_are_errors_not_ignored() {
         let err = load(Some("[limits]\ndaily_qouta = 3\n"), &[]).expect_err("a typo is refused");
         assert!(err.to_string().contains("daily_qouta"), "{err}");
@@ -670,23 +734,28 @@ mod tests {
     }
 
     #[test]
-    fn production_refuses_without_token_or_public_url() {
+    fn production_refuses_without_token_public_url_or_data_key() {
         let err = load(None, &[("REDFLAG_ENV", "production")]).expect_err("no token");
         assert!(err.to_string().contains("TWILIO_AUTH_TOKEN"), "{err}");
         let err = load(None, &[("REDFLAG_ENV", "production"), ("TWILIO_AUTH_TOKEN", "t")]).expect_err("no url");
         assert!(err.to_string().contains("REDFLAG_PUBLIC_URL"), "{err}");
-        let ok = load(
-            None,
-            &[
-                ("REDFLAG_ENV", "production"),
-                ("TWILIO_AUTH_TOKEN", "t"),
-                ("REDFLAG_PUBLIC_URL", "https://bridge.example.com/"),
-                ("TWILIO_ACCOUNT_SID", "AC1"),
-                ("TWILIO_FROM", "whatsapp:+14155238886"),
-            ],
-        )
-        .expect("complete production settings load");
+        let complete = [
+            ("REDFLAG_ENV", "production"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("REDFLAG_PUBLIC_URL", "https://bridge.example.com/"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_FROM", "whatsapp:+14155238886"),
+        ];
+        let err = load(None, &complete).expect_err("no data key");
+        assert!(err.to_string().contains("REDFLAG_DATA_KEY") && err.to_string().contains("openssl rand"), "{err}");
+        let key = "0f".repeat(32);
+        let ok = load(None, &[&complete[..], &[("REDFLAG_DATA_KEY", key.as_str())]].concat())
+            .expect("complete production settings load");
         assert_eq!(ok.signed_url("/webhooks/twilio").as_deref(), Some("https://bridge.example.com/webhooks/twilio"));
+        // The file's key is the data key's, derived: the same every time, never the data key itself.
+        let file_key = ok.file_key().expect("a file key");
+        assert_eq!(Some(&file_key), ok.file_key().as_ref());
+        assert_ne!(file_key, FileKey::new([0x0f; 32]));
     }
 
     #[test]

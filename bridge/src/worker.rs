@@ -15,6 +15,7 @@ use crate::audit::AuditEntry;
 use crate::engine::{Content, Engine, EngineError};
 use crate::metrics as m;
 use crate::outbox::{Delivery, Outbox};
+use crate::pause::Provider;
 use crate::queue::{BridgeStore, Channel, Coalesce, Job, Outcome, Quota, Reply, Work};
 use crate::reply::{self, Command, Style};
 use crate::tasks::{blocking, now_ms};
@@ -45,6 +46,8 @@ pub struct Shared {
     pub config: WorkerConfig,
     /// What senders are known by wherever their address is not needed: quota, spend, history.
     pub pseudonyms: crate::pseudonym::Pseudonyms,
+    /// Providers that refused the credentials, whose replies wait.
+    pub pauses: crate::pause::Pauses,
     /// Woken by the webhook handlers when something was queued.
     pub wake: Notify,
 }
@@ -227,6 +230,13 @@ async fn analyse(shared: &Shared, owner: &str, group: Vec<Job>) -> anyhow::Resul
         } else if !help {
             sections.push(reply::empty(style));
         }
+        // Once per sender (by pseudonym), with the first reply they get; silence (an exceeded quota) is not one.
+        if !sections.is_empty() {
+            let (store, who) = (Arc::clone(&shared.store), subject.clone());
+            if blocking(move || store.first_notice(&who, now_ms())).await?? {
+                sections.push(reply::privacy_notice(style));
+            }
+        }
     }
 
     if sections.is_empty() {
@@ -275,6 +285,11 @@ async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
         }
     }
 
+    let provider = Provider::of(channel);
+    if let Some(until) = shared.pauses.paused_until(provider, now_ms()) {
+        return postpone(shared, owner, &job, until).await;
+    }
+
     for index in job.sent_parts..reply.parts.len() {
         // A send can take a while (timeouts, a slow provider); make sure nobody else sends this part meanwhile.
         let (store, owner_s, id, until) =
@@ -282,6 +297,7 @@ async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
         blocking(move || store.renew(&owner_s, id, until)).await??;
         match shared.outbox.send_text(channel, &to, &reply.parts[index]).await {
             Delivery::Sent(provider_id) => {
+                shared.pauses.accepted(provider);
                 metrics::counter!(m::REPLIES, "channel" => channel.as_str(), "outcome" => "sent", "code" => "")
                     .increment(1);
                 let (store, owner, id) = (Arc::clone(&shared.store), owner.to_string(), job.id);
@@ -302,6 +318,11 @@ async fn send(shared: &Shared, owner: &str, job: Job) -> anyhow::Result<()> {
                 blocking(move || store.retry_at(&owner, id, at, &format!("retryable error {code}"), now_ms()))
                     .await??;
                 return Ok(());
+            }
+            Delivery::Unauthorized { code } => {
+                count(channel, "paused", &code);
+                let until = shared.pauses.refused(provider, &code, now_ms());
+                return postpone(shared, owner, &job, until).await;
             }
             Delivery::Permanent { code, outside_window: true } if channel == Channel::WhatsApp => {
                 count(channel, "review", &code);
@@ -328,7 +349,13 @@ async fn outside_window(shared: &Shared, owner: &str, job: &Job, to: &str, why: 
     };
     match shared.outbox.send_template(to).await {
         None => finish(Outcome::Review, format!("{why}; no template (ContentSid) is configured")).await,
+        Some(Delivery::Unauthorized { code }) => {
+            count(Channel::WhatsApp, "paused", &code);
+            let until = shared.pauses.refused(Provider::Twilio, &code, now_ms());
+            postpone(shared, owner, job, until).await
+        }
         Some(Delivery::Sent(provider_id)) => {
+            shared.pauses.accepted(Provider::Twilio);
             count(Channel::WhatsApp, "template", "");
             let (store, owner) = (Arc::clone(&shared.store), owner.to_string());
             let index = job.sent_parts;
@@ -340,6 +367,14 @@ async fn outside_window(shared: &Shared, owner: &str, job: &Job, to: &str, why: 
             finish(Outcome::Review, format!("{why}; the template failed too ({code})")).await
         }
     }
+}
+
+/// Leave `job` waiting until `until` while its provider is paused; its attempt does not count.
+async fn postpone(shared: &Shared, owner: &str, job: &Job, until: i64) -> anyhow::Result<()> {
+    let reason = format!("sending paused: {} refused the bridge's credentials", Provider::of(job.channel).as_str());
+    let (store, owner, id) = (Arc::clone(&shared.store), owner.to_string(), job.id);
+    blocking(move || store.postpone(&owner, id, until, &reason, now_ms())).await??;
+    Ok(())
 }
 
 fn count(channel: Channel, outcome: &'static str, code: &str) {
@@ -356,19 +391,23 @@ fn backoff(base: Duration, attempts: u32) -> Duration {
 }
 
 /// Apply the retention settings at start-up and every hour after: finished messages (their addresses and event
-/// logs) after `keep_finished`, and the core's history and cache as the check service's settings say (the CLI does
+/// logs) and senders' last-message times after `keep_finished`, messages left in review after `keep_review`, and
+/// the core's history and cache as the check service's settings say (the CLI does
 /// this when it opens the database; a bridge may run for months without restarting).
 pub async fn maintenance(
     store: Arc<dyn BridgeStore>,
     checker: Arc<redflag::check::Checker>,
     keep_finished: Duration,
+    keep_review: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     loop {
         let (store, checker) = (Arc::clone(&store), Arc::clone(&checker));
         let purged = blocking(move || -> anyhow::Result<(usize, redflag::store::Purged)> {
-            let jobs = store.purge_finished(now_ms().saturating_sub(ms(keep_finished)))?;
+            let now = now_ms();
+            let jobs =
+                store.purge_finished(now.saturating_sub(ms(keep_finished)), now.saturating_sub(ms(keep_review)))?;
             Ok((jobs, checker.purge()?))
         })
         .await;

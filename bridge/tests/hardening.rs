@@ -112,3 +112,30 @@ fn readiness_fails_while_the_database_takes_no_writes() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `REDFLAG_METRICS_TOKEN` puts `/metrics` behind a bearer token (issue #20): without it or with another, 401
+/// and nothing of the page; with it, the page.
+#[test]
+fn metrics_can_be_kept_behind_a_token() {
+    let twilio = FakeTwilio::start();
+    let bridge = Bridge::start_node(&settings(&twilio, ""), &[("REDFLAG_METRICS_TOKEN", "scrape-me-9f2c")]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let get = |auth: Option<&str>| {
+        rt.block_on(async {
+            let mut request = reqwest::Client::new().get(format!("{}/metrics", bridge.base));
+            if let Some(auth) = auth {
+                request = request.header("authorization", auth);
+            }
+            let r = request.send().await.expect("metrics");
+            (r.status().as_u16(), r.text().await.expect("text"))
+        })
+    };
+    for refused in [None, Some("Bearer wrong"), Some("Basic c2NyYXBlLW1lLTlmMmM=")] {
+        let (status, body) = get(refused);
+        assert_eq!(status, 401, "{refused:?}");
+        assert!(!body.contains("redflag_bridge_") && body.contains("REDFLAG_METRICS_TOKEN"), "{body}");
+    }
+    let (status, body) = get(Some("bearer scrape-me-9f2c"));
+    assert_eq!(status, 200);
+    assert!(body.contains("redflag_bridge_ready"), "{body}");
+}

@@ -8,7 +8,7 @@ mod common;
 use redflag_bridge::audit::AuditEntry;
 use redflag_bridge::queue::{
     BridgeStore, Channel, Coalesce, Enqueued, Job, MAX_ANALYSIS_ATTEMPTS, NewMessage, Outcome, PgQueue, QueueError,
-    Quota, Reply, SqliteQueue, State, Work,
+    Quota, Reply, Settle, SqliteQueue, State, Work,
 };
 
 const C: Coalesce = Coalesce { quiet_ms: 1000, max_wait_ms: 5000, max_messages: 10, max_send_claims: 5 };
@@ -141,6 +141,55 @@ mod cases {
         assert!(q.claim("x", 11_002, LEASE, C).expect("claim").is_some(), "released work is claimable at once");
     }
 
+    /// Sending paused (the provider refused the credentials): however often a send is put off, its attempts
+    /// stay as they were and the pause is one event, not one per try.
+    pub fn postponed_sends_keep_their_attempts(q: &dyn BridgeStore) {
+        q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
+        let group = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
+        let id = group[0].id;
+        let reply = Reply { parts: vec!["p".into()], template: false };
+        q.store_reply("w", &[id], &reply, 2000, 2000 + LEASE).expect("store");
+        let mut now = 3000;
+        for _ in 0..20 {
+            q.postpone("w", id, now + 100, "sending paused", now).expect("postpone");
+            assert!(q.claim("w", now + 99, LEASE, C).expect("claim").is_none(), "not before the pause ends");
+            now += 100;
+            let Some(Work::Send(job)) = q.claim("w", now, LEASE, C).expect("claim") else { panic!("due again") };
+            assert_eq!(job.attempts, 1, "the claim counts one attempt; postponing gives it back");
+        }
+        let events = q.events(id).expect("events");
+        assert_eq!(events.iter().filter(|s| **s == State::Replying).count(), 2, "stored, then paused: {events:?}");
+        q.finish("w", &[id], Outcome::Done, None, now).expect("finish");
+    }
+
+    /// An operator's requeue sends a stored reply again (attempts start over) or analyses a message without one
+    /// again; resolving closes it and forgets its text; neither touches a message that is not in review or failed.
+    pub fn review_items_are_requeued_or_resolved(q: &dyn BridgeStore) {
+        q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
+        q.enqueue(&msg("m2", "v", "two", 0)).expect("enqueue");
+        let first = analyse(q.claim("w", 2000, LEASE, C).expect("claim"))[0].id;
+        let reply = Reply { parts: vec!["p".into()], template: false };
+        q.store_reply("w", &[first], &reply, 2000, 2000 + LEASE).expect("store");
+        q.finish("w", &[first], Outcome::Review, Some("permanent error 21610"), 2001).expect("review");
+        let second = analyse(q.claim("w", 2002, LEASE, C).expect("claim"))[0].id;
+        q.finish("w", &[second], Outcome::Review, Some("cannot be replied to"), 2003).expect("review");
+        assert_eq!(q.settle(999, Settle::Requeue, "op", 3000).expect("settle"), None, "no such job");
+
+        assert_eq!(q.settle(first, Settle::Requeue, "requeued", 3000).expect("settle"), Some(State::Replying));
+        let Some(Work::Send(job)) = q.claim("w", 3000, LEASE, C).expect("claim") else { panic!("sent again") };
+        assert_eq!((job.id, job.attempts, job.reply.as_ref()), (first, 1, Some(&reply)));
+        assert_eq!(q.settle(first, Settle::Resolve, "op", 3001).expect("settle"), None, "not in review any more");
+        q.finish("w", &[first], Outcome::Done, None, 3002).expect("finish");
+
+        assert_eq!(q.settle(second, Settle::Requeue, "requeued", 4000).expect("settle"), Some(State::Received));
+        let again = analyse(q.claim("w", 4000 + 10_000, LEASE, C).expect("claim"));
+        assert_eq!(again[0].id, second, "analysed again");
+        q.finish("w", &[second], Outcome::Review, Some("cannot be replied to"), 14_001).expect("review");
+        assert_eq!(q.settle(second, Settle::Resolve, "resolved", 14_002).expect("settle"), Some(State::Done));
+        assert!(q.jobs(Some(State::Review), 10).expect("jobs").is_empty());
+        assert_eq!(q.events(second).expect("events").last(), Some(&State::Done));
+    }
+
     pub fn daily_quota_tells_once_then_resets_the_next_day(q: &dyn BridgeStore) {
         // 2025-11-25 23:59:00 UTC, then one minute later.
         let (late, next) = (1_764_115_140_000, 1_764_115_200_000);
@@ -186,10 +235,10 @@ mod cases {
         q.enqueue(&msg("twilio:SM1", "u", "one", 0)).expect("enqueue");
         let a = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
         q.finish("w", &[a[0].id], Outcome::Done, None, 3000).expect("finish");
-        assert_eq!(q.purge_finished(3001).expect("purge"), 1);
+        assert_eq!(q.purge_finished(3001, 0).expect("purge"), 1);
         assert_eq!(q.enqueue(&msg("twilio:SM1", "u", "one", 4000)).expect("replay"), Enqueued::Duplicate);
         let year = redflag_bridge::queue::TOMBSTONE_RETENTION_MS;
-        q.purge_finished(3001 + year).expect("purge");
+        q.purge_finished(3001 + year, 0).expect("purge");
         assert!(matches!(q.enqueue(&msg("twilio:SM1", "u", "one", 4000 + year)).expect("enqueue"), Enqueued::New(_)));
     }
 
@@ -220,9 +269,20 @@ mod cases {
         assert!(nobody.messages.is_empty() && nobody.last_inbound_ms.is_none() && nobody.analyses_today == 0);
     }
 
+    pub fn the_privacy_notice_is_due_once_per_sender_for_a_year(q: &dyn BridgeStore) {
+        assert!(q.first_notice("p:a", 1000).expect("notice"), "first contact");
+        assert!(!q.first_notice("p:a", 2000).expect("notice"), "told already");
+        assert!(q.first_notice("p:b", 2000).expect("notice"), "another sender");
+        let year = redflag_bridge::queue::TOMBSTONE_RETENTION_MS;
+        q.purge_finished(1001 + year, 0).expect("purge");
+        assert!(q.first_notice("p:a", 2000 + year).expect("notice"), "back after a year: told again");
+    }
+
     pub fn a_stored_secret_is_generated_once(q: &dyn BridgeStore) {
+        assert_eq!(q.secret("k").expect("read"), None);
         assert_eq!(q.stored_secret("k", "first").expect("store"), "first");
         assert_eq!(q.stored_secret("k", "second").expect("read"), "first", "every node gets the first one");
+        assert_eq!(q.secret("k").expect("read").as_deref(), Some("first"));
     }
 
     pub fn delivery_statuses_only_move_forward(q: &dyn BridgeStore) {
@@ -246,10 +306,16 @@ mod cases {
         q.finish("w", &[a[0].id], Outcome::Done, None, 3000).expect("finish");
         let b = analyse(q.claim("w", 2000, LEASE, C).expect("claim"));
         q.finish("w", &[b[0].id], Outcome::Review, Some("21610"), 3000).expect("finish");
-        assert_eq!(q.purge_finished(2999).expect("purge"), 0, "not old enough");
-        assert_eq!(q.purge_finished(3001).expect("purge"), 1, "done is purged, review is kept");
+        assert_eq!(q.last_inbound_ms("u").expect("last"), Some(0));
+        assert_eq!(q.purge_finished(2999, 0).expect("purge"), 0, "not old enough");
+        assert_eq!(q.purge_finished(3001, 0).expect("purge"), 1, "done is purged, review is kept longer");
         assert_eq!(q.events(a[0].id).expect("events"), []);
         assert_eq!(q.jobs(None, 10).expect("jobs").len(), 1);
+        assert_eq!(q.last_inbound_ms("u").expect("last"), None, "the last-message time goes with its retention");
+        // A message left in review goes after its own, longer retention, and stays a duplicate.
+        assert_eq!(q.purge_finished(3001, 3001).expect("purge"), 1, "review purged in its turn");
+        assert!(q.jobs(None, 10).expect("jobs").is_empty());
+        assert_eq!(q.enqueue(&msg("m2", "v", "two", 4000)).expect("replay"), Enqueued::Duplicate);
     }
 
     pub fn a_sender_has_one_group_in_analysis_at_a_time(q: &dyn BridgeStore) {
@@ -357,6 +423,21 @@ macro_rules! suite {
             #[test]
             fn what_is_kept_about_a_sender_is_theirs_alone() {
                 cases::what_is_kept_about_a_sender_is_theirs_alone(&*open());
+            }
+
+            #[test]
+            fn review_items_are_requeued_or_resolved() {
+                cases::review_items_are_requeued_or_resolved(&*open());
+            }
+
+            #[test]
+            fn postponed_sends_keep_their_attempts() {
+                cases::postponed_sends_keep_their_attempts(&*open());
+            }
+
+            #[test]
+            fn the_privacy_notice_is_due_once_per_sender_for_a_year() {
+                cases::the_privacy_notice_is_due_once_per_sender_for_a_year(&*open());
             }
 
             #[test]

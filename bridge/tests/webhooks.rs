@@ -50,6 +50,14 @@ async fn a_signed_webhook_is_answered_end_to_end() {
     .await
     .expect("the job is done");
     assert_eq!(q.events(done).expect("events"), [State::Received, State::Analysing, State::Replying, State::Done]);
+
+    // Issue #20: the first reply a sender gets says what is kept about them and how to erase it; later ones do not.
+    let notice = "About your data";
+    assert!(body.contains(notice) && body.contains("delete my data"), "{body}");
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(3), USER, "Is this one real?")).await;
+    let sends = twilio.wait_for_async(2, WAIT).await;
+    let second = sends[1].body().expect("text");
+    assert!(!second.contains(notice), "{second}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,6 +160,39 @@ async fn permanent_errors_go_to_review_without_retrying() {
     assert_eq!(twilio.messages().len(), 1, "a permanent error is not retried");
     let out = bridge.command(&["jobs", "--state", "review"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("21610"), "the operator sees the reason");
+
+    // The person reviewing it reads the message, its reason and its history.
+    let shown = String::from_utf8_lossy(&bridge.command(&["jobs", "show", &job.id.to_string()]).stdout).into_owned();
+    assert!(shown.contains("rate hotels") && shown.contains("21610"), "{shown}");
+    assert!(shown.contains("received -> analysing -> replying -> review"), "{shown}");
+
+    // Issue #20: the review list no longer only grows. The person opted back in (START), so the operator requeues
+    // it: the stored reply goes out. A second message in review is resolved: done, its text forgotten.
+    twilio.clear_failures();
+    let requeued = bridge.command(&["jobs", "requeue", &job.id.to_string()]);
+    assert!(requeued.status.success(), "{}", String::from_utf8_lossy(&requeued.stderr));
+    assert_eq!(String::from_utf8_lossy(&requeued.stdout).trim(), format!("{}\treplying", job.id));
+    eventually(WAIT, || (q.jobs(Some(State::Done), 10).expect("jobs").len() == 1).then_some(())).await.expect("sent");
+    assert!(twilio.sent().iter().any(|m| m.to() == Some(USER) && m.body().is_some_and(|b| b.contains("scam"))));
+
+    twilio.fail_to("+14155550166", Failure::invalid_number());
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(21), "+14155550166", "Is this real?")).await;
+    let second = eventually(WAIT, || q.jobs(Some(State::Review), 10).expect("jobs").into_iter().next())
+        .await
+        .expect("the second goes to review");
+    let resolved = bridge.command(&["jobs", "resolve", &second.id.to_string(), "--note", "number does not exist"]);
+    assert!(resolved.status.success(), "{}", String::from_utf8_lossy(&resolved.stderr));
+    assert!(q.jobs(Some(State::Review), 10).expect("jobs").is_empty());
+    let text: String = rusqlite::Connection::open(bridge.db())
+        .expect("open")
+        .query_row("SELECT body FROM bridge_jobs WHERE id = ?1", [second.id], |r| r.get(0))
+        .expect("the row");
+    assert_eq!(text, "", "a resolved message's text is forgotten");
+    // A message not in review is named, and the command fails.
+    let again = bridge.command(&["jobs", "resolve", &second.id.to_string()]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains(&second.id.to_string()));
+    let audit = String::from_utf8_lossy(&bridge.command(&["audit"]).stdout).into_owned();
+    assert!(audit.contains("job.requeue") && audit.contains("job.resolve"), "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,4 +598,45 @@ fn chunked_post(base: &str, path: &str, bytes: usize) -> Option<u16> {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|code| code.parse().ok())
+}
+
+/// Issue #20: a wrong Twilio auth token used to send every reply to review, with no way back. Now the refusal
+/// pauses sending: the replies wait, their attempts not counted however long it lasts, and go out once the
+/// credentials work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_pause_sending_instead_of_filling_review() {
+    let twilio = FakeTwilio::start();
+    twilio.require_auth(fake_twilio::ACCOUNT_SID, "the token the operator forgot to update");
+    // Appended to [workers], whose max_attempts is 4 here.
+    let bridge = Bridge::start(&settings(&twilio, "auth_pause_secs = 0.3"));
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(90), USER, SCAM)).await;
+    bridge.post_signed("/webhooks/twilio", &Bridge::inbound(&sid(91), "+14155550188", "Is this job real?")).await;
+
+    // Many more refusals than max_attempts, and still nothing failed or in review.
+    let refused = || twilio.requests().iter().filter(|r| r.is_send()).count();
+    eventually(WAIT, || (refused() >= 10).then_some(())).await.expect("the paused sends keep being tried");
+    let q = bridge.queue();
+    assert!(q.jobs(Some(State::Review), 10).expect("jobs").is_empty(), "nothing sent to review");
+    assert!(q.jobs(Some(State::Failed), 10).expect("jobs").is_empty(), "nothing given up");
+    let waiting = q.jobs(Some(State::Replying), 10).expect("jobs");
+    assert_eq!(waiting.len(), 2, "both replies wait");
+    assert!(waiting.iter().all(|j| j.reason.as_deref().is_some_and(|r| r.contains("twilio refused"))), "{waiting:?}");
+    bridge
+        .metrics_showing(&[
+            r#"redflag_bridge_sending_paused{provider="twilio"} 1"#,
+            r#"redflag_bridge_replies_total{channel="whatsapp",outcome="paused",code="20003"}"#,
+        ])
+        .await;
+    let ready: serde_json::Value =
+        reqwest::get(format!("{}/readyz", bridge.base)).await.expect("readyz").json().await.expect("json");
+    assert_eq!(ready["sending_paused"], serde_json::json!(["twilio"]), "webhooks are still taken: {ready}");
+    // One event for the pause, not one per try.
+    let events = q.events(waiting[0].id).expect("events");
+    assert!(events.len() < 6, "{events:?}");
+
+    // The operator fixes the token (here: the fake accepts the bridge's): both replies go out, sending resumes.
+    twilio.require_auth(fake_twilio::ACCOUNT_SID, fake_twilio::AUTH_TOKEN);
+    eventually(WAIT, || (q.jobs(Some(State::Done), 10).expect("jobs").len() == 2).then_some(())).await.expect("sent");
+    assert!(twilio.sent().iter().any(|m| m.to() == Some(USER)));
+    bridge.metrics_showing(&[r#"redflag_bridge_sending_paused{provider="twilio"} 0"#]).await;
 }

@@ -33,6 +33,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, Transactio
 
 use super::StoreError;
 
+pub mod cipher;
+
+pub use cipher::{FileKey, FileState, file_state, reencrypt};
+
 /// How long a connection waits for another writer before giving up with "database is locked". Writes are short
 /// (milliseconds), so 5 s only runs out when something is really stuck.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,12 +93,22 @@ impl Db {
     /// to date. A new file is readable by its owner only (SQLite gives its `-wal` and `-shm` files the same
     /// permissions): it holds people's checks and, on a bridge, their messages.
     pub fn open(path: &Path, schemas: &[&Schema]) -> Result<Db, StoreError> {
+        Db::open_keyed(path, schemas, None)
+    }
+
+    /// [`Db::open`] for a file encrypted with `key` (see [`cipher`]); a new file is created encrypted. A plain
+    /// file given a key is refused rather than read: it is converted once, by [`reencrypt`].
+    pub fn open_keyed(path: &Path, schemas: &[&Schema], key: Option<&FileKey>) -> Result<Db, StoreError> {
+        if key.is_some() && file_state(path)? == FileState::Plain {
+            return Err(StoreError::NotEncrypted { path: path.to_path_buf() });
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
         }
         let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
         create_private(path).map_err(|source| StoreError::CreateFile { path: path.to_path_buf(), source })?;
         let conn = Connection::open(path).map_err(open_err)?;
+        cipher::unlock(&conn, path, key)?;
         Db::setup(conn, Some(path.to_path_buf()), schemas)
     }
 
@@ -114,6 +128,21 @@ impl Db {
             db.migrate(schema)?;
         }
         Ok(db)
+    }
+
+    /// A consistent copy of the whole database in the new file `dest`, encrypted with `key` (a backup, while
+    /// other processes go on writing: a WAL snapshot). `dest` must not exist; it is created `0600`.
+    pub fn backup(&self, dest: &Path, key: Option<&FileKey>) -> Result<(), StoreError> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(dest).map_err(|source| StoreError::CreateFile { path: dest.to_path_buf(), source })?;
+        let result = cipher::copy_into(&self.conn(), &self.shown_path(), dest, key, "DEFERRED");
+        if result.is_err() {
+            let _ = std::fs::remove_file(dest);
+        }
+        result
     }
 
     /// The file behind this database; `None` in memory.

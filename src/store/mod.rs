@@ -68,6 +68,21 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     #[error(
+        "the Redflag database at {} {}",
+        path.display(),
+        if *keyed {
+            "cannot be read with this key: it was encrypted with another one (after a rotation, use the new key), or it is damaged"
+        } else {
+            "is encrypted or is not a database: if a bridge encrypted it, give its key (REDFLAG_DATA_KEY or data_key_file); otherwise set REDFLAG_DB / --db to another file"
+        }
+    )]
+    Key { path: PathBuf, keyed: bool },
+    #[error(
+        "the Redflag database at {} is not encrypted, but a key was given: stop the bridge and run `redflag-bridge data-key encrypt` once to encrypt it in place, or unset the key",
+        path.display()
+    )]
+    NotEncrypted { path: PathBuf },
+    #[error(
         "the Redflag database at {} was written by a newer Redflag ({part} schema {found}, this build knows {supported}): upgrade Redflag or point REDFLAG_DB elsewhere",
         path.display()
     )]

@@ -207,6 +207,16 @@ impl Outcome {
     }
 }
 
+/// An operator's decision on a message waiting in `review` (or given up as `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Try again: a stored reply is sent again (its unsent parts), a message without one is analysed again; the
+    /// attempts start over. For when the cause is fixed (a sandbox joined, credentials corrected).
+    Requeue,
+    /// Close it: `done`, its text and reply forgotten as for any answered message.
+    Resolve,
+}
+
 /// Queue depth for the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Depth {
@@ -314,6 +324,10 @@ pub trait Queue: Send + Sync + fmt::Debug {
     /// Try sending again at `at_ms` (a retryable failure), releasing the lease.
     fn retry_at(&self, owner: &str, job: i64, at_ms: i64, reason: &str, now_ms: i64) -> Result<(), QueueError>;
 
+    /// Put a send off until `at_ms` without counting the attempt its claim counted (sending is paused, through
+    /// no fault of the message), releasing the lease. The event is recorded once per reason, not per postponement.
+    fn postpone(&self, owner: &str, job: i64, at_ms: i64, reason: &str, now_ms: i64) -> Result<(), QueueError>;
+
     /// End a job (and, for `Done`, forget its text: the verdict is in the history, redacted).
     fn finish(
         &self,
@@ -323,6 +337,10 @@ pub trait Queue: Send + Sync + fmt::Debug {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<(), QueueError>;
+
+    /// Apply an operator's decision to `job` if it is in `review` or `failed`; returns its new state, or `None`
+    /// when there is no such job in either state (it moved on, or the id is wrong).
+    fn settle(&self, job: i64, action: Settle, reason: &str, now_ms: i64) -> Result<Option<State>, QueueError>;
 
     /// Give back every job `owner` holds (graceful shutdown): analysing ones become received again, replying ones
     /// are due at once.
@@ -339,9 +357,15 @@ pub trait Queue: Send + Sync + fmt::Debug {
 
     fn jobs(&self, state: Option<State>, limit: usize) -> Result<Vec<JobSummary>, QueueError>;
 
-    /// Delete finished (done, failed) messages last changed before `before_ms`, with their events and delivery
-    /// statuses. Returns the number of messages deleted.
-    fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError>;
+    /// One message with its text, stored reply and last reason, for the person reviewing it
+    /// (`redflag-bridge jobs show`).
+    fn job(&self, id: i64) -> Result<Option<(Job, Option<String>)>, QueueError>;
+
+    /// Delete finished (done, failed) messages last changed before `before_ms` and messages left in review since
+    /// before `review_before_ms`, with their events and delivery statuses (their dedupe keys stay as tombstones), and
+    /// the last-message time of senders not heard from since `before_ms` (only needed for WhatsApp's 24 hours).
+    /// Returns the number of messages deleted.
+    fn purge_finished(&self, before_ms: i64, review_before_ms: i64) -> Result<usize, QueueError>;
 
     /// Twilio reported (status callback, error 63016) that a reply part was refused as outside WhatsApp's 24-hour
     /// window: reopen its finished job to send the template instead. Returns the job, if it was reopened.
@@ -375,6 +399,14 @@ pub trait Users: Send + Sync + fmt::Debug {
 
     /// The secret stored under `name`, storing `fresh` first if there is none: one value for every node.
     fn stored_secret(&self, name: &str, fresh: &str) -> Result<String, QueueError>;
+
+    /// The secret stored under `name`, if any.
+    fn secret(&self, name: &str) -> Result<Option<String>, QueueError>;
+
+    /// Whether `subject` (a sender's pseudonym) is due the privacy notice: true once, the first time it is asked
+    /// (recorded then), false after, through "delete my data" too. Forgotten after a year of the tombstones'
+    /// retention, so a person back after a long silence is told again.
+    fn first_notice(&self, subject: &str, now_ms: i64) -> Result<bool, QueueError>;
 
     /// What is kept about `user_key` (its messages, oldest first, and last inbound time) and its pseudonym
     /// `subject` (today's quota count, today being the UTC day of `now_ms`).

@@ -22,7 +22,8 @@ use postgres::{Row, Transaction};
 use super::schema::BRIDGE_PG_SCHEMA;
 use super::{
     ApiKeys, Audit, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, KeptAbout, MAX_ANALYSIS_ATTEMPTS, NewMessage,
-    Outcome, Queue, QueueError, Quota, Reply, State, StoredMessage, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
+    Outcome, Queue, QueueError, Quota, Reply, Settle, State, StoredMessage, TOMBSTONE_RETENTION_MS, Users, Work,
+    tombstone,
 };
 use crate::audit::{AuditEntry, AuditRecord};
 use redflag::store::pg::{Pg, PgConn};
@@ -408,6 +409,22 @@ impl Queue for PgQueue {
         })
     }
 
+    fn postpone(&self, owner: &str, job: i64, at_ms: i64, reason: &str, now_ms: i64) -> Result<(), QueueError> {
+        self.write(|tx| {
+            held(tx, owner, job)?;
+            let before: Option<String> = tx.query_one("SELECT reason FROM bridge_jobs WHERE id = $1", &[&job])?.get(0);
+            tx.execute(
+                "UPDATE bridge_jobs SET next_at = $2, lease_owner = NULL, lease_until = NULL, reason = $3,
+                 attempts = GREATEST(attempts - 1, 0), updated_at = $4 WHERE id = $1",
+                &[&job, &at_ms, &reason, &now_ms],
+            )?;
+            if before.as_deref() != Some(reason) {
+                event(tx, job, State::Replying, Some(reason), now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
     fn finish(
         &self,
         owner: &str,
@@ -432,6 +449,40 @@ impl Queue for PgQueue {
                 event(tx, job, state, reason, now_ms)?;
             }
             Ok(())
+        })
+    }
+
+    fn job(&self, id: i64) -> Result<Option<(Job, Option<String>)>, QueueError> {
+        let mut conn = self.pg.conn()?;
+        let row = conn.query_opt(&format!("SELECT {JOB_COLUMNS}, reason FROM bridge_jobs WHERE id = $1"), &[&id])?;
+        row.map(|r| Ok((job(&r)?, r.get(12)))).transpose()
+    }
+
+    fn settle(&self, job: i64, action: Settle, reason: &str, now_ms: i64) -> Result<Option<State>, QueueError> {
+        self.write(|tx| {
+            let Some(row) = tx.query_opt(
+                "SELECT reply IS NOT NULL FROM bridge_jobs WHERE id = $1 AND state IN ('review', 'failed') FOR UPDATE",
+                &[&job],
+            )?
+            else {
+                return Ok(None);
+            };
+            let state = match (action, row.get::<_, bool>(0)) {
+                (Settle::Resolve, _) => State::Done,
+                (Settle::Requeue, true) => State::Replying,
+                (Settle::Requeue, false) => State::Received,
+            };
+            let clear = state == State::Done;
+            tx.execute(
+                "UPDATE bridge_jobs SET state = $2, reason = $3, next_at = $4, attempts = 0, leader = NULL,
+                     lease_owner = NULL, lease_until = NULL,
+                     body = CASE WHEN $5 THEN '' ELSE body END, media_url = CASE WHEN $5 THEN NULL ELSE media_url END,
+                     reply = CASE WHEN $5 THEN NULL ELSE reply END, updated_at = $4
+                 WHERE id = $1",
+                &[&job, &state.as_str(), &reason, &now_ms, &clear],
+            )?;
+            event(tx, job, state, Some(reason), now_ms)?;
+            Ok(Some(state))
         })
     }
 
@@ -502,20 +553,24 @@ impl Queue for PgQueue {
             .collect())
     }
 
-    fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError> {
+    fn purge_finished(&self, before_ms: i64, review_before_ms: i64) -> Result<usize, QueueError> {
         self.write(|tx| {
-            let old = "SELECT id FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < $1";
-            bury(tx, &format!("WHERE id IN ({old})"), &[&before_ms])?;
+            let old = "SELECT id FROM bridge_jobs WHERE (state IN ('done', 'failed') AND updated_at < $1)
+                       OR (state = 'review' AND updated_at < $2)";
+            let when: [&(dyn postgres::types::ToSql + Sync); 2] = [&before_ms, &review_before_ms];
+            bury(tx, &format!("WHERE id IN ({old})"), &when)?;
             let stale = before_ms.saturating_sub(TOMBSTONE_RETENTION_MS);
             tx.execute("DELETE FROM bridge_tombstones WHERE at < $1", &[&stale])?;
             // A quota row counts one UTC day; two days on it counts nothing.
             tx.execute("DELETE FROM bridge_quota WHERE updated_at < $1", &[&before_ms.saturating_sub(2 * DAY_MS)])?;
-            tx.execute(&format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"), &[&before_ms])?;
-            tx.execute(&format!("DELETE FROM bridge_events WHERE job_id IN ({old})"), &[&before_ms])?;
-            let n = tx.execute(
-                "DELETE FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < $1",
+            tx.execute(
+                "DELETE FROM bridge_users WHERE last_inbound_at IS NULL OR last_inbound_at < $1",
                 &[&before_ms],
             )?;
+            tx.execute("DELETE FROM bridge_notices WHERE at < $1", &[&stale])?;
+            tx.execute(&format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"), &when)?;
+            tx.execute(&format!("DELETE FROM bridge_events WHERE job_id IN ({old})"), &when)?;
+            let n = tx.execute(&format!("DELETE FROM bridge_jobs WHERE id IN ({old})"), &when)?;
             Ok(n as usize)
         })
     }
@@ -634,6 +689,20 @@ impl Users for PgQueue {
             )?;
             Ok(tx.query_one("SELECT value FROM bridge_secrets WHERE name = $1", &[&name])?.get(0))
         })
+    }
+
+    fn first_notice(&self, subject: &str, now_ms: i64) -> Result<bool, QueueError> {
+        let mut conn = self.pg.conn()?;
+        let inserted = conn.execute(
+            "INSERT INTO bridge_notices (subject, at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&subject, &now_ms],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn secret(&self, name: &str) -> Result<Option<String>, QueueError> {
+        let mut conn = self.pg.conn()?;
+        Ok(conn.query_opt("SELECT value FROM bridge_secrets WHERE name = $1", &[&name])?.map(|r| r.get(0)))
     }
 
     fn kept_about(&self, user_key: &str, subject: &str, now_ms: i64) -> Result<KeptAbout, QueueError> {

@@ -190,6 +190,13 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE bridge_jobs ADD COLUMN media_url TEXT NULL;
     ",
+    // 8: who has had the privacy notice (by pseudonym), so it is given once, with the first reply.
+    r"
+    CREATE TABLE bridge_notices (
+        subject TEXT PRIMARY KEY,
+        at INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The same tables in PostgreSQL (`REDFLAG_DATABASE_URL`), with a version history of their own: PostgreSQL
@@ -302,5 +309,12 @@ const PG_MIGRATIONS: &[&str] = &[
     ", // 4: as SQLite's 7: where a message's image is.
     r"
     ALTER TABLE bridge_jobs ADD COLUMN media_url TEXT NULL;
+    ",
+    // 5: as SQLite's 8: who has had the privacy notice.
+    r"
+    CREATE TABLE bridge_notices (
+        subject TEXT PRIMARY KEY,
+        at BIGINT NOT NULL
+    );
     ",
 ];

@@ -11,13 +11,15 @@
 use std::path::Path;
 use std::sync::{Arc, MutexGuard};
 
+use redflag::store::db::FileKey;
 use redflag::store::{CORE_SCHEMA, Db};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::schema::BRIDGE_SCHEMA;
 use super::{
     ApiKeys, Audit, Channel, Coalesce, Depth, Enqueued, Job, JobSummary, KeptAbout, MAX_ANALYSIS_ATTEMPTS, NewMessage,
-    Outcome, Queue, QueueError, Quota, Reply, State, StoredMessage, TOMBSTONE_RETENTION_MS, Users, Work, tombstone,
+    Outcome, Queue, QueueError, Quota, Reply, Settle, State, StoredMessage, TOMBSTONE_RETENTION_MS, Users, Work,
+    tombstone,
 };
 use crate::audit::{AuditEntry, AuditRecord};
 
@@ -25,9 +27,10 @@ use crate::audit::{AuditEntry, AuditRecord};
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
 
 /// A bridge's SQLite file (created if missing) with every table it holds: the core's and the bridge's (queue and
-/// hub). The hub keeps using it when the queue and the core's store are in PostgreSQL.
-pub fn bridge_db(path: &Path) -> Result<Arc<Db>, QueueError> {
-    Ok(Arc::new(Db::open(path, &[&CORE_SCHEMA, &BRIDGE_SCHEMA])?))
+/// hub), encrypted with `key` when the bridge has a data key ([`crate::settings::Settings::file_key`]). The hub
+/// keeps using it when the queue and the core's store are in PostgreSQL.
+pub fn bridge_db(path: &Path, key: Option<&FileKey>) -> Result<Arc<Db>, QueueError> {
+    Ok(Arc::new(Db::open_keyed(path, &[&CORE_SCHEMA, &BRIDGE_SCHEMA], key)?))
 }
 
 #[derive(Debug, Clone)]
@@ -112,10 +115,10 @@ impl Batcher {
 }
 
 impl SqliteQueue {
-    /// Open (or create) the database at `path` with the core's tables and the bridge's: a bridge's file always
-    /// holds both.
+    /// Open (or create) the plain database at `path` with the core's tables and the bridge's: a bridge's file
+    /// always holds both. The bridge itself opens its file through [`bridge_db`], with its key.
     pub fn open(path: &Path) -> Result<SqliteQueue, QueueError> {
-        SqliteQueue::on(bridge_db(path)?)
+        SqliteQueue::on(bridge_db(path, None)?)
     }
 
     pub fn open_in_memory() -> Result<SqliteQueue, QueueError> {
@@ -426,6 +429,23 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn postpone(&self, owner: &str, job: i64, at_ms: i64, reason: &str, now_ms: i64) -> Result<(), QueueError> {
+        self.write(|tx| {
+            held(tx, owner, job)?;
+            let before: Option<String> =
+                tx.query_row("SELECT reason FROM bridge_jobs WHERE id = ?1", [job], |r| r.get(0))?;
+            tx.execute(
+                "UPDATE bridge_jobs SET next_at = ?2, lease_owner = NULL, lease_until = NULL, reason = ?3,
+                 attempts = MAX(attempts - 1, 0), updated_at = ?4 WHERE id = ?1",
+                params![job, at_ms, reason, now_ms],
+            )?;
+            if before.as_deref() != Some(reason) {
+                event(tx, job, State::Replying, Some(reason), now_ms)?;
+            }
+            Ok(())
+        })
+    }
+
     fn finish(
         &self,
         owner: &str,
@@ -450,6 +470,45 @@ impl Queue for SqliteQueue {
                 event(tx, job, state, reason, now_ms)?;
             }
             Ok(())
+        })
+    }
+
+    fn job(&self, id: i64) -> Result<Option<(Job, Option<String>)>, QueueError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(&format!("SELECT {JOB_COLUMNS}, reason FROM bridge_jobs WHERE id = ?1"), [id], |r| {
+                Ok((job_row(r)?, r.get::<_, Option<String>>(12)?))
+            })
+            .optional()?;
+        row.map(|(job, reason)| Ok((with_reply(job)?, reason))).transpose()
+    }
+
+    fn settle(&self, job: i64, action: Settle, reason: &str, now_ms: i64) -> Result<Option<State>, QueueError> {
+        self.write(|tx| {
+            let has_reply: Option<bool> = tx
+                .query_row(
+                    "SELECT reply IS NOT NULL FROM bridge_jobs WHERE id = ?1 AND state IN ('review', 'failed')",
+                    [job],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(has_reply) = has_reply else { return Ok(None) };
+            let state = match (action, has_reply) {
+                (Settle::Resolve, _) => State::Done,
+                (Settle::Requeue, true) => State::Replying,
+                (Settle::Requeue, false) => State::Received,
+            };
+            let clear = state == State::Done;
+            tx.execute(
+                "UPDATE bridge_jobs SET state = ?2, reason = ?3, next_at = ?4, attempts = 0, leader = NULL,
+                     lease_owner = NULL, lease_until = NULL,
+                     body = CASE WHEN ?5 THEN '' ELSE body END, media_url = CASE WHEN ?5 THEN NULL ELSE media_url END,
+                     reply = CASE WHEN ?5 THEN NULL ELSE reply END, updated_at = ?4
+                 WHERE id = ?1",
+                params![job, state.as_str(), reason, now_ms, clear],
+            )?;
+            event(tx, job, state, Some(reason), now_ms)?;
+            Ok(Some(state))
         })
     }
 
@@ -522,21 +581,30 @@ impl Queue for SqliteQueue {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn purge_finished(&self, before_ms: i64) -> Result<usize, QueueError> {
+    fn purge_finished(&self, before_ms: i64, review_before_ms: i64) -> Result<usize, QueueError> {
         self.write(|tx| {
-            let old = "SELECT id FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < ?1";
-            bury(tx, &format!("WHERE id IN ({old})"), params![before_ms])?;
+            let old = "SELECT id FROM bridge_jobs WHERE (state IN ('done', 'failed') AND updated_at < ?1)
+                       OR (state = 'review' AND updated_at < ?2)";
+            bury(tx, &format!("WHERE id IN ({old})"), params![before_ms, review_before_ms])?;
             tx.execute(
                 "DELETE FROM bridge_tombstones WHERE at < ?1",
                 [before_ms.saturating_sub(TOMBSTONE_RETENTION_MS)],
             )?;
             // A quota row counts one UTC day; two days on it counts nothing.
             tx.execute("DELETE FROM bridge_quota WHERE updated_at < ?1", [before_ms.saturating_sub(2 * DAY_MS)])?;
-            tx.execute(&format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"), [before_ms])?;
-            tx.execute(&format!("DELETE FROM bridge_events WHERE job_id IN ({old})"), [before_ms])?;
+            tx.execute("DELETE FROM bridge_users WHERE last_inbound_at IS NULL OR last_inbound_at < ?1", [before_ms])?;
+            tx.execute("DELETE FROM bridge_notices WHERE at < ?1", [before_ms.saturating_sub(TOMBSTONE_RETENTION_MS)])?;
+            tx.execute(
+                &format!("DELETE FROM bridge_deliveries WHERE job_id IN ({old})"),
+                params![before_ms, review_before_ms],
+            )?;
+            tx.execute(
+                &format!("DELETE FROM bridge_events WHERE job_id IN ({old})"),
+                params![before_ms, review_before_ms],
+            )?;
             Ok(tx.execute(
-                "DELETE FROM bridge_jobs WHERE state IN ('done', 'failed') AND updated_at < ?1",
-                [before_ms],
+                &format!("DELETE FROM bridge_jobs WHERE id IN ({old})"),
+                params![before_ms, review_before_ms],
             )?)
         })
     }
@@ -656,6 +724,20 @@ impl Users for SqliteQueue {
             )?;
             Ok(tx.query_row("SELECT value FROM bridge_secrets WHERE name = ?1", [name], |r| r.get(0))?)
         })
+    }
+
+    fn first_notice(&self, subject: &str, now_ms: i64) -> Result<bool, QueueError> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "INSERT INTO bridge_notices (subject, at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![subject, now_ms],
+            )? == 1)
+        })
+    }
+
+    fn secret(&self, name: &str) -> Result<Option<String>, QueueError> {
+        let conn = self.conn();
+        Ok(conn.query_row("SELECT value FROM bridge_secrets WHERE name = ?1", [name], |r| r.get(0)).optional()?)
     }
 
     fn kept_about(&self, user_key: &str, subject: &str, now_ms: i64) -> Result<KeptAbout, QueueError> {

@@ -129,7 +129,7 @@ impl TwilioRequest {
         }
     }
 
-    fn is_send(&self) -> bool {
+    pub fn is_send(&self) -> bool {
         self.method == "POST" && self.account_sid.is_some()
     }
 }

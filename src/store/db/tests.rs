@@ -206,7 +206,8 @@ fn a_file_that_is_not_a_database_says_so_with_its_path() {
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "this is not a database, just some text that is long enough ".repeat(20)).expect("write");
     let err = Db::open(&path, &[&CORE_SCHEMA]).expect_err("not a database");
-    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    // Without a key, text and an encrypted file look the same: neither starts with SQLite's header.
+    assert!(matches!(err, StoreError::Key { keyed: false, .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("notes.txt") && message.contains("REDFLAG_DB"), "{message}");
 }
@@ -242,4 +243,95 @@ fn a_new_database_and_its_journal_are_readable_by_their_owner_only() {
         let mode = std::fs::metadata(dir.path().join("nested").join(file)).expect(file).permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{file}");
     }
+}
+
+/// The file and its WAL, as bytes, to look for text that must not be there in the clear.
+fn on_disk(path: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).expect("the file");
+    bytes.extend(std::fs::read(format!("{}-wal", path.display())).unwrap_or_default());
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+const SECRET: &str = "whatsapp:+14155550123 sent: pay the USDT deposit";
+
+fn write_secret(db: &Db) {
+    db.conn()
+        .execute(
+            "INSERT INTO history (created_at, channel, input_hash, redacted_text, label, score, flags, tiers, analysis)
+             VALUES (1, 'whatsapp', 'h', ?1, 'scam', 0.9, '[]', '[]', '{}')",
+            [SECRET],
+        )
+        .expect("insert");
+}
+
+fn read_secret(db: &Db) -> String {
+    db.conn().query_row("SELECT redacted_text FROM history", [], |r| r.get(0)).expect("the row")
+}
+
+#[test]
+fn a_keyed_file_is_unreadable_without_its_key_and_refused_with_the_wrong_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bridge.db");
+    let key = FileKey::new([7; 32]);
+    let db = Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&key)).expect("create encrypted");
+    write_secret(&db);
+    assert_eq!(file_state(&path).expect("state"), FileState::Encrypted);
+    let disk = on_disk(&path);
+    assert!(!contains(&disk, "14155550123") && !contains(&disk, "USDT"), "the text is on disk in the clear");
+    // A backup taken while it is open is a whole copy under the same key, as unreadable without it.
+    let backup = dir.path().join("backup.db");
+    db.backup(&backup, Some(&key)).expect("back up");
+    assert!(!contains(&on_disk(&backup), "USDT"));
+    assert_eq!(read_secret(&Db::open_keyed(&backup, &[&CORE_SCHEMA], Some(&key)).expect("open the backup")), SECRET);
+    let taken = db.backup(&backup, Some(&key)).expect_err("never overwrites");
+    assert!(matches!(taken, StoreError::CreateFile { .. }), "{taken}");
+    drop(db);
+
+    let reopened = Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&key)).expect("reopen with the key");
+    assert_eq!(read_secret(&reopened), SECRET);
+    drop(reopened);
+    let keyless = Db::open(&path, &[&CORE_SCHEMA]).expect_err("no key");
+    assert!(matches!(keyless, StoreError::Key { keyed: false, .. }), "{keyless}");
+    assert!(keyless.to_string().contains("REDFLAG_DATA_KEY"), "{keyless}");
+    let wrong = Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&FileKey::new([8; 32]))).expect_err("wrong key");
+    assert!(matches!(wrong, StoreError::Key { keyed: true, .. }), "{wrong}");
+    // Plain SQLite (the sqlite3 shell, a backup tool) cannot read it either.
+    let raw = Connection::open(&path).expect("open raw");
+    assert!(raw.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).is_err());
+}
+
+#[test]
+fn a_plain_file_given_a_key_is_refused_until_it_is_encrypted_and_a_key_rotates() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bridge.db");
+    let (old, new) = (FileKey::new([1; 32]), FileKey::new([2; 32]));
+    write_secret(&Db::open(&path, &[&CORE_SCHEMA]).expect("a plain file, as before"));
+    assert_eq!(file_state(&path).expect("state"), FileState::Plain);
+    let refused = Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&old)).expect_err("plain with a key");
+    assert!(refused.to_string().contains("data-key encrypt"), "{refused}");
+
+    reencrypt(&path, None, Some(&old)).expect("encrypt in place");
+    assert!(!contains(&on_disk(&path), "USDT"));
+    let db = Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&old)).expect("open encrypted");
+    assert_eq!(read_secret(&db), SECRET, "the data came along");
+    assert_eq!(db.schema_version("core").expect("version"), CORE_SCHEMA.version(), "and its schema versions");
+    assert_eq!(user_version(&db.conn()).expect("layout"), LAYOUT, "and its layout");
+    drop(db);
+
+    reencrypt(&path, Some(&old), Some(&new)).expect("rotate");
+    assert!(matches!(Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&old)), Err(StoreError::Key { keyed: true, .. })));
+    assert_eq!(read_secret(&Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&new)).expect("new key")), SECRET);
+    // A rotation from the wrong key changes nothing.
+    assert!(reencrypt(&path, Some(&old), Some(&new)).is_err());
+    assert_eq!(read_secret(&Db::open_keyed(&path, &[&CORE_SCHEMA], Some(&new)).expect("still")), SECRET);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains("reencrypt"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
