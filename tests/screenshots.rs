@@ -99,6 +99,44 @@ fn jpeg_webp_and_standard_input_are_read_by_their_content() {
     assert_eq!(a["input"]["kind"], "image");
 }
 
+/// Issue #21: a photo stored sideways with EXIF orientation 6 ("turn 90° clockwise to show it"), as phone
+/// cameras write them, is read upright, and its boxes are in the upright image a viewer shows.
+#[test]
+fn a_sideways_photo_is_turned_upright_by_its_exif_orientation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let png = dir.path().join("notice.png");
+    render(SCAM, Layout::Plain, &png);
+    let upright = image::open(&png).expect("the rendered PNG");
+    let mut jpeg = Vec::new();
+    let sideways = upright.rotate270().to_rgb8();
+    sideways.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).expect("JPEG");
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, with_orientation_6(&jpeg)).expect("write");
+    let a = check(&photo);
+    assert_eq!(a["label"], "scam", "{a}");
+    assert_eq!(
+        (a["input"]["width"].as_u64(), a["input"]["height"].as_u64()),
+        (Some(u64::from(upright.width())), Some(u64::from(upright.height()))),
+        "measured upright"
+    );
+    assert_boxed(&a);
+}
+
+/// `jpeg` with an EXIF segment whose only entry is Orientation = 6, right after the start-of-image marker.
+fn with_orientation_6(jpeg: &[u8]) -> Vec<u8> {
+    assert_eq!(&jpeg[..2], [0xFF, 0xD8], "a JPEG");
+    let tiff = [
+        b"MM\x00\x2a\x00\x00\x00\x08".as_slice(), // big-endian TIFF header; the first IFD at offset 8
+        &[0x00, 0x01],                            // one entry:
+        &[0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00], // Orientation, SHORT, 1, 6
+        &[0x00, 0x00, 0x00, 0x00],                // no next IFD
+    ]
+    .concat();
+    let payload = [b"Exif\x00\x00".as_slice(), &tiff].concat();
+    let length = u16::try_from(payload.len() + 2).expect("small").to_be_bytes();
+    [&jpeg[..2], &[0xFF, 0xE1], &length, &payload, &jpeg[2..]].concat()
+}
+
 /// PNG's CRC-32 (ISO-HDLC), bit by bit: thirty lines would be a crate for one test.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;

@@ -20,7 +20,8 @@
 //! Run: `cargo bench --workspace --bench load`. Without `--bench` (`cargo test --benches`, or `--test`) it does a
 //! smoke run instead: 200 requests, then 100 requests/s for 1 s. The `LOAD_*` variables apply to both, and
 //! `LOAD_SETTINGS` is appended to the bridge's settings file to try other worker settings, e.g.
-//! `LOAD_SETTINGS=$'[workers]\ncount = 8'`.
+//! `LOAD_SETTINGS=$'[workers]\ncount = 8'`. `LOAD_DATA_KEY=1` encrypts the SQLite file (a fixed test key), to
+//! measure what encryption at rest costs beside a plain run.
 //!
 //! Several nodes (issue #19): `LOAD_POSTGRES=1` starts a throw-away PostgreSQL cluster (as the tests do, but with
 //! `fsync` on: every acknowledged webhook is on disk, as the bridge commits synchronously) and runs the bridge on it, `LOAD_DATABASE_URL=postgres://…` uses an existing database, and `LOAD_NODES=N` starts N

@@ -2,8 +2,8 @@
 //! red flag's evidence gets boxes in the image as well as spans in the text.
 //!
 //! Four steps, each in its own file: [`prep`] decodes the image (PNG, JPEG, WebP, recognised by content, bounded
-//! in bytes and pixels so a hostile file costs a bounded time) and prepares it for OCR (grey, dark mode turned
-//! light, small text scaled up); an [`Ocr`] engine finds the words and their boxes ([`Tesseract`] is the one we
+//! in bytes and pixels so a hostile file costs a bounded time) and prepares it for OCR (upright by its EXIF
+//! orientation, grey, dark mode turned light, small text scaled up); an [`Ocr`] engine finds the words and their boxes ([`Tesseract`] is the one we
 //! ship; the trait keeps the engine replaceable and the rest testable on its own); [`layout`] turns the words into
 //! lines of text, leaving out a phone's status bar and the timestamps of chat bubbles, and remembers which bytes of
 //! the text each word's box covers; [`locate`] gives every piece of evidence the boxes of the words it quotes.

@@ -4,7 +4,8 @@
 
 use std::io::Cursor;
 
-use image::{GrayImage, ImageReader, imageops};
+use image::metadata::Orientation;
+use image::{GrayImage, ImageDecoder, ImageReader, imageops};
 
 use super::OcrError;
 
@@ -74,7 +75,15 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared, OcrError> {
     // Four bytes a pixel plus the decoder's working memory.
     limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
     reader.limits(limits);
-    let decoded = reader.decode().map_err(|e| OcrError::Corrupt(e.to_string()))?;
+    let corrupt = |e: image::ImageError| OcrError::Corrupt(e.to_string());
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    // A phone stores a photo as the sensor saw it and says in its EXIF how to turn it upright; Tesseract reads
+    // sideways text as noise. Unreadable metadata is no reason to refuse the pixels.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    decoded.apply_orientation(orientation);
+    // Evidence boxes are in the upright image's coordinates, as a viewer shows it.
+    let (width, height) = (decoded.width(), decoded.height());
     let mut grey = decoded.to_luma8();
     // Dark mode (light letters on a dark background): OCR engines are trained on dark ink on light paper.
     if mean(&grey) < 110.0 {
