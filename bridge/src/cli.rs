@@ -273,14 +273,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { limit, json } => audit(&settings, limit, json),
         Command::Jobs { action: Some(JobsAction::Show { id }), .. } => show_job(&settings, id),
         Command::Jobs { action: Some(JobsAction::Requeue { ids }), .. } => {
-            settle(&settings, &ids, Settle::Requeue, "requeued by an operator".into(), "job.requeue")
+            settle(&settings, &ids, Settle::Requeue, None)
         }
         Command::Jobs { action: Some(JobsAction::Resolve { ids, note }), .. } => {
-            let reason = match note {
-                Some(n) => format!("resolved by an operator: {}", n.trim()),
-                None => "resolved by an operator".to_string(),
-            };
-            settle(&settings, &ids, Settle::Resolve, reason, "job.resolve")
+            settle(&settings, &ids, Settle::Resolve, note.as_deref())
         }
         Command::Jobs { action: None, state, limit } => jobs(&settings, state.as_deref().and_then(State::parse), limit),
         Command::MigrateStore { to } => migrate_store(&settings, &to),
@@ -702,11 +698,10 @@ fn jobs(settings: &Settings, state: Option<State>, limit: usize) -> anyhow::Resu
 
 fn show_job(settings: &Settings, id: i64) -> anyhow::Result<()> {
     let q = open(settings)?;
-    let Some((job, reason)) = q.job(id)? else {
+    let Some(item) = crate::review::show(&*q, &cli_actor(), id, now_ms())? else {
         anyhow::bail!("no message {id}; see `redflag-bridge jobs --state review` for the ids");
     };
-    audited(&*q, AuditEntry::new(cli_actor(), "job.show").target(id.to_string()))?;
-    let mut out = std::io::stdout().lock();
+    let (job, mut out) = (&item.job, std::io::stdout().lock());
     writeln!(
         out,
         "id\t{id}\nchannel\t{}\nstate\t{}\nattempts\t{}",
@@ -714,38 +709,26 @@ fn show_job(settings: &Settings, id: i64) -> anyhow::Result<()> {
         job.state.as_str(),
         job.attempts
     )?;
-    writeln!(out, "received\t{}\nreason\t{}", job.received_at_ms / 1000, reason.unwrap_or_default())?;
+    writeln!(out, "received\t{}\nreason\t{}", job.received_at_ms / 1000, item.reason.as_deref().unwrap_or_default())?;
     writeln!(out, "reply to\t{}", job.reply_to.as_deref().unwrap_or("(cannot be replied to)"))?;
     writeln!(out, "text\n{}", job.body)?;
     if let Some(reply) = &job.reply {
         writeln!(out, "reply ({} of {} parts sent)\n{}", job.sent_parts, reply.parts.len(), reply.parts.join("\n"))?;
     }
-    let events: Vec<&str> = q.events(id)?.into_iter().map(State::as_str).collect();
+    let events: Vec<&str> = item.events.iter().map(|s| s.as_str()).collect();
     writeln!(out, "events\t{}", events.join(" -> "))?;
     Ok(())
 }
 
-/// `jobs requeue` / `jobs resolve`: each id settled and audited; ids not in review or failed are named and make
-/// the command fail, after the others were settled.
-fn settle(
-    settings: &Settings,
-    ids: &[i64],
-    how: Settle,
-    reason: String,
-    audit_action: &'static str,
-) -> anyhow::Result<()> {
-    let q = open(settings)?;
-    let mut skipped = Vec::new();
-    for &id in ids {
-        match q.settle(id, how, &reason, now_ms())? {
-            Some(state) => {
-                audited(&*q, AuditEntry::new(cli_actor(), audit_action).target(id.to_string()).detail(&reason))?;
-                println!("{id}	{}", state.as_str());
-            }
-            None => skipped.push(id.to_string()),
-        }
+/// `jobs requeue` / `jobs resolve`: ids not in review or failed are named and make the command fail, after the
+/// others were settled.
+fn settle(settings: &Settings, ids: &[i64], how: Settle, note: Option<&str>) -> anyhow::Result<()> {
+    let settled = crate::review::settle(&*open(settings)?, &cli_actor(), ids, how, note, now_ms())?;
+    for (id, state) in &settled.moved {
+        println!("{id}\t{}", state.as_str());
     }
-    if !skipped.is_empty() {
+    if !settled.skipped.is_empty() {
+        let skipped: Vec<String> = settled.skipped.iter().map(i64::to_string).collect();
         anyhow::bail!(
             "not in review or failed, left as they are: {} (see `redflag-bridge jobs --state review`)",
             skipped.join(", ")

@@ -30,6 +30,7 @@ pub mod privacy;
 pub mod pseudonym;
 pub mod queue;
 pub mod reply;
+pub mod review;
 pub mod routes;
 pub mod server;
 pub mod settings;

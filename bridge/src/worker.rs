@@ -392,8 +392,8 @@ fn backoff(base: Duration, attempts: u32) -> Duration {
 
 /// Apply the retention settings at start-up and every hour after: finished messages (their addresses and event
 /// logs) and senders' last-message times after `keep_finished`, messages left in review after `keep_review`, and
-/// the core's history and cache as the check service's settings say (the CLI does
-/// this when it opens the database; a bridge may run for months without restarting).
+/// the core's history and cache as the check service's settings say (the CLI does this when it opens the
+/// database; a bridge may run for months without restarting).
 pub async fn maintenance(
     store: Arc<dyn BridgeStore>,
     checker: Arc<redflag::check::Checker>,
