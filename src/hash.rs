@@ -6,7 +6,12 @@ use sha2::{Digest, Sha256};
 
 /// SHA-256 of a text, as lower-case hex.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex_bytes(text.as_bytes())
+}
+
+/// SHA-256 of bytes (an image the desktop checked), as lower-case hex.
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// FNV-1a, 64-bit: fixed and documented, unlike `std::hash`, so a model's hashed feature buckets and the data's

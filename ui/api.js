@@ -12,7 +12,7 @@ const WEB_REASON = 'Web version: the verdict comes from the Redflag server.';
 export function capabilities() {
   return desktop
     ? { desktop: true, history: true, settings: true, ai: true, clipboard: true, files: true,
-        accept: '.txt,.html,.htm,.eml,.pdf,text/plain,text/html,message/rfc822,application/pdf' }
+        accept: '.txt,.html,.htm,.eml,.pdf,.png,.jpg,.jpeg,.webp,text/plain,text/html,message/rfc822,application/pdf,image/png,image/jpeg,image/webp' }
     : { desktop: false, history: false, settings: false, ai: false, clipboard: false, files: true,
         accept: '.txt,.html,.htm,text/plain,text/html' };
 }

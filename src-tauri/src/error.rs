@@ -8,7 +8,10 @@ pub enum Error {
     /// Nothing to check, or input the person can fix (empty clipboard, empty file).
     #[error("{0}")]
     Input(String),
-    #[error("Redflag cannot read {0} files. Open a .txt, .html, .eml or .pdf file, or paste the text.")]
+    #[error(
+        "Redflag cannot read {0} files. Open a .txt, .html, .eml or .pdf file or a screenshot (.png, .jpg, .webp), or \
+         paste the text."
+    )]
     UnsupportedFile(String),
     #[error("{0}")]
     Extract(String),

@@ -3,6 +3,10 @@
 
 #[path = "../../tests/common/fake_openai.rs"]
 mod fake_openai;
+// Shared with the CLI's and the bridge's tests; this one renders a single layout.
+#[allow(dead_code)]
+#[path = "../../tests/common/screenshot.rs"]
+mod screenshot;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -162,6 +166,37 @@ fn files_are_read_by_their_format() {
     assert_eq!(check["analysis"]["label"], "scam");
     assert!(check["analysis"]["text"].as_str().expect("text").contains("Subject: Job offer"));
     assert_eq!(h.history().len(), 1, "an opened file is saved");
+}
+
+/// Issue #21 on the desktop: a screenshot opened or dropped (known by its bytes, whatever its name) is read with
+/// the core's OCR and judged like its text, with boxes on the evidence; saved once; a broken image says what to do.
+#[test]
+fn screenshots_are_read_and_judged_like_their_text() {
+    let h = Harness::new("");
+    let png = h.dir.path().join("chat.png");
+    screenshot::render(SCAM, screenshot::Layout::DarkChat, &png);
+    let bytes = std::fs::read(&png).expect("the screenshot");
+    let headers = || {
+        let mut headers = tauri::http::HeaderMap::new();
+        headers.insert("x-file-name", "IMG_0042".parse().expect("header"));
+        headers
+    };
+    let check = h.invoke("analyze_file", InvokeBody::Raw(bytes.clone()), headers()).expect("a screenshot");
+    let a = &check["analysis"];
+    assert_eq!((a["input"]["kind"].as_str(), a["label"].as_str()), (Some("image"), Some("scam")), "{a}");
+    let boxed = a["flags"].as_array().expect("flags").iter().flat_map(|f| f["evidence"].as_array().expect("evidence"));
+    assert!(
+        boxed.clone().count() > 0 && boxed.into_iter().all(|e| e["boxes"].as_array().is_some_and(|b| !b.is_empty()))
+    );
+    assert_eq!(h.history().len(), 1, "an opened image is saved");
+    h.invoke("analyze_file", InvokeBody::Raw(bytes.clone()), headers()).expect("again");
+    assert_eq!(h.history().len(), 1, "the same image is not saved twice");
+
+    let mut broken = bytes[..bytes.len() / 3].to_vec();
+    broken.truncate(broken.len().min(4096));
+    let e = h.invoke("analyze_file", InvokeBody::Raw(broken), headers()).expect_err("a cut-off image");
+    assert_eq!(e["kind"], "input");
+    assert!(e["message"].as_str().expect("message").contains("image"), "{e}");
 }
 
 #[test]

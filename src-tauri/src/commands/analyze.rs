@@ -1,5 +1,6 @@
-//! Checking text: typed or pasted, from a file, or from the clipboard. The verdict comes back at once; saving it
-//! in the history (redacted) happens on the same blocking task so the page never waits twice.
+//! Checking text: typed or pasted, from a file (a screenshot or photo read with the core's OCR), or from the
+//! clipboard. The verdict comes back at once; saving it in the history (redacted) happens on the same blocking
+//! task so the page never waits twice.
 
 use std::sync::Arc;
 
@@ -33,8 +34,35 @@ pub async fn analyze_file(state: State<'_, Desktop>, request: Request<'_>) -> Re
         InvokeBody::Raw(bytes) => bytes.clone(),
         InvokeBody::Json(_) => return Err(Error::Input("send the file's bytes as the request body".into())),
     };
+    // Screenshots and photos are known by their bytes, like the CLI knows them, whatever the file is called.
+    if redflag::ocr::sniff(&bytes).is_some() {
+        return check_image(&state, bytes).await;
+    }
     let text = blocking(move || files::extract(&name, &bytes)).await?;
     check(&state, text, true).await
+}
+
+/// An image (a screenshot or a photo of a posting or chat): its text is read on this machine, with the core's OCR,
+/// and checked like the same words typed; the evidence also gets boxes in the image (`analysis.input` says it was
+/// an image and its size). Saved to the history like an opened file, once per image.
+async fn check_image(state: &Desktop, bytes: Vec<u8>) -> Result<Check> {
+    let loaded = state.loaded();
+    let checker = Arc::clone(&loaded.checker);
+    let hash = redflag::hash::sha256_hex_bytes(&bytes);
+    let known = state.saved_row(&hash);
+    let save = loaded.config.history_enabled && known.is_none() && state.claim_save(&hash);
+    let result = blocking(move || {
+        let (analysis, _page) =
+            redflag::ocr::analyze_image(&redflag::ocr::Tesseract, &bytes, |input| checker.analyze(input))?;
+        let recorded = if save { checker.record(&analysis, CheckFor { channel: "desktop", user: None }) } else { None };
+        Ok((analysis, recorded))
+    })
+    .await;
+    if save {
+        state.saved(&hash, result.as_ref().ok().and_then(|(_, id)| *id));
+    }
+    let (analysis, recorded) = result?;
+    Ok(state.remember(analysis, hash, recorded.or(known)))
 }
 
 /// Analyse whatever text is on the clipboard (the Ctrl+Shift+V shortcut).
