@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use redflag::Input;
-use redflag::check::CheckFor;
+use redflag::check::{CheckFor, Checker};
+use redflag::{Analysis, Input};
 use tauri::State;
 use tauri::ipc::{InvokeBody, Request};
 
@@ -46,23 +46,11 @@ pub async fn analyze_file(state: State<'_, Desktop>, request: Request<'_>) -> Re
 /// and checked like the same words typed; the evidence also gets boxes in the image (`analysis.input` says it was
 /// an image and its size). Saved to the history like an opened file, once per image.
 async fn check_image(state: &Desktop, bytes: Vec<u8>) -> Result<Check> {
-    let loaded = state.loaded();
-    let checker = Arc::clone(&loaded.checker);
     let hash = redflag::hash::sha256_hex_bytes(&bytes);
-    let known = state.saved_row(&hash);
-    let save = loaded.config.history_enabled && known.is_none() && state.claim_save(&hash);
-    let result = blocking(move || {
-        let (analysis, _page) =
-            redflag::ocr::analyze_image(&redflag::ocr::Tesseract, &bytes, |input| checker.analyze(input))?;
-        let recorded = if save { checker.record(&analysis, CheckFor { channel: "desktop", user: None }) } else { None };
-        Ok((analysis, recorded))
+    checked(state, hash, true, move |checker| {
+        redflag::ocr::analyze_image(&redflag::ocr::Tesseract, &bytes, |input| checker.analyze(input)).map(|(a, _)| a)
     })
-    .await;
-    if save {
-        state.saved(&hash, result.as_ref().ok().and_then(|(_, id)| *id));
-    }
-    let (analysis, recorded) = result?;
-    Ok(state.remember(analysis, hash, recorded.or(known)))
+    .await
 }
 
 /// Analyse whatever text is on the clipboard (the Ctrl+Shift+V shortcut).
@@ -83,16 +71,26 @@ async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
     if text.trim().is_empty() {
         return Err(Error::Input("there is nothing to check: paste a job posting or a recruiter's message".into()));
     }
+    let hash = redflag::hash::sha256_hex(&text);
+    checked(state, hash, save, move |checker| checker.analyze(&Input::text(text))).await
+}
+
+/// Run `analyse` on the blocking pool and, if `save` is asked, record the result in the history on the same task.
+/// The input saved last (known by `hash`) keeps its row: a live check of it, or a repeat, is not saved again, but
+/// "Ask AI" on it still replaces that row.
+async fn checked(
+    state: &Desktop,
+    hash: String,
+    save: bool,
+    analyse: impl FnOnce(&Checker) -> redflag::Result<Analysis> + Send + 'static,
+) -> Result<Check> {
     let loaded = state.loaded();
     let checker = Arc::clone(&loaded.checker);
-    let hash = redflag::hash::sha256_hex(&text);
-    // The text saved last keeps its row: a live check of it, or a repeat, is not saved again but "Ask AI" on it
-    // still replaces that row.
     let known = state.saved_row(&hash);
     let save = save && loaded.config.history_enabled && known.is_none() && state.claim_save(&hash);
     let result = blocking(move || {
         let started = std::time::Instant::now();
-        let analysis = checker.analyze(&Input::text(text))?;
+        let analysis = analyse(&checker)?;
         let analysed = started.elapsed();
         let recorded = if save { checker.record(&analysis, CheckFor { channel: "desktop", user: None }) } else { None };
         tracing::debug!(?analysed, saved = ?started.elapsed() - analysed, "checked");
