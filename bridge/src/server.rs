@@ -102,6 +102,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         retry_base: Duration::from_millis(w.retry_base_ms),
         daily_quota: settings.limits.daily_quota,
     };
+    // The recorder first: gauges set before it exists (the pauses' zeros) would be lost.
+    let metrics = crate::metrics::install();
     let pauses = crate::pause::Pauses::new((w.auth_pause_secs * 1000.0) as i64);
     let shared = Arc::new(Shared {
         store: Arc::clone(&store),
@@ -139,7 +141,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
-    let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), crate::metrics::install(), hub);
+    let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), metrics, hub);
     let budget = &settings.core.budget;
     for (window, cap) in [("day", budget.daily_usd), ("month", budget.monthly_usd)] {
         if let Some(cap) = cap {

@@ -137,5 +137,6 @@ fn metrics_can_be_kept_behind_a_token() {
     }
     let (status, body) = get(Some("bearer scrape-me-9f2c"));
     assert_eq!(status, 200);
-    assert!(body.contains("redflag_bridge_ready"), "{body}");
+    // Set at start-up, unlike the readiness gauge (first probed some seconds later).
+    assert!(body.contains(r#"redflag_bridge_sending_paused{provider="twilio"} 0"#), "{body}");
 }
