@@ -15,7 +15,7 @@ use redflag::store::db::{FileState, file_state, reencrypt};
 
 use crate::audit::{AuditEntry, cli_actor};
 use crate::pseudonym::Pseudonyms;
-use crate::queue::{BridgeStore, PgQueue, SqliteQueue, bridge_db};
+use crate::queue::{SqliteQueue, bridge_db};
 use crate::settings::{DataKey, Settings};
 use crate::tasks::now_ms;
 
@@ -92,11 +92,7 @@ pub fn rotate(settings: &Settings, new: &DataKey) -> anyhow::Result<String> {
 /// The audit entry, where the bridge's audit log is: PostgreSQL if the bridge runs there, else the file just
 /// rewritten (opened with the key it now has).
 fn record(settings: &Settings, key: &DataKey, action: &'static str) -> anyhow::Result<()> {
-    let store: Box<dyn BridgeStore> = match &settings.database_url {
-        Some(url) => Box::new(PgQueue::connect(secrecy::ExposeSecret::expose_secret(url))?),
-        None => Box::new(SqliteQueue::on(bridge_db(&settings.db, Some(&key.file_key()))?)?),
-    };
-    store
+    crate::cli::open_with(settings, Some(&key.file_key()))?
         .audit(now_ms(), &AuditEntry::new(cli_actor(), action).target(settings.db.display().to_string()))
         .context("the file was rewritten, but the audit log could not record it")
 }

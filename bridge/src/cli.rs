@@ -15,6 +15,7 @@ use redflag::sync::report::ReportLabel;
 
 use secrecy::SecretString;
 
+use redflag::store::db::FileKey;
 use redflag::store::pg::PgStore;
 use redflag::store::{SqliteStore, Store};
 
@@ -537,9 +538,14 @@ fn migrate_store(settings: &Settings, to: &SecretString) -> anyhow::Result<()> {
 
 /// The store `keys` and `jobs` work on: PostgreSQL when the bridge runs on several nodes, else the SQLite file.
 fn open(settings: &Settings) -> anyhow::Result<Box<dyn BridgeStore>> {
+    open_with(settings, settings.file_key().as_ref())
+}
+
+/// [`open`] with the file's key given: `data-key` opens the file under the key it has just written.
+pub(crate) fn open_with(settings: &Settings, key: Option<&FileKey>) -> anyhow::Result<Box<dyn BridgeStore>> {
     Ok(match &settings.database_url {
         Some(url) => Box::new(PgQueue::connect(secrecy::ExposeSecret::expose_secret(url))?),
-        None => Box::new(SqliteQueue::on(crate::queue::bridge_db(&settings.db, settings.file_key().as_ref())?)?),
+        None => Box::new(SqliteQueue::on(crate::queue::bridge_db(&settings.db, key)?)?),
     })
 }
 
