@@ -8,13 +8,15 @@ set -euo pipefail
 # for the bindings' generator, ImageMagick and a font to render the test images. PostgreSQL's server programs for
 # the throw-away clusters of the bridge's store tests (issue #19; the tests start and remove their own, as the
 # `postgres` user when run as root), openssl to make the certificates of the TLS test, and prometheus for
-# `promtool`, which checks and unit-tests the shipped alerting rules (bridge/deploy/prometheus).
+# `promtool`, which checks and unit-tests the shipped alerting rules (bridge/deploy/prometheus). Chromium and its
+# chromedriver for the operator console's end-to-end test (bridge/tests/console_e2e.rs, issue #20).
 packages=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libdbus-1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver
   libtesseract-dev libleptonica-dev tesseract-ocr-eng clang libclang-dev imagemagick fonts-dejavu-core
   postgresql openssl prometheus
+  chromium chromium-driver
 )
 
 if command -v apt-get >/dev/null 2>&1; then

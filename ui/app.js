@@ -75,7 +75,7 @@ function stamp(t0) {
 
 /** `announce`: a check the person asked for (paste, file, clipboard, AI answer) is read out even when the label
  * stays; otherwise only a changed label is. */
-function show(check, { t0, saved, text, announce = false }) {
+function show(check, { t0, saved, text, announce = false, image }) {
   const signature = signatureOf(check.analysis);
   if (announce || check.analysis.label !== state.label) announceVerdict(check.analysis);
   state.label = check.analysis.label;
@@ -90,7 +90,7 @@ function show(check, { t0, saved, text, announce = false }) {
   state.signature = signature;
   state.shownText = text;
   showBanner(null);
-  renderAnalysis(check.analysis, { fallbackText: text });
+  renderAnalysis(check.analysis, { fallbackText: text, image });
   renderAi(check, { committed: saved });
   // Only a saved check can be reported: the report is made from its redacted history entry.
   showReport(saved && check.check_id != null ? { checkId: check.check_id } : null);
@@ -110,7 +110,7 @@ function reset() {
 }
 
 /** Runs one request; only the newest may draw. `fill`: put the text the backend read into the textarea. */
-async function run(request, { t0, saved, fill = false, text = input.value, announce = false }) {
+async function run(request, { t0, saved, fill = false, text = input.value, announce = false, image }) {
   const mine = ++state.request;
   try {
     const check = await request();
@@ -121,7 +121,7 @@ async function run(request, { t0, saved, fill = false, text = input.value, annou
       input.value = text; // setting .value fires no input event, so this starts no new check
     }
     if (saved) state.savedText = text;
-    show(check, { t0, saved, text, announce });
+    show(check, { t0, saved, text, announce, image: image ?? check.image });
   } catch (err) {
     if (mine === state.request) showError(err);
   }
@@ -140,12 +140,35 @@ function saveIfChanged() {
   if (input.value.trim() && input.value !== state.savedText) checkText(true, performance.now());
 }
 
-function checkFile(file, t0) {
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
+
+/** A file as a data URL, to show a checked image beside its verdict (the page's CSP allows data: images). */
+function dataUrl(file) {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => resolve(undefined);
+    reader.readAsDataURL(file);
+  });
+}
+
+async function checkFile(file, t0) {
   if (!file) return;
   selectTab('check');
   if (file.size > MAX_FILE) return showError({ kind: 'input', message: 'This file is too big to check (over 25 MB).' });
   stopTimers();
-  run(() => api.analyzeFile(file), { t0, saved: true, fill: true, announce: true });
+  // The backend knows an image by its bytes; the page only needs to know whether to show it beside the verdict.
+  const image = caps.desktop && IMAGE_TYPES.includes(file.type) ? await dataUrl(file) : undefined;
+  run(() => api.analyzeFile(file), { t0, saved: true, fill: true, announce: true, image });
+}
+
+/** An image pasted (a screenshot copied to the clipboard) is checked like an opened one. */
+function pastedImage(e) {
+  const file = Array.from(e.clipboardData?.files ?? []).find((f) => IMAGE_TYPES.includes(f.type));
+  if (!file || !caps.desktop) return false;
+  e.preventDefault();
+  checkFile(file, performance.now());
+  return true;
 }
 
 function checkClipboard(t0) {
@@ -202,7 +225,8 @@ function wireTabs() {
 // ---- Input: paste, typing, buttons, files, drop ----
 
 function wireInput() {
-  input.addEventListener('paste', () => {
+  input.addEventListener('paste', (e) => {
+    if (pastedImage(e)) return;
     const t0 = performance.now();
     pasting = true;
     // The textarea's value changes after the paste event; read it on the next turn.
@@ -253,6 +277,14 @@ function wireInput() {
     clearAlert();
     input.focus();
     if (input.value.trim()) checkText(true, performance.now());
+  });
+}
+
+// A screenshot pasted anywhere in the Check view but a field (the textarea handles its own paste).
+function wirePasteImage() {
+  document.addEventListener('paste', (e) => {
+    if ($('view-check').hidden || e.target === input || e.target?.matches?.('input, textarea')) return;
+    pastedImage(e);
   });
 }
 
@@ -357,6 +389,7 @@ async function start() {
   wireTabs();
   wireInput();
   wireDrop();
+  wirePasteImage();
   wireKeys();
   wireTextView();
   $('alert-dismiss').addEventListener('click', clearAlert);

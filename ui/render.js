@@ -1,5 +1,6 @@
 // Draws an Analysis into the Check view's result panel: verdict and gauge, red flags, the person's own text with
-// the evidence highlighted, and what to do next.
+// the evidence highlighted (and, for a screenshot or photo, the image with each red flag's words boxed), and what
+// to do next.
 //
 // Design: the static skeleton lives in index.html; this module only fills it. User text is only ever set with
 // textContent or as text nodes (never innerHTML), so a posting cannot inject markup. Overlapping evidence is drawn
@@ -241,6 +242,7 @@ function flagButtons(flags) {
     button.addEventListener('click', () => {
       const shown = highlights.show(flag.id, button);
       if (shown) where.textContent = whereText(shown.count, shown);
+      flashBoxes(flag.id);
     });
     const item = el('li');
     item.append(button);
@@ -266,6 +268,58 @@ function renderFlags(a) {
   $('wording-card').hidden = !words.length;
 }
 
+// ---- The image: a screenshot or photo, with each red flag's words boxed where they were read ----
+
+/** Draws the checked image with the red flags' boxes (image pixels, from the core's OCR) laid over it in
+ * percentages, so they stay on their words at any size. Hidden when the check was not of an image, or the image
+ * is not at hand (a history item keeps no image). */
+function renderImage(a, image) {
+  const card = $('image-card');
+  const info = a.input;
+  if (!image || info?.kind !== 'image' || !info.width || !info.height) {
+    card.hidden = true;
+    $('image-shot').removeAttribute('src');
+    $('image-boxes').replaceChildren();
+    return;
+  }
+  $('image-shot').src = image;
+  const boxes = [];
+  for (const flag of a.flags ?? []) {
+    for (const ev of flag.evidence ?? []) {
+      for (const b of ev.boxes ?? []) {
+        const box = el('div', 'img-box');
+        box.dataset.flagId = flag.id;
+        box.title = flag.title;
+        // CSSOM, not a style attribute: the page's CSP allows the one and refuses the other.
+        box.style.left = `${(b.x / info.width) * 100}%`;
+        box.style.top = `${(b.y / info.height) * 100}%`;
+        box.style.width = `${(b.w / info.width) * 100}%`;
+        box.style.height = `${(b.h / info.height) * 100}%`;
+        boxes.push(box);
+      }
+    }
+  }
+  $('image-boxes').replaceChildren(...boxes);
+  $('image-note').textContent = boxes.length
+    ? 'The red flags are marked where Redflag read them. Press a red flag to see it.'
+    : 'Redflag read the text below from this image.';
+  card.dataset.boxes = String(boxes.length);
+  card.hidden = false;
+}
+
+/** Brings the first box of flag `id` into view and makes all of its boxes blink. */
+function flashBoxes(id) {
+  const boxes = [...$('image-boxes').querySelectorAll(`[data-flag-id="${CSS.escape(id)}"]`)];
+  if (!boxes.length || $('image-card').hidden) return;
+  const reduced = matchMedia('(prefers-reduced-motion: reduce)').matches;
+  boxes[0].scrollIntoView({ block: 'center', behavior: reduced ? 'auto' : 'smooth' });
+  for (const box of boxes) {
+    box.classList.remove('flash');
+    void box.offsetWidth;
+    box.classList.add('flash');
+  }
+}
+
 function renderNextSteps(a) {
   const steps = a.advice?.steps ?? [];
   $('next-heading').textContent = a.advice?.heading ?? '';
@@ -276,13 +330,15 @@ function renderNextSteps(a) {
   $('notes').hidden = !notes.length;
 }
 
-/** Renders everything but the AI panel. `fallbackText` is shown when the analysis carries no text. */
-export function renderAnalysis(a, { fallbackText } = {}) {
+/** Renders everything but the AI panel. `fallbackText` is shown when the analysis carries no text; `image` (a data
+ * URL) is the screenshot or photo that was checked, if it was one. */
+export function renderAnalysis(a, { fallbackText, image } = {}) {
   const titles = new Map([...(a.flags ?? []), ...signalsOf(a)].map((f) => [f.id, f.title]));
   titles.set('llm', 'The AI pointed at this');
   renderVerdict(a);
   renderText(a, fallbackText, titles);
   renderFlags(a);
+  renderImage(a, image);
   renderNextSteps(a);
   $('empty-state').hidden = true;
   $('result-body').hidden = false;
@@ -310,7 +366,7 @@ export function wireTextView() {
     button.classList.add('flash');
   });
   view.addEventListener('animationend', (e) => e.target.classList.remove('flash'));
-  for (const list of ['flags', 'reassurances', 'model-words']) {
+  for (const list of ['flags', 'reassurances', 'model-words', 'image-boxes']) {
     $(list).addEventListener('animationend', (e) => e.target.classList.remove('flash'));
   }
 }

@@ -1,8 +1,9 @@
 //! The command line: `serve`, `simulate` (a correctly signed webhook to a running bridge, to see the whole loop
 //! locally), `keys` (API keys for `/v1/analyze`), `jobs` (the queue, including the manual-review list), and the
 //! hub's `devices` (pairing tokens for desktops), `indicators` (what the hub publishes) and `reports` (what
-//! people reported from their devices, for review), `users` (export or erase one sender's data) and `audit` (the
-//! log every operator command that changes something, or reads a person's data, writes to).
+//! people reported from their devices, for review), `users` (export or erase one sender's data), `admins` (the
+//! operator console's accounts) and `audit` (the log every operator command that changes something, or reads a
+//! person's data, writes to).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -92,6 +93,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
+    /// Accounts of the operator console (/admin): each gets a password, shown once.
+    Admins {
+        #[command(subcommand)]
+        action: AdminsAction,
+    },
     /// The audit log, newest first: operator commands and erasures, with who, what and on what.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -132,6 +138,8 @@ pub enum JobsAction {
         #[arg(required = true, num_args = 1..)]
         ids: Vec<i64>,
     },
+    /// Answer a message in review (or failed) with TEXT written by you: it replaces the stored reply and is sent.
+    Reply { id: i64, text: String },
     /// Close messages in review (or failed): done, their text and reply forgotten.
     Resolve {
         #[arg(required = true, num_args = 1..)]
@@ -139,6 +147,32 @@ pub enum JobsAction {
         /// Why, for the event log and the audit log (no personal data: it is kept).
         #[arg(long)]
         note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminsAction {
+    /// Create an account; its password is printed once and stored only as a hash.
+    Add {
+        name: String,
+        /// `operator` (the default) reads messages, settles them, exports and erases senders' data and manages
+        /// API keys; `viewer` sees the overview, the review list without text, key names and the audit log.
+        #[arg(long, default_value = "operator", value_parser = ["viewer", "operator"])]
+        role: String,
+        /// Print `{"admin": ..., "role": ..., "password": ...}`.
+        #[arg(long)]
+        json: bool,
+    },
+    List,
+    /// A new password (forgotten, or to unlock after failed logins); the account's sessions end.
+    Reset {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account; its sessions end.
+    Remove {
+        name: String,
     },
 }
 
@@ -250,6 +284,7 @@ pub enum IndicatorsAction {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = match cli.command {
         Command::Keys { .. }
+        | Command::Admins { .. }
         | Command::Users { .. }
         | Command::Audit { .. }
         | Command::Jobs { .. }
@@ -271,10 +306,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate { text, from, url } => simulate(&settings, &text, &from, url.as_deref()),
         Command::Keys { action } => keys(&settings, action),
         Command::Users { action } => users(&settings, action),
+        Command::Admins { action } => admins(&settings, action),
         Command::Audit { limit, json } => audit(&settings, limit, json),
         Command::Jobs { action: Some(JobsAction::Show { id }), .. } => show_job(&settings, id),
         Command::Jobs { action: Some(JobsAction::Requeue { ids }), .. } => {
             settle(&settings, &ids, Settle::Requeue, None)
+        }
+        Command::Jobs { action: Some(JobsAction::Reply { id, text }), .. } => {
+            let parts = crate::review::reply(&*open(&settings)?, &cli_actor(), id, &text, now_ms())?;
+            println!("{id}\treplying\t{parts} part(s)");
+            Ok(())
         }
         Command::Jobs { action: Some(JobsAction::Resolve { ids, note }), .. } => {
             settle(&settings, &ids, Settle::Resolve, note.as_deref())
@@ -598,6 +639,49 @@ fn users(settings: &Settings, action: UsersAction) -> anyhow::Result<()> {
                     AuditEntry::new(cli_actor(), "user.erase").target(pseudonym).detail(format!("{removed} records"));
                 audited(&*q, entry)?;
                 writeln!(out, "{address}	erased {removed} records")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn admins(settings: &Settings, action: AdminsAction) -> anyhow::Result<()> {
+    use crate::admin::{self, Role};
+    let q = open(settings)?;
+    let print = |name: &str, role: &str, password: &str, json: bool| {
+        if json {
+            println!("{}", serde_json::json!({ "admin": name, "role": role, "password": password }));
+        } else {
+            println!("{password}");
+            eprintln!(
+                "Console account {name:?} ({role}). The password is shown only this once; log in at \
+                 https://YOUR-BRIDGE/admin"
+            );
+        }
+    };
+    match action {
+        AdminsAction::Add { name, role, json } => {
+            let role = Role::parse(&role).unwrap_or(Role::Operator);
+            let password = admin::create(&*q, &cli_actor(), &name, role, now_ms())?;
+            print(&name, role.as_str(), &password, json);
+        }
+        AdminsAction::Reset { name, json } => {
+            let password = admin::reset(&*q, &cli_actor(), &name, now_ms())?;
+            let role = q.admin(&name)?.map(|a| a.role).unwrap_or_default();
+            print(&name, &role, &password, json);
+        }
+        AdminsAction::Remove { name } => {
+            admin::remove(&*q, &cli_actor(), &name, now_ms())?;
+            println!("removed {name:?}; its sessions have ended");
+        }
+        AdminsAction::List => {
+            let now = now_ms();
+            for a in admin::list(&*q)? {
+                let state = match a.locked_until_ms {
+                    Some(until) if until > now => format!("locked until {}", redflag::time::utc(until / 1000)),
+                    _ => "active".to_string(),
+                };
+                println!("{}\t{}\t{state}\tcreated {}", a.name, a.role, redflag::time::utc(a.created_at_ms / 1000));
             }
         }
     }

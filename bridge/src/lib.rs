@@ -15,6 +15,8 @@
 //! judges) and serves them to paired desktops as signed pages of changes (`routes::sync`), which devices match
 //! locally.
 
+pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod at_rest;
 pub mod audit;

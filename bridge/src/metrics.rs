@@ -115,3 +115,39 @@ fn describe() {
         "1 while sending to a provider is paused because it refused the bridge's credentials, else 0."
     );
 }
+
+/// One sample of the exporter's text: name, labels, value.
+#[derive(Debug)]
+pub struct Sample<'a> {
+    pub name: &'a str,
+    pub labels: Vec<(&'a str, &'a str)>,
+    pub value: f64,
+}
+
+impl Sample<'_> {
+    /// A label's value, empty when absent.
+    pub fn label(&self, key: &str) -> &str {
+        self.labels.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v)
+    }
+}
+
+/// The samples of this process's own `/metrics` text, for the console's overview and the built-in notifier.
+///
+/// Why a reader of 20 lines and not a client crate: the text is ours (label values are closed sets without `,`,
+/// `"` or `\`), and a parser of the whole exposition format would bring escaping and types nothing here needs.
+pub fn samples(text: &str) -> impl Iterator<Item = Sample<'_>> {
+    text.lines().filter(|l| !l.starts_with('#')).filter_map(|line| {
+        let (head, value) = line.rsplit_once(' ')?;
+        let value = value.parse().ok()?;
+        let (name, labels) = match head.split_once('{') {
+            Some((name, rest)) => (name, rest.strip_suffix('}')?),
+            None => (head, ""),
+        };
+        let labels = labels
+            .split(',')
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k, v.trim_matches('"'))))
+            .collect();
+        Some(Sample { name, labels, value })
+    })
+}

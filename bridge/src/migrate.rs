@@ -68,6 +68,18 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
     ),
     ("bridge_events", &[("id", Int), ("job_id", Int), ("at", Int), ("state", Text), ("detail", Text)]),
     ("bridge_notices", &[("subject", Text), ("at", Int)]),
+    // Console accounts move; their sessions do not (people log in again on the new store).
+    (
+        "bridge_admins",
+        &[
+            ("name", Text),
+            ("role", Text),
+            ("secret_hash", Text),
+            ("failed_logins", Int4),
+            ("locked_until", Int),
+            ("created_at", Int),
+        ],
+    ),
     (
         "bridge_users",
         &[

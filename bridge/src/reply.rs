@@ -239,6 +239,12 @@ fn second_opinion(llm: &SecondOpinion, style: Style) -> String {
 }
 
 /// What the service does and the commands.
+/// A reply an operator wrote by hand (the console's review list), as the parts the channel takes: escaped for
+/// Telegram's HTML, smart punctuation made GSM-7 for SMS, split at the channel's limit.
+pub fn by_hand(text: &str, style: Style) -> Vec<String> {
+    split(&style.text(text), style.max_chars())
+}
+
 pub fn help(style: Style) -> String {
     let commands = [
         (style.command_name("help"), "this message"),

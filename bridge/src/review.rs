@@ -1,11 +1,12 @@
 //! The manual-review list as one use case: look at a message waiting for a person, send it again once its cause is
-//! fixed, or close it. The command line (`redflag-bridge jobs show|requeue|resolve`) calls it today; the operator
-//! console will call the same functions, so both record the same audit entries and settle messages the same way.
+//! fixed, answer it by hand, or close it. The command line (`redflag-bridge jobs show|requeue|resolve|reply`) and
+//! the operator console call the same functions, so both record the same audit entries and settle messages the
+//! same way.
 //!
 //! Looking at a message is recorded too (`job.show`): it shows a person's text and number to whoever asks.
 
 use crate::audit::AuditEntry;
-use crate::queue::{BridgeStore, Job, QueueError, Settle, State};
+use crate::queue::{BridgeStore, Job, QueueError, Reply, Settle, State};
 
 /// A message as the person reviewing it sees it.
 #[derive(Debug, Clone)]
@@ -65,6 +66,44 @@ pub fn settle(
         }
     }
     Ok(settled)
+}
+
+/// Why [`reply`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the reply is empty; write what the person should read")]
+    Empty,
+    #[error("the reply is {0} characters; keep it under 4,000 (it is split into parts for the channel)")]
+    TooLong(usize),
+    #[error("message {0} is not in review or failed (it moved on, or does not exist), or has no address to reply to")]
+    NotInReview(i64),
+    #[error(transparent)]
+    Store(#[from] QueueError),
+}
+
+/// Answer message `id` (in review or failed) with `text`, written by a person: it replaces the stored reply and is
+/// sent like any reply, from its first part. Audited with the reply's length, not its words.
+pub fn reply(store: &dyn BridgeStore, actor: &str, id: i64, text: &str, now_ms: i64) -> Result<usize, ReplyError> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err(ReplyError::Empty);
+    }
+    if chars > 4000 {
+        return Err(ReplyError::TooLong(chars));
+    }
+    let Some((job, _)) = store.job(id)? else {
+        return Err(ReplyError::NotInReview(id));
+    };
+    let parts = crate::reply::by_hand(text, crate::worker::style(job.channel));
+    let count = parts.len();
+    let reason = "replied by hand by an operator";
+    if !store.reply_by_hand(id, &Reply { parts, template: false }, reason, now_ms)? {
+        return Err(ReplyError::NotInReview(id));
+    }
+    let detail = format!("{chars} characters in {count} part(s)");
+    store.audit(now_ms, &AuditEntry::new(actor, "job.reply").target(id.to_string()).detail(detail))?;
+    Ok(count)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::outbox::{self, Outbox};
 use crate::pseudonym::{KeySource, Pseudonyms};
 use crate::queue::{BridgeStore, Coalesce, PgQueue, SqliteQueue, bridge_db};
 use crate::settings::{Environment, Settings};
+use crate::tasks::now_ms;
 use crate::telegram::TelegramClient;
 use crate::twilio::client::TwilioClient;
 use crate::worker::{self, Shared, WorkerConfig};
@@ -59,6 +60,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             "no REDFLAG_DATA_KEY (development): the database file is plain, and senders' pseudonyms are keyed by a \
              key kept in it"
         );
+    }
+    // An operator changes the settings by editing files, not through a command: a start that finds them changed
+    // records what changed (names only) in the audit log.
+    let fingerprint =
+        crate::audit::config_fingerprint(settings.source.as_deref(), |n| std::env::var(n).ok(), &pseudonyms);
+    let changed = {
+        let store = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || crate::audit::record_config_change(&*store, &fingerprint, now_ms()))
+            .await??
+    };
+    if !changed.is_empty() {
+        tracing::info!(changed = %changed.join(", "), "the settings changed since the last start (see the audit log)");
     }
     let analyzer = redflag::Analyzer::builtin().context("cannot load the built-in rules and model")?;
     let checker = Checker::new(Arc::new(analyzer), &settings.core, Some(Arc::clone(&core_store)), false).word_off(
@@ -141,6 +154,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
+    if let (true, Some(handle)) = (settings.alerts.enabled(), &metrics) {
+        let sinks = alert_sinks(&settings, &public_url)?;
+        let every = Duration::from_secs_f64(settings.alerts.interval_secs);
+        workers.spawn(crate::alerts::run(handle.clone(), sinks, every, stop_rx.clone()));
+    }
     let state = AppState::new(Arc::clone(&settings), &public_url, Arc::clone(&shared), metrics, hub);
     let budget = &settings.core.budget;
     for (window, cap) in [("day", budget.daily_usd), ("month", budget.monthly_usd)] {
@@ -223,6 +241,22 @@ fn outbox(settings: &Settings, public_url: &str) -> anyhow::Result<Outbox> {
         log_personal_data: settings.log_personal_data,
         mock_template: t.template_content_sid.clone(),
     })
+}
+
+/// The built-in notifier's receivers (`[alerts]`).
+fn alert_sinks(settings: &Settings, public_url: &str) -> anyhow::Result<crate::alerts::Sinks> {
+    let a = &settings.alerts;
+    let webhook = match &a.webhook_url {
+        Some(url) => Some((reqwest::Client::builder().timeout(SEND_TIMEOUT).build()?, url.clone())),
+        None => None,
+    };
+    let telegram = match (a.telegram_chat_id, &settings.telegram.bot_token) {
+        (Some(chat), Some(token)) => {
+            Some((TelegramClient::new(&settings.telegram.api_base, SecretString::clone(token), SEND_TIMEOUT)?, chat))
+        }
+        _ => None,
+    };
+    Ok(crate::alerts::Sinks { webhook, telegram, instance: public_url.to_string() })
 }
 
 /// Connect to PostgreSQL and migrate the bridge's and the core's tables, on the blocking pool (the synchronous

@@ -176,6 +176,30 @@ impl Default for HubPolicy {
     }
 }
 
+/// The built-in notifier (`[alerts]`, [`crate::alerts`]): off unless a webhook or a Telegram chat is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// Each alert that starts or ends is POSTed here as JSON.
+    pub webhook_url: Option<String>,
+    /// ... and/or sent to this Telegram chat by the bridge's bot (`[telegram] bot_token`).
+    pub telegram_chat_id: Option<i64>,
+    /// How often the rules are evaluated.
+    pub interval_secs: f64,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts { webhook_url: None, telegram_chat_id: None, interval_secs: 30.0 }
+    }
+}
+
+impl Alerts {
+    pub fn enabled(&self) -> bool {
+        self.webhook_url.is_some() || self.telegram_chat_id.is_some()
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Api {
@@ -210,6 +234,7 @@ pub struct Settings {
     pub workers: Workers,
     pub api: Api,
     pub hub: HubPolicy,
+    pub alerts: Alerts,
     /// Show full phone numbers in mock-mode reply logs (off by default: logs get shared in bug reports).
     pub log_personal_data: bool,
     /// The core's settings: LLM endpoint, escalation policy, budgets, cache, history.
@@ -262,6 +287,8 @@ struct File {
     api: Api,
     #[serde(default)]
     hub: HubPolicy,
+    #[serde(default)]
+    alerts: Alerts,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +326,7 @@ const BRIDGE_KEYS: &[&str] = &[
     "hub_key",
     "hub",
     "data_key_file",
+    "alerts",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -473,6 +501,7 @@ impl Settings {
             workers: file.workers,
             api: file.api,
             hub: file.hub,
+            alerts: file.alerts,
             log_personal_data: file.log_personal_data.unwrap_or(false),
             core,
             source: path.map(Path::to_path_buf),
@@ -486,6 +515,24 @@ impl Settings {
         if l.max_body_bytes < 1024 || l.rate_per_minute == 0 || l.rate_burst == 0 {
             return Err(SettingsError::Invalid(
                 "[limits] max_body_bytes must be at least 1024, rate_per_minute and rate_burst at least 1".into(),
+            ));
+        }
+        let a = &self.alerts;
+        if !(a.interval_secs >= 0.05 && a.interval_secs <= 3600.0) {
+            return Err(SettingsError::Invalid("[alerts] interval_secs must be between 0.05 and 3600 seconds".into()));
+        }
+        if let Some(url) = &a.webhook_url
+            && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        {
+            return Err(SettingsError::Invalid(
+                "[alerts] webhook_url must be an http:// or https:// URL (https unless the receiver is on this machine)"
+                    .into(),
+            ));
+        }
+        if a.telegram_chat_id.is_some() && self.telegram.bot_token.is_none() {
+            return Err(SettingsError::Invalid(
+                "[alerts] telegram_chat_id needs the bridge's bot: set TELEGRAM_BOT_TOKEN (or [telegram] bot_token)"
+                    .into(),
             ));
         }
         if self.hub.report_threshold == 0 {

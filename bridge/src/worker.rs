@@ -104,7 +104,7 @@ async fn process(shared: &Shared, owner: &str, work: Work) -> anyhow::Result<()>
     }
 }
 
-fn style(channel: Channel) -> Style {
+pub(crate) fn style(channel: Channel) -> Style {
     match channel {
         Channel::WhatsApp => Style::WhatsApp,
         Channel::Sms => Style::Sms,

@@ -164,6 +164,9 @@ async fn a_plain_file_is_encrypted_once_and_a_rotated_key_keeps_every_pseudonym(
 
     let audit = stdout(&bridge.command(&["audit", "--json"]));
     assert!(audit.contains("data_key.encrypt") && audit.contains("data_key.rotate"), "{audit}");
+    // The settings file changed between the two starts (the key was added): the start says so, by name only.
+    let change = audit.lines().find(|l| l.contains("config.change")).expect("the settings change is audited");
+    assert!(change.contains("bridge.toml") && !change.contains("data_key_file"), "{change}");
 }
 
 #[test]

@@ -10,8 +10,8 @@ use redflag::store::{
     Caps, HistoryQuery, HistoryStore, NewHistory, Owner, Reserve, SpendLedger, SqliteStore, VerdictCache,
 };
 use redflag_bridge::queue::{
-    ApiKeys, Channel, Coalesce, Enqueued, NewMessage, Outcome, PgQueue, Queue, Quota, Reply, SqliteQueue, State, Users,
-    Work,
+    Admins, ApiKeys, Channel, Coalesce, Enqueued, NewMessage, Outcome, PgQueue, Queue, Quota, Reply, SqliteQueue,
+    State, Users, Work,
 };
 
 const C: Coalesce = Coalesce { quiet_ms: 0, max_wait_ms: 0, max_messages: 10, max_send_claims: 5 };
@@ -57,6 +57,8 @@ fn a_sqlite_bridge_moves_to_postgres_and_runs_there() {
         q.enqueue(&msg("SM2", "whatsapp:+1666", 6_000)).expect("enqueue");
         q.count_analysis("whatsapp:+1555", 5_000, 1).expect("count");
         q.add_key("partner", "hash-of-key", 1).expect("key");
+        q.add_admin("alice", "operator", "hash-of-password", 1).expect("admin");
+        q.open_session("hash-of-token", "alice", "csrf", 1, i64::MAX).expect("session");
         let core = SqliteStore::on(std::sync::Arc::clone(q.db())).expect("core");
         let a: redflag::Analysis = serde_json::from_value(serde_json::json!({
             "label": "scam", "score": 0.9, "summary": "s", "flags": [], "tiers": ["rules"], "tier_scores": {"rules": 0.9},
@@ -90,6 +92,9 @@ fn a_sqlite_bridge_moves_to_postgres_and_runs_there() {
     assert_eq!(jobs.iter().map(|j| (j.id, j.state)).collect::<Vec<_>>(), [(2, State::Received), (1, State::Done)]);
     assert_eq!(pg.events(1).expect("events"), [State::Received, State::Analysing, State::Replying, State::Done]);
     assert_eq!(pg.check_key("hash-of-key").expect("key").as_deref(), Some("partner"));
+    let alice = pg.admin("alice").expect("admin").expect("the console account moved");
+    assert_eq!((alice.role.as_str(), alice.secret_hash.as_str()), ("operator", "hash-of-password"));
+    assert_eq!(pg.session("hash-of-token", 2).expect("session"), None, "sessions stay behind: log in again");
     assert_eq!(pg.count_analysis("whatsapp:+1555", 5_000, 1).expect("quota"), Quota::JustExceeded, "today's count");
     assert_eq!(pg.last_inbound_ms("whatsapp:+1666").expect("window"), Some(6_000));
     assert_eq!(pg.enqueue(&msg("SM1", "whatsapp:+1555", 9_000)).expect("dedupe"), Enqueued::Duplicate);

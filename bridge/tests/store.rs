@@ -190,6 +190,23 @@ mod cases {
         assert_eq!(q.events(second).expect("events").last(), Some(&State::Done));
     }
 
+    pub fn an_operators_reply_replaces_the_stored_one_and_is_sent_from_its_first_part(q: &dyn BridgeStore) {
+        q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
+        let first = analyse(q.claim("w", 2000, LEASE, C).expect("claim"))[0].id;
+        let stored = Reply { parts: vec!["a".into(), "b".into()], template: false };
+        q.store_reply("w", &[first], &stored, 2000, 2000 + LEASE).expect("store");
+        q.part_sent("w", first, 0, "SM-a", 2001).expect("sent");
+        q.finish("w", &[first], Outcome::Review, Some("permanent error 21610"), 2002).expect("review");
+
+        let mine = Reply { parts: vec!["written by a person".into()], template: false };
+        assert!(!q.reply_by_hand(999, &mine, "by hand", 3000).expect("reply"), "no such job");
+        assert!(q.reply_by_hand(first, &mine, "by hand", 3000).expect("reply"));
+        let Some(Work::Send(job)) = q.claim("w", 3000, LEASE, C).expect("claim") else { panic!("to send") };
+        assert_eq!((job.id, job.sent_parts, job.reply.as_ref()), (first, 0, Some(&mine)), "from its first part");
+        assert!(!q.reply_by_hand(first, &mine, "by hand", 3001).expect("reply"), "not in review any more");
+        assert_eq!(q.events(first).expect("events").last(), Some(&State::Replying));
+    }
+
     pub fn daily_quota_tells_once_then_resets_the_next_day(q: &dyn BridgeStore) {
         // 2025-11-25 23:59:00 UTC, then one minute later.
         let (late, next) = (1_764_115_140_000, 1_764_115_200_000);
@@ -299,6 +316,46 @@ mod cases {
         assert_eq!(q.check_key("hash1").expect("check"), None);
     }
 
+    pub fn console_accounts_lock_and_sessions_expire(q: &dyn BridgeStore) {
+        assert!(q.add_admin("alice", "operator", "h1", 0).expect("add"));
+        assert!(!q.add_admin("alice", "viewer", "h2", 0).expect("add"), "the name is taken");
+        assert_eq!(q.login_failed("alice", 3, 100).expect("failed"), 1);
+        assert_eq!(q.login_failed("alice", 3, 100).expect("failed"), 2);
+        assert_eq!(q.admin("alice").expect("admin").expect("alice").locked_until_ms, None);
+        assert_eq!(q.login_failed("alice", 3, 100).expect("failed"), 3);
+        let locked = q.admin("alice").expect("admin").expect("alice");
+        assert_eq!((locked.failed_logins, locked.locked_until_ms), (3, Some(100)));
+        assert_eq!(q.login_failed("nobody", 3, 100).expect("failed"), 0, "an unknown name counts nothing");
+        q.login_succeeded("alice").expect("ok");
+        assert_eq!(q.admin("alice").expect("admin").expect("alice").failed_logins, 0);
+
+        q.open_session("t1", "alice", "csrf1", 10, 1_000).expect("open");
+        let s = q.session("t1", 500).expect("session").expect("live");
+        assert_eq!((s.admin.as_str(), s.role.as_str(), s.csrf.as_str()), ("alice", "operator", "csrf1"));
+        assert_eq!(q.session("t1", 1_000).expect("session"), None, "expired");
+        q.open_session("t2", "alice", "csrf2", 2_000, 3_000).expect("open");
+        assert_eq!(q.session("t1", 0).expect("session"), None, "an expired session is forgotten at the next login");
+        assert!(q.reset_admin("alice", "h3").expect("reset"));
+        assert_eq!(q.session("t2", 2_500).expect("session"), None, "a reset ends the sessions");
+        assert_eq!(q.admin("alice").expect("admin").expect("alice").secret_hash, "h3");
+        q.open_session("t3", "alice", "csrf3", 2_000, 3_000).expect("open");
+        q.close_session("t3").expect("close");
+        assert_eq!(q.session("t3", 2_500).expect("session"), None);
+        q.open_session("t4", "alice", "csrf4", 2_000, 3_000).expect("open");
+        assert!(q.remove_admin("alice").expect("remove"));
+        assert_eq!(q.session("t4", 2_500).expect("session"), None, "a removed account's sessions end");
+        assert!(!q.remove_admin("alice").expect("remove"));
+        assert!(q.admins().expect("admins").is_empty());
+    }
+
+    pub fn received_messages_are_counted_by_hour(q: &dyn BridgeStore) {
+        const HOUR: i64 = 3_600_000;
+        for (i, at) in [HOUR + 5, HOUR + 10, 3 * HOUR + 1, 0].into_iter().enumerate() {
+            q.enqueue(&msg(&format!("SM{i}"), &format!("whatsapp:+1415555010{i}"), "hi", at)).expect("enqueue");
+        }
+        assert_eq!(q.received_per_hour(HOUR).expect("hours"), [(HOUR, 2), (3 * HOUR, 1)]);
+    }
+
     pub fn finished_messages_are_purged_after_their_retention(q: &dyn BridgeStore) {
         q.enqueue(&msg("m1", "u", "one", 0)).expect("enqueue");
         q.enqueue(&msg("m2", "v", "two", 0)).expect("enqueue");
@@ -396,6 +453,11 @@ macro_rules! suite {
             }
 
             #[test]
+            fn an_operators_reply_replaces_the_stored_one_and_is_sent_from_its_first_part() {
+                cases::an_operators_reply_replaces_the_stored_one_and_is_sent_from_its_first_part(&*open());
+            }
+
+            #[test]
             fn daily_quota_tells_once_then_resets_the_next_day() {
                 cases::daily_quota_tells_once_then_resets_the_next_day(&*open());
             }
@@ -453,6 +515,16 @@ macro_rules! suite {
             #[test]
             fn api_keys_are_checked_by_hash_and_revocable() {
                 cases::api_keys_are_checked_by_hash_and_revocable(&*open());
+            }
+
+            #[test]
+            fn console_accounts_lock_and_sessions_expire() {
+                cases::console_accounts_lock_and_sessions_expire(&*open());
+            }
+
+            #[test]
+            fn received_messages_are_counted_by_hour() {
+                cases::received_messages_are_counted_by_hour(&*open());
             }
 
             #[test]

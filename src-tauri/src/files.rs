@@ -1,14 +1,27 @@
 //! Turning an opened or dropped file into the text Redflag checks. Each format goes to a crate made for it (mail
 //! for .eml, pdf-extract for .pdf); .txt and .html are handed to the core as they are, because the core's
-//! normaliser already recognises HTML and turns it into text. Nothing here judges the content.
+//! normaliser already recognises HTML and turns it into text. A PDF without text (a scan) gives its pages'
+//! pictures instead, which the caller reads with the core's OCR. Nothing here judges the content.
 
 use crate::error::{Error, Result};
 
 /// Larger files are not postings (the page refuses them before sending, at the same size); refusing them early keeps a stray video from freezing the window.
 pub const MAX_FILE_BYTES: usize = 25 * 1024 * 1024;
 
-/// The text to check in `bytes`, a file called `name`.
-pub fn extract(name: &str, bytes: &[u8]) -> Result<String> {
+/// The most pages of a scanned PDF that are read: each takes a second or so of OCR, and a posting or letter that
+/// needs more than this is rare.
+pub const MAX_SCANNED_PAGES: usize = 10;
+
+/// What a file holds to check.
+#[derive(Debug)]
+pub enum Content {
+    Text(String),
+    /// A scanned PDF: its pages' pictures (JPEG, as scanners and phone scanning apps write them), in page order.
+    Scans(Vec<Vec<u8>>),
+}
+
+/// The text to check in `bytes`, a file called `name`, or the pictures to read it from.
+pub fn extract(name: &str, bytes: &[u8]) -> Result<Content> {
     if bytes.is_empty() {
         return Err(Error::Input(format!("{name} is empty: open the file that holds the posting or message")));
     }
@@ -22,15 +35,44 @@ pub fn extract(name: &str, bytes: &[u8]) -> Result<String> {
         "txt" | "text" | "md" | "" => decode(bytes),
         "html" | "htm" => decode(bytes),
         "eml" => email(bytes)?,
-        "pdf" => pdf(bytes)?,
+        "pdf" => {
+            let text = pdf(bytes)?;
+            if text.trim().is_empty() {
+                let scans = scanned_pages(bytes);
+                if !scans.is_empty() {
+                    return Ok(Content::Scans(scans));
+                }
+            }
+            text
+        }
         other => return Err(Error::UnsupportedFile(format!(".{other}"))),
     };
     if text.trim().is_empty() {
         return Err(Error::Extract(format!(
-            "{name} holds no text Redflag can read (a scanned PDF is only pictures): copy the text and paste it"
+            "{name} holds no text Redflag can read (and no scanned page it can read either): copy the text and \
+             paste it"
         )));
     }
-    Ok(text)
+    Ok(Content::Text(text))
+}
+
+/// The JPEG pictures of a PDF's pages (`DCTDecode` image streams), first `MAX_SCANNED_PAGES` pages, one picture
+/// per page at most (the largest: a scan is one page-sized picture, sometimes beside a small logo). Other image
+/// encodings are skipped: they need a PDF renderer, which the app does not carry.
+fn scanned_pages(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(doc) = lopdf::Document::load_mem(bytes) else { return Vec::new() };
+    let mut pages = Vec::new();
+    for (_, page) in doc.get_pages().into_iter().take(MAX_SCANNED_PAGES) {
+        let images = doc.get_page_images(page).unwrap_or_default();
+        let largest = images
+            .iter()
+            .filter(|i| i.filters.as_ref().is_some_and(|f| f.len() == 1 && f[0] == "DCTDecode"))
+            .max_by_key(|i| i.width.saturating_mul(i.height));
+        if let Some(image) = largest {
+            pages.push(image.content.to_vec());
+        }
+    }
+    pages
 }
 
 fn extension(name: &str) -> String {
@@ -77,57 +119,55 @@ fn pdf(bytes: &[u8]) -> Result<String> {
         .map_err(|e| Error::Extract(format!("this PDF could not be read ({e}): copy its text and paste it")))
 }
 
+// The tests' PDF writer, shared with tests/commands.rs.
+#[cfg(test)]
+#[path = "../tests/common/pdf.rs"]
+mod test_pdf;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn text(content: Result<Content>) -> String {
+        match content.expect("readable") {
+            Content::Text(text) => text,
+            Content::Scans(_) => panic!("text, not scans"),
+        }
+    }
+
     #[test]
     fn text_and_html_pass_through() {
-        assert_eq!(extract("a.txt", b"\xEF\xBB\xBFhello").expect("text"), "hello");
-        assert!(extract("a.HTML", b"<p>Earn $500</p>").expect("html").contains("<p>"));
+        assert_eq!(text(extract("a.txt", b"\xEF\xBB\xBFhello")), "hello");
+        assert!(text(extract("a.HTML", b"<p>Earn $500</p>")).contains("<p>"));
     }
 
     #[test]
     fn email_keeps_sender_subject_and_body() {
         let eml = b"From: HR Team <hr.amazon.jobs@gmail.com>\r\nSubject: URGENT hiring\r\n\
                     Content-Type: text/plain\r\n\r\nPay the $50 training fee today.\r\n";
-        let text = extract("offer.eml", eml).expect("an e-mail");
+        let text = text(extract("offer.eml", eml));
         assert!(text.contains("From: HR Team <hr.amazon.jobs@gmail.com>"), "{text}");
         assert!(text.contains("Subject: URGENT hiring"));
         assert!(text.contains("training fee"));
     }
 
-    /// A one-page PDF with `text` in Helvetica, with a correct cross-reference table.
+    /// A one-page PDF with `text` in Helvetica.
     fn pdf_with(text: &str) -> Vec<u8> {
         let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
-        let objects = [
-            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
-             /Resources << /Font << /F1 5 0 R >> >> >>"
-                .to_string(),
-            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_string(),
-        ];
-        let mut pdf = b"%PDF-1.4\n".to_vec();
-        let mut offsets = Vec::new();
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(pdf.len());
-            pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-        }
-        let xref = pdf.len();
-        pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-        for o in offsets {
-            pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-        }
-        let trailer = format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1);
-        pdf.extend_from_slice(trailer.as_bytes());
-        pdf
+        super::test_pdf::pdf(&[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+              /Resources << /Font << /F1 5 0 R >> >> >>"
+                .to_vec(),
+            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).into_bytes(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
+        ])
     }
 
     #[test]
     fn pdf_text_is_extracted() {
-        let text = extract("offer.pdf", &pdf_with("Pay the training fee of 50 USDT today")).expect("a PDF");
+        let text = text(extract("offer.pdf", &pdf_with("Pay the training fee of 50 USDT today")));
         assert!(text.contains("training fee of 50 USDT"), "{text:?}");
     }
 
@@ -137,5 +177,8 @@ mod tests {
         assert_eq!(e.kind(), "unsupported_file");
         assert_eq!(extract("a.txt", b"").expect_err("empty").kind(), "input");
         assert_eq!(extract("a.pdf", b"%PDF-1.4 garbage").expect_err("broken pdf").kind(), "extract");
+        // A PDF with neither text nor a scanned page.
+        let e = extract("blank.pdf", &pdf_with("")).expect_err("nothing to read");
+        assert!(e.to_string().contains("no scanned page"), "{e}");
     }
 }

@@ -51,6 +51,10 @@ pub struct Check {
     pub check_id: Option<u64>,
     pub analysis: Analysis,
     pub ai: Ai,
+    /// The picture that was checked, as a `data:image/png;base64,` URL, when the page did not send it itself (a
+    /// screenshot taken from the clipboard by the shortcut), so it can show the image with its boxes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug)]
@@ -238,7 +242,7 @@ impl Desktop {
             cancel: None,
             previewed: None,
         });
-        Check { check_id: Some(id), analysis, ai }
+        Check { check_id: Some(id), analysis, ai, image: None }
     }
 
     fn ai_for(&self, a: &Analysis) -> Ai {

@@ -3,6 +3,8 @@
 
 #[path = "../../tests/common/fake_openai.rs"]
 mod fake_openai;
+#[path = "common/pdf.rs"]
+mod pdf;
 // Shared with the CLI's and the bridge's tests; this one renders a single layout.
 #[allow(dead_code)]
 #[path = "../../tests/common/screenshot.rs"]
@@ -197,6 +199,56 @@ fn screenshots_are_read_and_judged_like_their_text() {
     let e = h.invoke("analyze_file", InvokeBody::Raw(broken), headers()).expect_err("a cut-off image");
     assert_eq!(e["kind"], "input");
     assert!(e["message"].as_str().expect("message").contains("image"), "{e}");
+}
+
+/// A PDF whose only page is a scanned picture: `jpeg` as a `DCTDecode` image filling a 612×792 page, the way
+/// scanners and phone scanning apps write them (no text layer).
+fn scanned_pdf(jpeg: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let content = "q 612 0 0 792 0 0 cm /Scan Do Q";
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+           /Resources << /XObject << /Scan 5 0 R >> >> >>"
+            .to_vec(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()).into_bytes(),
+    ];
+    let mut image = format!(
+        "<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceRGB \
+         /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+        jpeg.len()
+    )
+    .into_bytes();
+    image.extend_from_slice(jpeg);
+    image.extend_from_slice(b"\nendstream");
+    objects.push(image);
+    pdf::pdf(&objects)
+}
+
+/// Issue #21: a scanned PDF (pictures, no text) is read with the core's OCR and judged like its text.
+#[test]
+fn a_scanned_pdf_is_read_and_judged_like_its_text() {
+    let h = Harness::new("");
+    let png = h.dir.path().join("letter.png");
+    screenshot::render(SCAM, screenshot::Layout::Plain, &png);
+    let jpg = h.dir.path().join("letter.jpg");
+    let converted = std::process::Command::new("convert")
+        .args([png.as_os_str(), "-quality".as_ref(), "90".as_ref(), jpg.as_os_str()])
+        .status()
+        .expect("ImageMagick's convert runs");
+    assert!(converted.success());
+    let size = std::process::Command::new("identify").args(["-format", "%w %h"]).arg(&jpg).output().expect("identify");
+    let size = String::from_utf8_lossy(&size.stdout).into_owned();
+    let (w, h_px) = size.split_once(' ').expect("width and height");
+    let pdf = scanned_pdf(&std::fs::read(&jpg).expect("the JPEG"), w.parse().expect("w"), h_px.parse().expect("h"));
+    let mut headers = tauri::http::HeaderMap::new();
+    headers.insert("x-file-name", "scan.pdf".parse().expect("header"));
+    let check = h.invoke("analyze_file", InvokeBody::Raw(pdf), headers).expect("a scanned PDF");
+    let a = &check["analysis"];
+    assert_eq!(a["label"], "scam", "{a}");
+    let text = a["text"].as_str().expect("the recognised text").to_lowercase();
+    assert!(text.contains("deposit") && text.contains("whatsapp"), "{text}");
+    assert_eq!(h.history().len(), 1, "an opened scan is saved");
 }
 
 #[test]

@@ -28,6 +28,7 @@
 //! The traits are synchronous: SQLite calls take microseconds to a few milliseconds, and callers on the async
 //! runtime wrap them in `spawn_blocking`. Times are Unix milliseconds passed in by the caller, so tests control them.
 
+mod admins;
 mod pg;
 pub mod schema;
 mod sqlite;
@@ -38,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, AuditRecord};
 
+pub use admins::{AdminAccount, AdminSession, Admins};
 pub use pg::PgQueue;
 pub use schema::{BRIDGE_PG_SCHEMA, BRIDGE_SCHEMA};
 pub use sqlite::{SqliteQueue, bridge_db};
@@ -341,12 +343,19 @@ pub trait Queue: Send + Sync + fmt::Debug {
     /// Apply an operator's decision to `job` if it is in `review` or `failed`; returns its new state, or `None`
     /// when there is no such job in either state (it moved on, or the id is wrong).
     fn settle(&self, job: i64, action: Settle, reason: &str, now_ms: i64) -> Result<Option<State>, QueueError>;
+    /// Replace the reply of a message in review (or failed) with one an operator wrote, and send it: `replying`,
+    /// from its first part, the attempts starting over. False if the message is not in review or failed, or has
+    /// no address to reply to.
+    fn reply_by_hand(&self, job: i64, reply: &Reply, reason: &str, now_ms: i64) -> Result<bool, QueueError>;
 
     /// Give back every job `owner` holds (graceful shutdown): analysing ones become received again, replying ones
     /// are due at once.
     fn release(&self, owner: &str, now_ms: i64) -> Result<usize, QueueError>;
 
     fn depth(&self, now_ms: i64) -> Result<Depth, QueueError>;
+    /// Messages received since `since_ms`, by hour (Unix ms of the hour's start, count), oldest first: the
+    /// console's traffic chart, from every node.
+    fn received_per_hour(&self, since_ms: i64) -> Result<Vec<(i64, u64)>, QueueError>;
 
     /// Prove the store takes writes now: one small write transaction. Readiness asks this, because a full disk or a
     /// database another process has locked still answers reads while every webhook's write fails.
@@ -402,6 +411,8 @@ pub trait Users: Send + Sync + fmt::Debug {
 
     /// The secret stored under `name`, if any.
     fn secret(&self, name: &str) -> Result<Option<String>, QueueError>;
+    /// Set a stored value (the settings' fingerprint: [`crate::audit::record_config_change`]).
+    fn put_secret(&self, name: &str, value: &str) -> Result<(), QueueError>;
 
     /// Whether `subject` (a sender's pseudonym) is due the privacy notice: true once, the first time it is asked
     /// (recorded then), false after, through "delete my data" too. Forgotten after a year of the tombstones'
@@ -434,9 +445,9 @@ pub fn tombstone(key: &str) -> String {
 }
 
 /// Everything the bridge keeps, in one object: [`SqliteQueue`] on one node, [`PgQueue`] on several.
-pub trait BridgeStore: Queue + Users + ApiKeys + Audit {}
+pub trait BridgeStore: Queue + Users + ApiKeys + Audit + Admins {}
 
-impl<T: Queue + Users + ApiKeys + Audit> BridgeStore for T {}
+impl<T: Queue + Users + ApiKeys + Audit + Admins> BridgeStore for T {}
 
 /// API keys for `/v1/analyze`, stored as SHA-256 hashes: a leaked database does not leak keys.
 pub trait ApiKeys: Send + Sync + fmt::Debug {

@@ -29,6 +29,8 @@ use crate::audit::{AuditEntry, AuditRecord};
 use redflag::store::pg::{Pg, PgConn};
 
 /// The event detail of a job reopened to send the WhatsApp template (at most once per job); as in SQLite.
+mod admins;
+
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
 
 /// The first key of the per-sender advisory locks (the second is the sender's hash), so they cannot collide with
@@ -486,6 +488,23 @@ impl Queue for PgQueue {
         })
     }
 
+    fn reply_by_hand(&self, job: i64, reply: &Reply, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
+        let reply = serde_json::to_string(reply)?;
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE bridge_jobs SET state = 'replying', reply = $2, sent_parts = 0, provider_ids = '[]'::jsonb,
+                     reason = $3, next_at = $4, attempts = 0, leader = NULL, lease_owner = NULL, lease_until = NULL,
+                     updated_at = $4
+                 WHERE id = $1 AND state IN ('review', 'failed') AND reply_to IS NOT NULL",
+                &[&job, &reply, &reason, &now_ms],
+            )?;
+            if changed == 1 {
+                event(tx, job, State::Replying, Some(reason), now_ms)?;
+            }
+            Ok(changed == 1)
+        })
+    }
+
     fn release(&self, owner: &str, now_ms: i64) -> Result<usize, QueueError> {
         self.write(|tx| {
             let analysing = tx.execute(
@@ -517,6 +536,14 @@ impl Queue for PgQueue {
             oldest_age_ms: oldest.map_or(0, |t| (now_ms - t).max(0)),
             review: review as u64,
         })
+    }
+
+    fn received_per_hour(&self, since_ms: i64) -> Result<Vec<(i64, u64)>, QueueError> {
+        let rows = self.pg.conn()?.query(
+            "SELECT received_at / 3600000, COUNT(*) FROM bridge_jobs WHERE received_at >= $1 GROUP BY 1 ORDER BY 1",
+            &[&since_ms],
+        )?;
+        Ok(rows.iter().map(|r| (r.get::<_, i64>(0) * 3_600_000, r.get::<_, i64>(1) as u64)).collect())
     }
 
     fn probe_write(&self) -> Result<(), QueueError> {
@@ -689,6 +716,15 @@ impl Users for PgQueue {
             )?;
             Ok(tx.query_one("SELECT value FROM bridge_secrets WHERE name = $1", &[&name])?.get(0))
         })
+    }
+
+    fn put_secret(&self, name: &str, value: &str) -> Result<(), QueueError> {
+        self.pg.conn()?.execute(
+            "INSERT INTO bridge_secrets (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            &[&name, &value],
+        )?;
+        Ok(())
     }
 
     fn first_notice(&self, subject: &str, now_ms: i64) -> Result<bool, QueueError> {

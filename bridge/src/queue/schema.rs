@@ -197,6 +197,25 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     );
     ",
+    // 9: the operator console's accounts and sessions (hashes only; see queue::admins).
+    "
+    CREATE TABLE bridge_admins (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE bridge_admin_sessions (
+        token_hash TEXT PRIMARY KEY,
+        admin TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX bridge_admin_sessions_expiry ON bridge_admin_sessions (expires_at);
+    ",
 ];
 
 /// The same tables in PostgreSQL (`REDFLAG_DATABASE_URL`), with a version history of their own: PostgreSQL
@@ -316,5 +335,24 @@ const PG_MIGRATIONS: &[&str] = &[
         subject TEXT PRIMARY KEY,
         at BIGINT NOT NULL
     );
+    ",
+    // 6: the operator console's accounts and sessions.
+    "
+    CREATE TABLE bridge_admins (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until BIGINT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE bridge_admin_sessions (
+        token_hash TEXT PRIMARY KEY,
+        admin TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX bridge_admin_sessions_expiry ON bridge_admin_sessions (expires_at);
     ",
 ];

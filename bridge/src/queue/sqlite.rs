@@ -512,6 +512,23 @@ impl Queue for SqliteQueue {
         })
     }
 
+    fn reply_by_hand(&self, job: i64, reply: &Reply, reason: &str, now_ms: i64) -> Result<bool, QueueError> {
+        let reply = serde_json::to_string(reply)?;
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE bridge_jobs SET state = 'replying', reply = ?2, sent_parts = 0, provider_ids = '[]',
+                     reason = ?3, next_at = ?4, attempts = 0, leader = NULL, lease_owner = NULL, lease_until = NULL,
+                     updated_at = ?4
+                 WHERE id = ?1 AND state IN ('review', 'failed') AND reply_to IS NOT NULL",
+                params![job, reply, reason, now_ms],
+            )?;
+            if changed == 1 {
+                event(tx, job, State::Replying, Some(reason), now_ms)?;
+            }
+            Ok(changed == 1)
+        })
+    }
+
     fn release(&self, owner: &str, now_ms: i64) -> Result<usize, QueueError> {
         self.write(|tx| {
             let analysing = tx.execute(
@@ -551,6 +568,15 @@ impl Queue for SqliteQueue {
             oldest_age_ms: oldest.map_or(0, |t| (now_ms - t).max(0)),
             review: review as u64,
         })
+    }
+
+    fn received_per_hour(&self, since_ms: i64) -> Result<Vec<(i64, u64)>, QueueError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT received_at / 3600000, COUNT(*) FROM bridge_jobs WHERE received_at >= ?1 GROUP BY 1 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([since_ms], |r| Ok((r.get::<_, i64>(0)? * 3_600_000, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn events(&self, job: i64) -> Result<Vec<State>, QueueError> {
@@ -726,6 +752,17 @@ impl Users for SqliteQueue {
         })
     }
 
+    fn put_secret(&self, name: &str, value: &str) -> Result<(), QueueError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO bridge_secrets (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [name, value],
+            )?;
+            Ok(())
+        })
+    }
+
     fn first_notice(&self, subject: &str, now_ms: i64) -> Result<bool, QueueError> {
         self.write(|tx| {
             Ok(tx.execute(
@@ -857,5 +894,6 @@ impl ApiKeys for SqliteQueue {
     }
 }
 
+mod admins;
 #[cfg(test)]
 mod tests;

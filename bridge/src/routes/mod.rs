@@ -5,6 +5,7 @@
 //! (paths, SQL) never reach a client. A webhook whose message could not be queued answers 503, so Twilio or
 //! Telegram retries it later: nothing is lost.
 
+pub mod admin;
 pub mod api;
 pub mod health;
 pub mod sync;

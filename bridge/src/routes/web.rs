@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
                    object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const JS: &str = "text/javascript; charset=utf-8";

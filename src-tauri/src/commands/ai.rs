@@ -79,7 +79,7 @@ pub async fn ai_ask<R: Runtime>(app: AppHandle<R>, state: State<'_, Desktop>, ch
     };
     state.finish_ask(check_id, Some((analysis.clone(), history_id)));
     let reason = analysis.escalation.outcome.clone().unwrap_or_default();
-    Ok(Check { check_id: Some(check_id), analysis, ai: Ai { state: "done", reason, auto: false } })
+    Ok(Check { check_id: Some(check_id), analysis, ai: Ai { state: "done", reason, auto: false }, image: None })
 }
 
 /// Stop asking about `check_id`; the pending [`ai_ask`] then fails with `cancelled`. Returns whether one ran.

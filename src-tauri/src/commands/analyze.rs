@@ -1,5 +1,5 @@
-//! Checking text: typed or pasted, from a file (a screenshot or photo read with the core's OCR), or from the
-//! clipboard. The verdict comes back at once; saving it in the history (redacted) happens on the same blocking
+//! Checking text: typed or pasted, from a file (a screenshot, a photo or a scanned PDF read with the core's OCR), or
+//! from the clipboard. The verdict comes back at once; saving it in the history (redacted) happens on the same blocking
 //! task so the page never waits twice.
 
 use std::sync::Arc;
@@ -38,8 +38,29 @@ pub async fn analyze_file(state: State<'_, Desktop>, request: Request<'_>) -> Re
     if redflag::ocr::sniff(&bytes).is_some() {
         return check_image(&state, bytes).await;
     }
-    let text = blocking(move || files::extract(&name, &bytes)).await?;
+    let text = match blocking(move || files::extract(&name, &bytes)).await? {
+        files::Content::Text(text) => text,
+        files::Content::Scans(pages) => blocking(move || read_scans(&pages)).await?,
+    };
     check(&state, text, true).await
+}
+
+/// The text of a scanned PDF's pages, read with the core's OCR and joined page by page; pages without readable
+/// text are skipped, and a scan with none is a clear error.
+fn read_scans(pages: &[Vec<u8>]) -> Result<String> {
+    let texts: Vec<String> = pages
+        .iter()
+        .filter_map(|page| redflag::ocr::read(&redflag::ocr::Tesseract, page).ok())
+        .map(|page| page.text)
+        .collect();
+    if texts.is_empty() {
+        return Err(Error::Extract(
+            "this PDF is a scan, and no text could be read on its pages: copy the text and paste it, or take a \
+             sharper scan"
+                .into(),
+        ));
+    }
+    Ok(texts.join("\n\n"))
 }
 
 /// An image (a screenshot or a photo of a posting or chat): its text is read on this machine, with the core's OCR,
@@ -53,18 +74,65 @@ async fn check_image(state: &Desktop, bytes: Vec<u8>) -> Result<Check> {
     .await
 }
 
-/// Analyse whatever text is on the clipboard (the Ctrl+Shift+V shortcut).
+/// What the clipboard held.
+enum Clip {
+    Text(String),
+    /// A picture (a screenshot copied), encoded as PNG for the OCR.
+    Image(Vec<u8>),
+}
+
+/// Analyse what is on the clipboard (the Ctrl+Shift+V shortcut): its text, or else its picture, which is read like
+/// an opened screenshot and sent back for the page to show with its boxes.
 #[tauri::command]
 pub async fn analyze_clipboard(state: State<'_, Desktop>) -> Result<Check> {
-    let text = blocking(|| {
+    let clip = blocking(|| {
         let mut clipboard = arboard::Clipboard::new()
             .map_err(|e| Error::Input(format!("the clipboard cannot be read ({e}); paste the text instead")))?;
-        clipboard
-            .get_text()
-            .map_err(|_| Error::Input("the clipboard holds no text: copy the posting or message first".into()))
+        if let Ok(text) = clipboard.get_text()
+            && !text.trim().is_empty()
+        {
+            return Ok(Clip::Text(text));
+        }
+        let picture = clipboard.get_image().map_err(|e| match e {
+            arboard::Error::ContentNotAvailable => Error::Input(
+                "the clipboard holds no text or picture: copy the posting, message or screenshot first".into(),
+            ),
+            // A very large picture can fail to come through X11's clipboard; the page's own paste takes it.
+            _ => Error::Input(
+                "the picture on the clipboard could not be read: paste it into the text box with Ctrl+V, or save it \
+                 and open the file"
+                    .into(),
+            ),
+        })?;
+        png(picture).map(Clip::Image)
     })
     .await?;
-    check(&state, text, true).await
+    match clip {
+        Clip::Text(text) => check(&state, text, true).await,
+        Clip::Image(bytes) => {
+            use base64::Engine as _;
+            let url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&bytes));
+            let mut checked = check_image(&state, bytes).await?;
+            checked.image = Some(url);
+            Ok(checked)
+        }
+    }
+}
+
+/// The clipboard's picture (RGBA pixels) as a PNG file, the form the OCR reads. Fast compression: the file lives
+/// for one check, and a phone screenshot's 10 MB of pixels compress in a fraction of the default level's time.
+fn png(picture: arboard::ImageData<'_>) -> Result<Vec<u8>> {
+    use image::ImageEncoder as _;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let (width, height) = (picture.width as u32, picture.height as u32);
+    if picture.bytes.len() != picture.width * picture.height * 4 {
+        return Err(Error::Input("the picture on the clipboard is damaged: save it as a file and open it".into()));
+    }
+    let mut out = Vec::new();
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::NoFilter)
+        .write_image(&picture.bytes, width, height, image::ExtendedColorType::Rgba8)
+        .map_err(|e| Error::Input(format!("the picture on the clipboard cannot be read ({e}): save it and open it")))?;
+    Ok(out)
 }
 
 async fn check(state: &Desktop, text: String, save: bool) -> Result<Check> {
