@@ -21,7 +21,7 @@ use redflag::store::pg::PgStore;
 use redflag::store::{SqliteStore, Store};
 
 use crate::audit::{AuditEntry, cli_actor};
-use crate::hub::{Hub, HubSigner, Observed, Source, SqliteHub};
+use crate::hub::{Hub, HubSigner, Observed, PgHub, Source, SqliteHub};
 use crate::pseudonym::Pseudonyms;
 use crate::queue::{BridgeStore, PgQueue, Settle, SqliteQueue, State};
 use crate::settings::Settings;
@@ -82,7 +82,7 @@ pub enum Command {
         action: BundleAction,
     },
     /// Move this bridge's data from its SQLite file (REDFLAG_DB) to an empty PostgreSQL database, to run it on
-    /// several nodes; stop the bridge first. The hub stays in the file.
+    /// several nodes; stop the bridge first. The hub moves too (copy its key file to every node).
     MigrateStore {
         /// The PostgreSQL database, postgres://USER:PASSWORD@HOST:5432/DATABASE.
         #[arg(long, value_name = "URL")]
@@ -421,9 +421,15 @@ fn bundle(settings: &Settings, action: BundleAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hub(settings: &Settings) -> anyhow::Result<SqliteHub> {
-    // The hub stays in this node's file, whatever holds the queue.
-    Ok(SqliteHub::on(crate::queue::bridge_db(&settings.db, settings.file_key().as_ref())?)?)
+/// The hub where `serve` keeps it: in PostgreSQL when the bridge runs on several nodes, else in the file.
+fn hub(settings: &Settings) -> anyhow::Result<Box<dyn Hub>> {
+    Ok(match &settings.database_url {
+        Some(url) => {
+            let queue = PgQueue::connect(secrecy::ExposeSecret::expose_secret(url))?;
+            Box::new(PgHub::on(std::sync::Arc::clone(queue.pg())))
+        }
+        None => Box::new(SqliteHub::on(crate::queue::bridge_db(&settings.db, settings.file_key().as_ref())?)?),
+    })
 }
 
 fn devices(settings: &Settings, action: DevicesAction) -> anyhow::Result<()> {
@@ -611,7 +617,7 @@ fn audited(q: &dyn BridgeStore, entry: AuditEntry) -> anyhow::Result<()> {
     q.audit(now_ms(), &entry).context("the command took effect, but the audit log could not record it")
 }
 
-/// [`audited`] for the hub's commands, which work on this node's file and otherwise need no other store.
+/// [`audited`] for the hub's commands, which otherwise need no other store.
 fn audited_hub(settings: &Settings, entry: AuditEntry) -> anyhow::Result<()> {
     audited(&*open(settings)?, entry)
 }

@@ -162,6 +162,51 @@ const TABLES: &[(&str, &[(&str, Col)])] = &[
         ],
     ),
     ("llm_disabled", &[("fingerprint", Text), ("reason", Text), ("created_at", Int)]),
+    // The hub, shared by the nodes like the rest (reports before the values that reference them).
+    (
+        "hub_devices",
+        &[
+            ("id", Int),
+            ("name", Text),
+            ("token_hash", Text),
+            ("created_at", Int),
+            ("revoked_at", Int),
+            ("last_seen_at", Int),
+        ],
+    ),
+    (
+        "hub_indicators",
+        &[
+            ("seq", Int),
+            ("hash", Text),
+            ("kind", Text),
+            ("value", Text),
+            ("count", Int4),
+            ("first_seen", Int),
+            ("last_seen", Int),
+            ("source", Text),
+            ("published", Bool),
+        ],
+    ),
+    ("hub_sightings", &[("hash", Text), ("sender", Text), ("at", Int)]),
+    ("hub_allow", &[("hash", Text), ("kind", Text), ("value", Text), ("created_at", Int)]),
+    ("hub_bundle", &[("id", Int4), ("version", Text), ("rules", Text), ("published_at", Int)]),
+    (
+        "hub_reports",
+        &[
+            ("id", Int),
+            ("device", Text),
+            ("client_id", Text),
+            ("label", Text),
+            ("text", Text),
+            ("verdict", Text),
+            ("score", Real),
+            ("flags", Text),
+            ("checked_at", Int),
+            ("received_at", Int),
+        ],
+    ),
+    ("hub_report_values", &[("report", Int), ("hash", Text), ("kind", Text)]),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +305,9 @@ fn copy(source: &SqliteQueue, pg: &Pg) -> Result<Vec<(&'static str, usize)>, Mig
         }
         copied.push((*table, rows.len()));
     }
+    // The hub's next change numbers continue after the copied ones, as ids do.
+    tx.execute("UPDATE hub_seq SET seq = (SELECT COALESCE(MAX(seq), 0) FROM hub_indicators) WHERE id = 1", &[])
+        .map_err(|e| MigrateError::Write { table: "hub_seq", source: e })?;
     tx.commit().map_err(QueueError::from)?;
     Ok(copied)
 }

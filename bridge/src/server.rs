@@ -9,7 +9,7 @@ use redflag::check::{Checker, Escalation, Off};
 use redflag::store::pg::PgStore;
 use redflag::store::{SqliteStore, Store};
 
-use crate::hub::{HubSigner, HubState, SqliteHub};
+use crate::hub::{Hub, HubSigner, HubState, PgHub, SqliteHub};
 use secrecy::SecretString;
 use tokio::sync::{Notify, watch};
 
@@ -35,21 +35,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     warn_about(&settings);
 
-    // One file, one connection: the bridge's queue and the core's store share it. With a PostgreSQL URL, both live
-    // there instead, shared by every node; the hub stays in this node's file (see bridge/README.md).
-    let db = bridge_db(&settings.db, settings.file_key().as_ref())?;
-    let hub = HubState {
-        store: Arc::new(SqliteHub::on(Arc::clone(&db))?),
-        signer: Arc::new(HubSigner::load_or_create(&settings.hub_key)?),
-    };
+    // One file, one connection: the bridge's queue, the core's store and the hub share it. With a PostgreSQL URL,
+    // all three live there instead, shared by every node (which then also share the hub's key file).
     let postgres = match &settings.database_url {
         Some(url) => Some(connect_postgres(url).await?),
         None => None,
     };
-    let (store, core_store): (Arc<dyn BridgeStore>, Arc<dyn Store>) = match &postgres {
-        Some((pg, core)) => (Arc::new(pg.clone()), Arc::new(core.clone())),
-        None => (Arc::new(SqliteQueue::on(Arc::clone(&db))?), Arc::new(SqliteStore::on(db)?)),
+    let (store, core_store, hub_store): (Arc<dyn BridgeStore>, Arc<dyn Store>, Arc<dyn Hub>) = match &postgres {
+        Some((pg, core)) => (Arc::new(pg.clone()), Arc::new(core.clone()), Arc::new(PgHub::on(Arc::clone(pg.pg())))),
+        None => {
+            let db = bridge_db(&settings.db, settings.file_key().as_ref())?;
+            let hub = Arc::new(SqliteHub::on(Arc::clone(&db))?);
+            (Arc::new(SqliteQueue::on(Arc::clone(&db))?), Arc::new(SqliteStore::on(db)?), hub)
+        }
     };
+    let hub = HubState { store: hub_store, signer: Arc::new(HubSigner::load_or_create(&settings.hub_key)?) };
     let pseudonyms = {
         let (store, key) = (Arc::clone(&store), settings.data_key.as_ref().map(|k| k.0));
         tokio::task::spawn_blocking(move || Pseudonyms::load(key.as_ref(), &*store)).await??
@@ -279,8 +279,8 @@ async fn connect_postgres(url: &SecretString) -> anyhow::Result<(PgQueue, PgStor
     .context("connecting to PostgreSQL panicked")??;
     tracing::info!(
         database = %queue.pg().target(),
-        "queue, users, API keys, history, LLM cache and spend ledger in PostgreSQL; the hub stays in this node's \
-         REDFLAG_DB"
+        "queue, users, API keys, history, LLM cache, spend ledger and the hub in PostgreSQL (every node needs the \
+         same hub_key file)"
     );
     Ok((queue, core))
 }

@@ -9,6 +9,8 @@ use redflag::store::pg::PgStore;
 use redflag::store::{
     Caps, HistoryQuery, HistoryStore, NewHistory, Owner, Reserve, SpendLedger, SqliteStore, VerdictCache,
 };
+use redflag::sync::indicators::IndicatorKind;
+use redflag_bridge::hub::{Hub, PgHub, Source, SqliteHub};
 use redflag_bridge::queue::{
     Admins, ApiKeys, Channel, Coalesce, Enqueued, NewMessage, Outcome, PgQueue, Queue, Quota, Reply, SqliteQueue,
     State, Users, Work,
@@ -58,6 +60,9 @@ fn a_sqlite_bridge_moves_to_postgres_and_runs_there() {
         q.count_analysis("whatsapp:+1555", 5_000, 1).expect("count");
         q.add_key("partner", "hash-of-key", 1).expect("key");
         q.add_admin("alice", "operator", "hash-of-password", 1).expect("admin");
+        let hub = SqliteHub::on(std::sync::Arc::clone(q.db())).expect("hub");
+        hub.add_device("laptop", "hash-of-token", 1).expect("device");
+        hub.observe(IndicatorKind::Phone, "+14155550147", Source::Operator, 1).expect("indicator");
         q.open_session("hash-of-token", "alice", "csrf", 1, i64::MAX).expect("session");
         let core = SqliteStore::on(std::sync::Arc::clone(q.db())).expect("core");
         let a: redflag::Analysis = serde_json::from_value(serde_json::json!({
@@ -92,6 +97,13 @@ fn a_sqlite_bridge_moves_to_postgres_and_runs_there() {
     assert_eq!(jobs.iter().map(|j| (j.id, j.state)).collect::<Vec<_>>(), [(2, State::Received), (1, State::Done)]);
     assert_eq!(pg.events(1).expect("events"), [State::Received, State::Analysing, State::Replying, State::Done]);
     assert_eq!(pg.check_key("hash-of-key").expect("key").as_deref(), Some("partner"));
+    let hub = PgHub::on(std::sync::Arc::clone(pg.pg()));
+    assert_eq!(hub.device("hash-of-token", 2).expect("device").as_deref(), Some("laptop"), "the paired device moved");
+    let moved = hub.changes(0, 10).expect("feed");
+    assert_eq!(moved.adds.len(), 1, "the indicator moved");
+    hub.observe(IndicatorKind::Phone, "+14155550148", Source::Operator, 2).expect("a new indicator");
+    let next = hub.changes(moved.last, 10).expect("feed");
+    assert_eq!(next.adds.len(), 1, "new changes continue after the copied ones");
     let alice = pg.admin("alice").expect("admin").expect("the console account moved");
     assert_eq!((alice.role.as_str(), alice.secret_hash.as_str()), ("operator", "hash-of-password"));
     assert_eq!(pg.session("hash-of-token", 2).expect("session"), None, "sessions stay behind: log in again");

@@ -178,3 +178,42 @@ async fn a_node_stops_cleanly_on_sigterm() {
     let status = tokio::task::spawn_blocking(move || a.terminate()).await.expect("terminate");
     assert!(status.success(), "exit status {status:?}");
 }
+
+/// Issue #18 on several nodes: the hub lives in PostgreSQL with the rest, and the nodes share one signing key, so a
+/// desktop paired through one node reads the same signed feed from any of them, and a revocation on one holds on all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_paired_on_one_node_syncs_from_every_node() {
+    use redflag::sync::indicators::{IndicatorKind, digest};
+    let twilio = FakeTwilio::start();
+    let url = common::postgres::fresh_database();
+    let keys = tempfile::tempdir().expect("a key dir");
+    let key = keys.path().join("hub.key").display().to_string();
+    // Top-level keys first: `settings` opens tables.
+    let shared = format!("database_url = {url:?}\nhub_key = {key:?}\n{}", settings(&twilio, ""));
+    let a = Bridge::start_node(&shared, &[]);
+    let b = Bridge::start_node(&shared, &[]);
+
+    let paired = a.command(&["devices", "add", "laptop", "--json"]);
+    assert!(paired.status.success(), "{}", String::from_utf8_lossy(&paired.stderr));
+    let paired: serde_json::Value = serde_json::from_slice(&paired.stdout).expect("JSON");
+    let token = paired["token"].as_str().expect("a token").to_string();
+    let added = b.command(&["indicators", "add", "phone", "+1 415 555 0147"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let published = digest(IndicatorKind::Phone, "+14155550147");
+
+    let client = reqwest::Client::new();
+    for node in [&a, &b] {
+        let key = client.get(format!("{}/v1/sync/key", node.base)).bearer_auth(&token).send().await.expect("key");
+        assert_eq!(key.status(), 200, "the device is known on {}", node.base);
+        let key: serde_json::Value = key.json().await.expect("JSON");
+        assert_eq!(key["fingerprint"], paired["fingerprint"], "one hub key on every node");
+        let page = client.get(format!("{}/v1/sync/indicators", node.base)).bearer_auth(&token).send().await;
+        let page = page.expect("a page");
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.expect("body").contains(&published), "the indicator added on the other node");
+    }
+    let revoked = b.command(&["devices", "revoke", "laptop"]);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    let refused = client.get(format!("{}/v1/sync/key", a.base)).bearer_auth(&token).send().await.expect("key");
+    assert_eq!(refused.status(), 401, "revoked on one node, refused on the other");
+}

@@ -455,3 +455,113 @@ async fn ask_ai_shows_what_is_sent_then_the_second_opinion() {
     assert!(!sent.contains("555 0132"), "only the redacted text left the machine");
     c.close().await.expect("end the session");
 }
+
+/// The real bridge binary (built by the workspace's tests) serving as this machine's hub, killed with the test.
+struct Hub {
+    child: Child,
+    base: String,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Hub {
+    fn start(dir: &Path) -> Hub {
+        use std::io::{BufRead, BufReader};
+        let bin = bridge_bin();
+        assert!(
+            bin.is_file(),
+            "no redflag-bridge at {}: run the workspace's tests (cargo test --workspace)",
+            bin.display()
+        );
+        let env = vec![
+            ("HOME", dir.display().to_string()),
+            ("REDFLAG_DB", dir.join("hub.db").display().to_string()),
+            ("REDFLAG_BRIDGE_ADDR", "127.0.0.1:0".to_string()),
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ];
+        let mut child = Command::new(&bin)
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the bridge starts");
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        while !line.contains("listening on ") {
+            line.clear();
+            assert!(out.read_line(&mut line).expect("the bridge's output") > 0, "the bridge stopped before listening");
+        }
+        let base = line.trim().rsplit(' ').next().expect("an address").to_string();
+        Hub { child, base, env }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Output {
+        let out = Command::new(bridge_bin())
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output();
+        let out = out.expect("the bridge's command runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+}
+
+/// The bridge's binary, built beside the app's by `cargo test --workspace`.
+fn bridge_bin() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_redflag-desktop")).with_file_name("redflag-bridge")
+}
+
+/// Issue #18 in the real window: pair with a real hub (the bridge binary on loopback) from Settings with the token its
+/// operator made, check a scam, and report it; the hub's review list then holds the report, redacted.
+#[tokio::test(flavor = "current_thread")]
+async fn a_paired_desktop_reports_a_scam_to_its_hub() {
+    let home = tempfile::tempdir().expect("a temp dir");
+    let hub_dir = tempfile::tempdir().expect("the hub's dir");
+    let hub = Hub::start(hub_dir.path());
+    let paired = hub.command(&["devices", "add", "laptop", "--json"]);
+    let paired: Value = serde_json::from_slice(&paired.stdout).expect("JSON");
+    let token = paired["token"].as_str().expect("a token");
+    let (_driver, c, _) = launch(home.path(), "").await;
+
+    c.find(Locator::Id("tab-settings")).await.expect("Settings").click().await.expect("open settings");
+    c.find(Locator::Id("hub-url")).await.expect("the address").send_keys(&hub.base).await.expect("type");
+    c.find(Locator::Id("hub-token")).await.expect("the token").send_keys(token).await.expect("type");
+    c.find(Locator::Id("hub-pair")).await.expect("Connect").click().await.expect("connect");
+    let status = wait_for(&c, "the pairing", "return document.getElementById('hub-status').textContent;", |v| {
+        v.as_str().is_some_and(|s| s.starts_with("Connected"))
+    })
+    .await;
+    let fingerprint = paired["fingerprint"].as_str().expect("a fingerprint");
+    assert!(status.as_str().expect("text").contains(fingerprint), "the page shows the key to compare: {status}");
+
+    // A scam typed and left (a pause saves it): the report card appears under the saved verdict.
+    c.find(Locator::Id("tab-check")).await.expect("Check").click().await.expect("open check");
+    let input = c.find(Locator::Id("input")).await.expect("the text box");
+    input.click().await.expect("focus");
+    input.send_keys(SCAM).await.expect("type the scam");
+    c.execute("document.getElementById('input').blur();", vec![]).await.expect("leave the text box");
+    wait_for(&c, "the report card", "return !document.getElementById('report-card').hidden;", |v| v == true).await;
+    c.find(Locator::Id("report-scam")).await.expect("Report as a scam").click().await.expect("report");
+    let sent = wait_for(&c, "the report sent", "return document.getElementById('report-status').textContent;", |v| {
+        v.as_str().is_some_and(|s| s.contains("sent") || s.contains("refused") || s.contains("next sync"))
+    })
+    .await;
+    assert_eq!(sent, "Thank you: the report was sent.");
+
+    let reports = hub.command(&["reports", "list", "--json"]);
+    let reports = String::from_utf8_lossy(&reports.stdout).into_owned();
+    let report: Value = serde_json::from_str(reports.lines().next().expect("one report")).expect("JSON");
+    assert_eq!((report["device"].as_str(), report["label"].as_str()), (Some("laptop"), Some("scam")), "{report}");
+    assert!(report["text"].as_str().expect("text").contains("Amazon HR"), "{report}");
+    assert!(!reports.contains("555 0132"), "the phone number was redacted before it left: {reports}");
+    c.close().await.expect("end the session");
+}

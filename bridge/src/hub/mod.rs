@@ -8,9 +8,10 @@
 //! next sequence number, so "the changes after cursor N" is one indexed range read and a device that resumes
 //! from N misses nothing. Rows are never deleted: a removal is a published change too.
 //!
-//! Behind a trait like the queue, so a PostgreSQL hub for several nodes only adds an implementation.
+//! Behind a trait like the queue: [`SqliteHub`] in one node's file, [`PgHub`] shared by several nodes.
 
 mod key;
+mod pg;
 mod sqlite;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use redflag::sync::report::{Report, ReportLabel};
 use redflag::{Analysis, Label};
 
 pub use key::{HubSigner, default_path as default_key_path};
+pub use pg::PgHub;
 pub use sqlite::SqliteHub;
 
 /// How many different people must have sent a value in messages judged scams before the hub publishes it: one
@@ -145,6 +147,10 @@ pub enum HubError {
     Json(#[from] serde_json::Error),
     #[error("hub database error: {0}; if it persists, check free disk space and the file's permissions")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("hub database (PostgreSQL) error: {}; if it persists, check the server's log", redflag::store::pg::reason(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("no PostgreSQL connection free within 10 s ({0}); check that the server is up and not out of connections")]
+    Pool(#[from] r2d2::Error),
 }
 
 /// What the hub keeps.

@@ -28,9 +28,9 @@ use super::{
 use crate::audit::{AuditEntry, AuditRecord};
 use redflag::store::pg::{Pg, PgConn};
 
-/// The event detail of a job reopened to send the WhatsApp template (at most once per job); as in SQLite.
 mod admins;
 
+/// The event detail of a job reopened to send the WhatsApp template (at most once per job); as in SQLite.
 const REOPENED: &str = "Twilio refused the reply as outside the 24-hour window (63016)";
 
 /// The first key of the per-sender advisory locks (the second is the sender's hash), so they cannot collide with

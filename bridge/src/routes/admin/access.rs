@@ -98,7 +98,7 @@ pub struct DeviceView {
     last_seen_ms: Option<i64>,
 }
 
-/// `GET /admin/api/devices`: the desktops paired with this hub (this node's file).
+/// `GET /admin/api/devices`: the desktops paired with this hub.
 pub async fn devices(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<DeviceView>>, AppError> {
     authorize(&state, &headers, Need::View).await?;
     let hub = Arc::clone(&state.hub.store);
