@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod error;
 pub mod files;
+pub mod paired;
 pub mod secrets;
 pub mod settings;
 pub mod state;

@@ -1,6 +1,7 @@
-//! Where the LLM API key is kept: the OS keyring when one answers (Secret Service on Linux, Keychain, Windows
-//! Credential Manager, through the keyring crate), otherwise a file beside the config that only this user can
-//! read. The choice is made once at start-up by asking the keyring, and the settings page says which it is.
+//! Where the app's secrets are kept: the LLM API key and the hub's pairing token. The OS keyring when one answers
+//! (Secret Service on Linux, Keychain, Windows Credential Manager, through the keyring crate), otherwise a file
+//! beside the config that only this user can read. The choice is made once at start-up by asking the keyring, and
+//! the settings page says which it is; every secret then lives in the same place, each under its own name.
 //!
 //! `REDFLAG_SECRET_STORE=file` forces the file: on a desktop without a keyring daemon, asking the Secret Service
 //! can start a D-Bus auto-launch, and tests must never touch the developer's real keyring.
@@ -13,82 +14,108 @@ use crate::error::{Error, Result};
 
 const SERVICE: &str = "org.redflag.desktop";
 const ACCOUNT: &str = "llm-api-key";
+const HUB_TOKEN: &str = "hub-token";
 
-#[derive(Debug)]
-pub enum SecretStore {
+/// Where the secrets live.
+#[derive(Debug, Clone)]
+enum Backend {
     Keyring,
-    File(PathBuf),
+    /// Private files, each named after its secret, beside the config.
+    Files,
+}
+
+/// One secret: the API key ([`SecretStore::detect`]) or another kept beside it ([`SecretStore::hub_token`]).
+#[derive(Debug)]
+pub struct SecretStore {
+    backend: Backend,
+    /// The keyring entry's account, and the file's name.
+    account: &'static str,
+    file: PathBuf,
+    /// What it is, for messages: "API key".
+    what: &'static str,
 }
 
 impl SecretStore {
-    /// The keyring if it answers a read, else `file`.
+    /// The API key's store: the keyring if it answers a read, else `file`.
     pub fn detect(file: PathBuf, forced: Option<&str>) -> SecretStore {
-        if forced == Some("file") {
-            return SecretStore::File(file);
-        }
-        match keyring::Entry::new(SERVICE, ACCOUNT).and_then(|e| e.get_password()) {
-            Ok(_) | Err(keyring::Error::NoEntry) => SecretStore::Keyring,
-            Err(e) => {
-                tracing::info!("no usable OS keyring ({e}); the API key is kept in a private file");
-                SecretStore::File(file)
+        let backend = if forced == Some("file") {
+            Backend::Files
+        } else {
+            match keyring::Entry::new(SERVICE, ACCOUNT).and_then(|e| e.get_password()) {
+                Ok(_) | Err(keyring::Error::NoEntry) => Backend::Keyring,
+                Err(e) => {
+                    tracing::info!("no usable OS keyring ({e}); secrets are kept in private files");
+                    Backend::Files
+                }
             }
-        }
+        };
+        SecretStore { backend, account: ACCOUNT, file, what: "API key" }
+    }
+
+    /// The hub's pairing token, kept where the API key is (its file beside the key's).
+    pub fn hub_token(&self) -> SecretStore {
+        let file = self.file.with_file_name(HUB_TOKEN);
+        SecretStore { backend: self.backend.clone(), account: HUB_TOKEN, file, what: "hub pairing token" }
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            SecretStore::Keyring => "keyring",
-            SecretStore::File(_) => "file",
+        match self.backend {
+            Backend::Keyring => "keyring",
+            Backend::Files => "file",
         }
     }
 
     /// One sentence for the settings page.
     pub fn describe(&self) -> String {
-        match self {
-            SecretStore::Keyring => "Your API key is kept in the system keyring.".into(),
-            SecretStore::File(p) => format!(
-                "No system keyring is available, so your API key is kept in {}, readable only by you.",
-                p.display()
+        match self.backend {
+            Backend::Keyring => format!("Your {} is kept in the system keyring.", self.what),
+            Backend::Files => format!(
+                "No system keyring is available, so your {} is kept in {}, readable only by you.",
+                self.what,
+                self.file.display()
             ),
         }
     }
 
     pub fn get(&self) -> Result<Option<SecretString>> {
-        match self {
-            SecretStore::Keyring => match keyring::Entry::new(SERVICE, ACCOUNT).and_then(|e| e.get_password()) {
+        let what = self.what;
+        match &self.backend {
+            Backend::Keyring => match keyring::Entry::new(SERVICE, self.account).and_then(|e| e.get_password()) {
                 Ok(key) => Ok(Some(SecretString::from(key))),
                 Err(keyring::Error::NoEntry) => Ok(None),
-                Err(e) => Err(Error::Config(format!("the API key cannot be read from the keyring: {e}"))),
+                Err(e) => Err(Error::Config(format!("the {what} cannot be read from the keyring: {e}"))),
             },
-            SecretStore::File(p) => match std::fs::read_to_string(p) {
+            Backend::Files => match std::fs::read_to_string(&self.file) {
                 Ok(s) if s.trim().is_empty() => Ok(None),
                 Ok(s) => Ok(Some(SecretString::from(s.trim().to_string()))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::Config(format!("the API key file {} cannot be read: {e}", p.display()))),
+                Err(e) => Err(Error::Config(format!("the {what} file {} cannot be read: {e}", self.file.display()))),
             },
         }
     }
 
     pub fn set(&self, key: &SecretString) -> Result<()> {
-        match self {
-            SecretStore::Keyring => keyring::Entry::new(SERVICE, ACCOUNT)
+        let what = self.what;
+        match &self.backend {
+            Backend::Keyring => keyring::Entry::new(SERVICE, self.account)
                 .and_then(|e| e.set_password(key.expose_secret()))
-                .map_err(|e| Error::Config(format!("the API key cannot be saved in the keyring: {e}"))),
-            SecretStore::File(p) => write_private(p, key.expose_secret())
-                .map_err(|e| Error::Config(format!("the API key cannot be saved to {}: {e}", p.display()))),
+                .map_err(|e| Error::Config(format!("the {what} cannot be saved in the keyring: {e}"))),
+            Backend::Files => write_private(&self.file, key.expose_secret())
+                .map_err(|e| Error::Config(format!("the {what} cannot be saved to {}: {e}", self.file.display()))),
         }
     }
 
     pub fn clear(&self) -> Result<()> {
-        match self {
-            SecretStore::Keyring => match keyring::Entry::new(SERVICE, ACCOUNT).and_then(|e| e.delete_credential()) {
+        let what = self.what;
+        match &self.backend {
+            Backend::Keyring => match keyring::Entry::new(SERVICE, self.account).and_then(|e| e.delete_credential()) {
                 Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-                Err(e) => Err(Error::Config(format!("the API key cannot be removed from the keyring: {e}"))),
+                Err(e) => Err(Error::Config(format!("the {what} cannot be removed from the keyring: {e}"))),
             },
-            SecretStore::File(p) => match std::fs::remove_file(p) {
+            Backend::Files => match std::fs::remove_file(&self.file) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(Error::Config(format!("the API key file {} cannot be removed: {e}", p.display()))),
+                Err(e) => Err(Error::Config(format!("the {what} file {} cannot be removed: {e}", self.file.display()))),
             },
         }
     }
@@ -138,8 +165,21 @@ mod tests {
             let mode = std::fs::metadata(dir.path().join("sub/api-key")).expect("exists").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        // The hub's token lives beside the key, under its own name, just as private.
+        let token = store.hub_token();
+        assert_eq!(token.kind(), "file");
+        token.set(&SecretString::from("rfd_abc")).expect("saves");
+        assert_eq!(token.get().expect("reads").expect("a token").expose_secret(), "rfd_abc");
+        assert_eq!(store.get().expect("reads").expect("the key").expose_secret(), "sk-test-123", "each its own");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("sub/hub-token")).expect("exists").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
         store.clear().expect("removes");
         assert!(store.get().expect("reads").is_none());
+        assert!(token.get().expect("reads").is_some(), "removing the key leaves the token");
         store.clear().expect("removing twice is fine");
     }
 }

@@ -560,7 +560,15 @@ fn fake_hub() -> (String, Received) {
     let app = axum::Router::new()
         .route("/v1/sync/key", axum::routing::get(move || async move { axum::Json(public.clone()) }))
         .route("/v1/sync/indicators", axum::routing::get(move |axum::extract::Query(q)| async move { page(q) }))
-        .route("/v1/sync/reports", axum::routing::post(take));
+        .route("/v1/sync/reports", axum::routing::post(take))
+        // Every call carries the device's token, wherever the app keeps it.
+        .layer(axum::middleware::from_fn(|req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if req.headers().get("authorization").is_some_and(|v| v == "Bearer rfd_token") {
+                next.run(req).await
+            } else {
+                axum::http::StatusCode::UNAUTHORIZED.into_response()
+            }
+        }));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(true).expect("non-blocking");
     let port = listener.local_addr().expect("addr").port();
@@ -593,6 +601,12 @@ fn the_app_pairs_with_a_hub_syncs_and_matches_what_it_learned() {
     assert_eq!((paired["paired"].as_bool(), paired["indicators"].as_u64()), (Some(true), Some(1)), "{paired}");
     assert!(paired["fingerprint"].as_str().is_some_and(|f| f.len() == 39), "{paired}");
     assert!(paired["last_sync"].is_i64());
+    // The token is kept like the API key (here in the private file the tests force), not in the database.
+    let kept = std::fs::read_to_string(h.dir.path().join("hub-token")).expect("the token's file");
+    assert_eq!(kept.trim(), "rfd_token");
+    let db = redflag::store::SqliteStore::open(&h.dir.path().join("redflag.db")).expect("the database");
+    let link = redflag::store::SyncState::hub_link(&db).expect("read").expect("paired");
+    assert!(link.token.is_empty(), "no token in the database");
     let after = h.ok("analyze_text", json!({"text": text, "save": false}));
     let flag =
         after["analysis"]["flags"].as_array().expect("flags").iter().find(|f| f["id"] == "reported-indicator").cloned();

@@ -111,6 +111,10 @@ pub enum StoreError {
     /// Settling a reservation that does not exist or was settled already.
     #[error("spend reservation {0} is not open (never made, or settled already): this is a bug in the caller")]
     Reservation(i64),
+    /// A secret kept beside the store (the desktop keeps the hub's pairing token in the OS keyring), worded by its
+    /// keeper.
+    #[error("{0}")]
+    Secret(String),
     #[error("Redflag database error: {0}; if it persists, check free disk space and the file's permissions")]
     Sqlite(#[from] rusqlite::Error),
     #[error("a stored Redflag record is not the JSON this build expects: {0}")]

@@ -14,6 +14,7 @@ use serde::Serialize;
 use tauri::{Manager, Runtime, State};
 
 use crate::error::{Error, Result};
+use crate::paired::Paired;
 use crate::state::Desktop;
 
 /// How often a running app syncs with its hub.
@@ -77,7 +78,8 @@ pub async fn report_check(
         ReportError::Store(e) => Error::from(e),
     })?;
     let http = client::http_client().map_err(hub_error)?;
-    let (sent, message) = match client::push_reports(&http, &*store).await {
+    let token = state.secrets.hub_token();
+    let (sent, message) = match client::push_reports(&http, &Paired { store: &*store, token: &token }).await {
         Ok(pushed) if pushed.reports_refused > 0 => {
             return Err(Error::Hub("The hub refused the report as malformed, so it was not kept.".into()));
         }
@@ -105,7 +107,9 @@ pub async fn sync_pair(state: State<'_, Desktop>, url: String, token: String) ->
     let store = state.store()?;
     let http = client::http_client().map_err(hub_error)?;
     // The page shows the fingerprint after pairing for the person to compare; there is no field to type one in.
-    client::pair(&http, &*store, &url, token, None).await.map_err(hub_error)?;
+    // The token goes to the keyring (or the private file), not the database.
+    let keeper = state.secrets.hub_token();
+    client::pair(&http, &Paired { store: &*store, token: &keeper }, &url, token, None).await.map_err(hub_error)?;
     sync(&state, &*store, &http).await
 }
 
@@ -138,7 +142,8 @@ pub fn background<R: Runtime>(app: &tauri::AppHandle<R>) {
 /// Send waiting reports and pull, then let the analyser match what was pulled.
 async fn sync(state: &Desktop, store: &dyn Store, http: &reqwest::Client) -> Result<SyncStatus> {
     // The client's store writes are one short transaction per page; they run on this async task.
-    let result = client::sync(http, store).await;
+    let token = state.secrets.hub_token();
+    let result = client::sync(http, &Paired { store, token: &token }).await;
     // Even a refused or interrupted sync may have applied whole pages before it stopped.
     redflag::check::load_synced_indicators(&state.analyzer, store);
     result.map_err(hub_error)?;
