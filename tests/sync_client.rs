@@ -315,3 +315,20 @@ fn a_report_needs_a_paired_hub_and_a_check_of_this_machines() {
     assert!(synced.status.success(), "{}", stderr(&synced));
     assert!(d.status().contains("1 waiting"), "{}", d.status());
 }
+
+/// A pairing the desktop app made on this machine keeps its token in the system keyring, not in the database: the
+/// command line says so (exit 2) instead of sending no token and reporting a revoked one.
+#[test]
+fn a_pairing_whose_token_is_in_the_desktops_keyring_says_so() {
+    use redflag::store::{SqliteStore, SyncState};
+    let d = Device::new();
+    let url = start(hub(1));
+    assert!(d.run(&["sync", "pair", &url, "token"]).status.success());
+    let db = SqliteStore::open(&d.dir.path().join("device.db")).expect("the database");
+    let link = db.hub_link().expect("read").expect("paired");
+    // What the desktop stores: the pairing without its token.
+    db.pair_hub(&redflag::store::HubLink { token: String::new(), ..link }).expect("pair");
+    let out = d.run(&["sync"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("desktop app") && stderr(&out).contains("keyring"), "{}", stderr(&out));
+}

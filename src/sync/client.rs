@@ -54,6 +54,12 @@ pub enum SyncError {
         "this device is not paired with a hub: run `redflag sync pair HUB_URL TOKEN` with the token the operator gave you"
     )]
     NotPaired,
+    /// Paired, but the token is not in the store: the desktop app keeps it in the system keyring.
+    #[error(
+        "this machine was paired by the Redflag desktop app, which keeps the pairing token in the system keyring: \
+         sync from the app, or pair the command line with a token of its own (`redflag sync pair HUB_URL TOKEN`)"
+    )]
+    TokenElsewhere,
     #[error("the hub URL `{0}` is not usable: give the hub's base URL, https:// (or http:// on this machine only)")]
     Url(String),
     #[error("the hub at {url} could not be reached ({why}); the indicators synced before stay in use, try again later")]
@@ -125,7 +131,11 @@ pub async fn pair<S: SyncState + ?Sized>(
 pub async fn sync<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
     let mut pushed = match push_reports(http, store).await {
         Ok(pushed) => pushed,
-        Err(e @ (SyncError::Refused { .. } | SyncError::NotPaired | SyncError::Store(_))) => return Err(e),
+        Err(
+            e @ (SyncError::Refused { .. } | SyncError::NotPaired | SyncError::TokenElsewhere | SyncError::Store(_)),
+        ) => {
+            return Err(e);
+        }
         Err(e) => {
             tracing::info!("reports stay queued: {e}");
             SyncReport::default()
@@ -144,10 +154,19 @@ pub async fn sync<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> R
     })
 }
 
+/// The pairing, with a token to send.
+fn paired<S: SyncState + ?Sized>(store: &S) -> Result<HubLink, SyncError> {
+    let link = store.hub_link()?.ok_or(SyncError::NotPaired)?;
+    if link.token.trim().is_empty() {
+        return Err(SyncError::TokenElsewhere);
+    }
+    Ok(link)
+}
+
 /// Send the reports waiting in the outbox, oldest first (`POST /v1/sync/reports`). Each leaves the outbox once
 /// the hub has taken it; when the hub cannot be reached or is busy, the rest wait for the next sync.
 pub async fn push_reports<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
-    let link = store.hub_link()?.ok_or(SyncError::NotPaired)?;
+    let link = paired(store)?;
     let mut report = SyncReport::default();
     let unreachable = |why: String| SyncError::Unreachable { url: link.url.clone(), why };
     for queued in store.pending_reports(MAX_REPORTS_PER_SYNC)? {
@@ -176,7 +195,7 @@ pub async fn push_reports<S: SyncState + ?Sized>(http: &reqwest::Client, store: 
 
 /// Read every change after the stored cursor and apply it, page by page.
 pub async fn pull<S: SyncState + ?Sized>(http: &reqwest::Client, store: &S) -> Result<SyncReport, SyncError> {
-    let link = store.hub_link()?.ok_or(SyncError::NotPaired)?;
+    let link = paired(store)?;
     let mut report = SyncReport::default();
     let mut cursor = link.cursor.clone();
     for _ in 0..MAX_PAGES {

@@ -168,6 +168,11 @@ fn hub_error(e: SyncError) -> Error {
         SyncError::Store(e) => Error::from(e),
         // The core words this for the command line.
         SyncError::NotPaired => Error::Hub("Connect to a hub first: enter its address and your pairing token.".into()),
+        SyncError::TokenElsewhere => Error::Hub(
+            "The pairing token is missing from the system keyring: connect to the hub again with the token you were \
+             given."
+                .into(),
+        ),
         other => Error::Hub(other.to_string()),
     }
 }
