@@ -682,7 +682,7 @@ fn admins(settings: &Settings, action: AdminsAction) -> anyhow::Result<()> {
         }
         AdminsAction::List => {
             let now = now_ms();
-            for a in admin::list(&*q)? {
+            for a in q.admins()? {
                 let state = match a.locked_until_ms {
                     Some(until) if until > now => format!("locked until {}", redflag::time::utc(until / 1000)),
                     _ => "active".to_string(),

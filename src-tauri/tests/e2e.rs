@@ -123,6 +123,19 @@ async fn verdict_after(c: &Client, after: i64) -> Value {
     wait_for(c, "a verdict", script, |v| v["seq"].as_i64().unwrap_or(0) > after).await
 }
 
+/// Ctrl+Shift+V: check what is on the clipboard, without pasting.
+async fn check_clipboard(c: &Client) {
+    let keys = format!("{}{}V{}", char::from(Key::Control), char::from(Key::Shift), char::from(Key::Null));
+    c.find(Locator::Css("body")).await.expect("body").send_keys(&keys).await.expect("Ctrl+Shift+V");
+}
+
+/// The evidence boxes drawn on the checked image, once there are any.
+async fn image_boxes(c: &Client, what: &str) -> Value {
+    let script = "const card = document.getElementById('image-card'); \
+                  return card.hidden ? 0 : Number(card.dataset.boxes || 0);";
+    wait_for(c, what, script, |v| v.as_i64().unwrap_or(0) > 0).await
+}
+
 async fn seq(c: &Client) -> i64 {
     let v = c.execute("return Number(document.getElementById('verdict').dataset.seq || 0);", vec![]).await;
     v.expect("the script runs").as_i64().unwrap_or(0)
@@ -267,12 +280,7 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     // 3. The clipboard shortcut checks what was copied, without pasting.
     clipboard.set_text(SCAM.replace("Linda", "Maria")).expect("clipboard text");
     let before = seq(&c).await;
-    c.find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .send_keys(&format!("{}{}V{}", char::from(Key::Control), char::from(Key::Shift), char::from(Key::Null)))
-        .await
-        .expect("Ctrl+Shift+V");
+    check_clipboard(&c).await;
     let v = verdict_after(&c, before).await;
     eprintln!("e2e: clipboard shortcut to verdict {} ms inside the page", v["ms"]);
     assert_eq!(v["label"], "scam");
@@ -295,14 +303,7 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     let v = verdict_after(&c, before).await;
     eprintln!("e2e: dropped screenshot to verdict {} ms inside the page (OCR included)", v["ms"]);
     assert_eq!(v["label"], "scam", "{v}");
-    let boxes = wait_for(
-        &c,
-        "the image with its boxes",
-        "const card = document.getElementById('image-card'); \
-         return card.hidden ? 0 : Number(card.dataset.boxes || 0);",
-        |v| v.as_i64().unwrap_or(0) > 0,
-    )
-    .await;
+    let boxes = image_boxes(&c, "the image with its boxes").await;
     eprintln!("e2e: {boxes} evidence boxes drawn on the screenshot");
     let flag = c.find(Locator::Css("#flags button.flag")).await.expect("a red flag");
     let id = flag.attr("data-flag-id").await.expect("attr").expect("a flag id");
@@ -334,12 +335,7 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
         })
         .expect("a picture on the clipboard");
     let before = seq(&c).await;
-    c.find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .send_keys(&format!("{}{}V{}", char::from(Key::Control), char::from(Key::Shift), char::from(Key::Null)))
-        .await
-        .expect("Ctrl+Shift+V");
+    check_clipboard(&c).await;
     let v = wait_for(
         &c,
         "a verdict on the clipboard's picture, or an error",
@@ -349,14 +345,7 @@ async fn a_job_seeker_checks_a_scam_and_a_real_posting() {
     )
     .await;
     assert_eq!(v["label"], "scam", "{v}");
-    wait_for(
-        &c,
-        "the clipboard's picture with its boxes",
-        "const card = document.getElementById('image-card'); \
-         return card.hidden ? 0 : Number(card.dataset.boxes || 0);",
-        |v| v.as_i64().unwrap_or(0) > 0,
-    )
-    .await;
+    image_boxes(&c, "the clipboard's picture with its boxes").await;
 
     // Typing afterwards checks the text alone: the image goes.
     let input = c.find(Locator::Id("input")).await.expect("the text box");

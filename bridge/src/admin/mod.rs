@@ -17,7 +17,7 @@ pub mod overview;
 use base64::Engine as _;
 
 use crate::audit::AuditEntry;
-use crate::queue::{AdminAccount, AdminSession, BridgeStore, QueueError};
+use crate::queue::{AdminSession, BridgeStore, QueueError};
 
 /// Failed logins in a row that lock an account.
 pub const LOCK_AFTER: u32 = 5;
@@ -177,11 +177,6 @@ pub fn logout(store: &dyn BridgeStore, token: &str, admin: &str, now_ms: i64) ->
 pub fn same(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// The accounts, for `admins list`.
-pub fn list(store: &dyn BridgeStore) -> Result<Vec<AdminAccount>, QueueError> {
-    store.admins()
 }
 
 #[cfg(test)]
